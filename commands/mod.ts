@@ -1,0 +1,6 @@
+/** The registry of commands; main.ts dispatches through it. */
+import type { Command } from "../lib/command.ts";
+import { info } from "./info.ts";
+
+/** Every command rig has, in the order help lists them. */
+export const COMMANDS: Command[] = [info];

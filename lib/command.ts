@@ -1,0 +1,238 @@
+/**
+ * What a command is, what it receives, and how its flags are parsed. Commands
+ * are thin: they parse their flags here and call lib/.
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+import type { Ui } from "./ui.ts";
+
+/** The flags every command accepts. */
+export interface GlobalFlags {
+  verbose: boolean;
+  quiet: boolean;
+  json: boolean;
+  noCache: boolean;
+  yes: boolean;
+}
+
+/** Everything a command may use; nothing else is global. */
+export interface Context {
+  /** The directory rig was asked to work in (`-C DIR`, else the current directory). */
+  cwd: string;
+  /** A snapshot of the caller's environment. */
+  env: Record<string, string>;
+  ui: Ui;
+  flags: GlobalFlags;
+  /** Aborted on Ctrl-C / SIGTERM. */
+  signal: AbortSignal;
+  /** Asks a yes/no question; true with `-y`, false when nobody can answer. */
+  confirm(question: string): Promise<boolean>;
+}
+
+/** One command-line option of a command. */
+export interface OptionSpec {
+  type: "boolean" | "string";
+  short?: string;
+  multiple?: boolean;
+  /** Shown in help after the flag, e.g. `REF`. */
+  value?: string;
+  description: string;
+}
+
+/** A command's option table, keyed by long name. */
+export type Options = Record<string, OptionSpec>;
+
+/** A subcommand's name and one-line summary, for help pages. */
+export interface SubcommandHelp {
+  name: string;
+  summary: string;
+}
+
+/** A rig command: its help text and its behaviour. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** The usage line(s) after `rig `, e.g. `test [COMPONENT...] [options] [-- ARGS]`. */
+  usage: string[];
+  /** A paragraph explaining what the command does. */
+  description: string;
+  options: Options;
+  subcommands?: SubcommandHelp[];
+  /** Real, runnable examples. */
+  examples: string[];
+  /** Runs the command with its own argv (global flags already removed); returns the exit code. */
+  run(ctx: Context, argv: string[]): Promise<number>;
+}
+
+/** The result of parsing a command's argv. */
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /** Everything after a literal `--`. */
+  passthrough: string[];
+}
+
+/** Parses argv against an option table; unknown flags become a UsageError with a suggestion. */
+export function parseFlags(command: string, options: Options, argv: string[]): ParsedArgs {
+  const dashdash = argv.indexOf("--");
+  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+  const passthrough = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const config: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> =
+    {};
+  for (const [name, spec] of Object.entries(options)) {
+    config[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+  }
+  try {
+    const parsed = parseArgs({ args: own, options: config, allowPositionals: true, strict: true });
+    return {
+      values: parsed.values as ParsedArgs["values"],
+      positionals: parsed.positionals,
+      passthrough,
+    };
+  } catch (error) {
+    throw flagError(command, options, own, error as Error);
+  }
+}
+
+function flagError(command: string, options: Options, argv: string[], error: Error): UsageError {
+  const message = error.message;
+  const unknown = message.match(/Unknown option '([^']+)'/)?.[1];
+  const help = `Run: rig ${command} --help`;
+  if (unknown) {
+    const names = Object.keys({ ...options, ...GLOBAL_OPTIONS }).map((n) => `--${n}`);
+    const guess = suggest(unknown.replace(/=.*$/, ""), names);
+    return new UsageError(
+      `Unknown option "${unknown}" for "rig ${command}"`,
+      guess ? `Did you mean "${guess}"? ${help}` : help,
+    );
+  }
+  const missing = message.match(/Option '(?:-\w, )?--([^ ]+) <value>' argument missing/)?.[1];
+  if (missing) {
+    return new UsageError(`Option "--${missing}" needs a value`, help);
+  }
+  const notValue = message.match(/Option '(?:-\w, )?--([^ ']+)' does not take an argument/)?.[1];
+  if (notValue) return new UsageError(`Option "--${notValue}" does not take a value`, help);
+  return new UsageError(
+    `${message.replace(/\.$/, "")} (in "rig ${command} ${argv.join(" ")}")`,
+    help,
+  );
+}
+
+/** The closest candidate to `input` by edit distance, when it is close enough to be a typo. */
+export function suggest(input: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(2, Math.floor(input.length / 3));
+  if (best && bestDistance <= limit) return best;
+  return candidates.find((c) => c.startsWith(input) || input.startsWith(c));
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(
+        row[j]! + 1,
+        row[j - 1]! + 1,
+        diagonal + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Renders a command's help page. */
+export function renderHelp(command: Command, ui: Ui, extraOptions: Options = {}): string {
+  const lines: string[] = [];
+  lines.push(`${ui.style("bold", `rig ${command.name}`)} — ${command.summary}`, "");
+  lines.push(ui.style("bold", "Usage:"));
+  for (const usage of command.usage) lines.push(`  rig ${usage}`);
+  lines.push("", ...wrap(command.description, 78).map((l) => l), "");
+  if (command.subcommands?.length) {
+    lines.push(ui.style("bold", "Subcommands:"));
+    const width = Math.max(...command.subcommands.map((s) => s.name.length));
+    for (const sub of command.subcommands) {
+      lines.push(`  ${sub.name.padEnd(width)}  ${sub.summary}`);
+    }
+    lines.push("");
+  }
+  const all = { ...command.options, ...extraOptions };
+  if (Object.keys(all).length) {
+    lines.push(ui.style("bold", "Options:"));
+    lines.push(...renderOptions(all));
+    lines.push("");
+  }
+  lines.push(ui.style("bold", "Global options:"));
+  lines.push(...renderOptions(GLOBAL_OPTIONS), "");
+  lines.push(ui.style("bold", "Examples:"));
+  for (const example of command.examples) lines.push(`  ${example}`);
+  return lines.join("\n");
+}
+
+/** Options every command accepts (handled by main.ts). */
+export const GLOBAL_OPTIONS: Options = {
+  cwd: {
+    type: "string",
+    short: "C",
+    value: "DIR",
+    description: "Run as if rig was started in DIR",
+  },
+  verbose: {
+    type: "boolean",
+    short: "v",
+    description: "Show more detail, full logs and error causes",
+  },
+  quiet: { type: "boolean", short: "q", description: "Only print warnings, errors and results" },
+  json: { type: "boolean", description: "Print one machine-readable JSON document on stdout" },
+  "no-cache": { type: "boolean", description: "Neither read nor write cached results" },
+  yes: { type: "boolean", short: "y", description: "Answer yes to confirmation questions" },
+  help: { type: "boolean", short: "h", description: "Show help" },
+};
+
+/** Global options as listed on the main help page (adds --version). */
+export const TOP_LEVEL_OPTIONS: Options = {
+  ...GLOBAL_OPTIONS,
+  version: { type: "boolean", description: "Print rig's version" },
+};
+
+/** Renders an option table as aligned help lines. */
+export function renderOptions(options: Options): string[] {
+  const left = Object.entries(options).map(([name, spec]) => {
+    const short = spec.short ? `-${spec.short}, ` : "    ";
+    const value = spec.type === "string" ? ` ${spec.value ?? "VALUE"}` : "";
+    return `${short}--${name}${value}`;
+  });
+  const width = Math.max(...left.map((l) => l.length));
+  return Object.values(options).map((spec, i) =>
+    `  ${left[i]!.padEnd(width)}  ${spec.description}`
+  );
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  for (const paragraph of text.split("\n")) {
+    let line = "";
+    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+      if (line && line.length + 1 + word.length > width) {
+        out.push(line);
+        line = word;
+      } else {
+        line = line ? `${line} ${word}` : word;
+      }
+    }
+    out.push(line);
+  }
+  return out;
+}

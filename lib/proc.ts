@@ -1,0 +1,280 @@
+/**
+ * The one wrapper around `Deno.Command`. Every child process rig starts goes
+ * through `run` (wait for it) or `spawn` (supervise it). Children run in their
+ * own process group (`detached`), so stopping one signals its whole tree
+ * (uvicorn's reloader and workers, npm and what it runs). Environments are
+ * explicit: the caller passes the complete environment.
+ */
+import * as path from "node:path";
+import { InterruptedError, MissingToolError, ProcessError, RigError } from "./errors.ts";
+
+/** Where a child's output goes. */
+export interface OutputSink {
+  /** Called for every complete line (without the newline). */
+  (line: string, stream: "stdout" | "stderr"): void;
+}
+
+/** Options for starting a child process. */
+export interface ProcOptions {
+  cwd?: string;
+  /** The complete environment of the child; nothing is inherited. */
+  env: Record<string, string>;
+  /** Kill the process tree after this many milliseconds. */
+  timeoutMs?: number;
+  /** Aborting stops the process tree. */
+  signal?: AbortSignal;
+  /** Text written to the child's stdin, which is then closed. */
+  stdin?: string;
+  /** Receives each output line as it arrives (streaming). */
+  onLine?: OutputSink;
+  /** Keep stdout/stderr text in the result (default true). */
+  capture?: boolean;
+  /** Grace period between SIGTERM and SIGKILL when stopping (default 5000ms). */
+  graceMs?: number;
+  /** Hint for when the program is missing. */
+  missingHint?: string;
+}
+
+/** How a finished child ended. */
+export interface ProcResult {
+  argv: string[];
+  code: number;
+  signal: string | null;
+  success: boolean;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  cancelled: boolean;
+}
+
+/** A running child, as returned by `spawn`. */
+export interface Child {
+  readonly pid: number;
+  readonly argv: string[];
+  /** Settles when the child exits (never rejects). */
+  readonly status: Promise<ProcResult>;
+  /** SIGTERM to the whole group, SIGKILL after the grace period; resolves when it exited. */
+  stop(graceMs?: number): Promise<ProcResult>;
+}
+
+const IS_WINDOWS = Deno.build.os === "windows";
+
+/** Finds a program on PATH (and PATHEXT on Windows); undefined when absent. */
+export function which(program: string, env: Record<string, string>): string | undefined {
+  const pathApi = IS_WINDOWS ? path.win32 : path.posix;
+  const extensions = IS_WINDOWS
+    ? ["", ...(env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").map((e) => e.toLowerCase())]
+    : [""];
+  const candidates = (dir: string) => extensions.map((ext) => pathApi.join(dir, program + ext));
+  if (program.includes("/") || (IS_WINDOWS && program.includes("\\"))) {
+    return [program, ...extensions.slice(1).map((e) => program + e)].find(isExecutable);
+  }
+  const dirs = (env.PATH ?? env.Path ?? "").split(IS_WINDOWS ? ";" : ":").filter(Boolean);
+  for (const dir of dirs) {
+    const found = candidates(dir).find(isExecutable);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    const info = Deno.statSync(file);
+    if (!info.isFile) return false;
+    return IS_WINDOWS || info.mode === null || (info.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a program to completion. Never throws for a non-zero exit; see `runChecked`. */
+export async function run(argv: string[], options: ProcOptions): Promise<ProcResult> {
+  return await spawn(argv, options).status;
+}
+
+/** Runs a program and throws ProcessError (with the output's tail) when it fails. */
+export async function runChecked(
+  argv: string[],
+  options: ProcOptions & { failureHint?: string },
+): Promise<ProcResult> {
+  const result = await run(argv, options);
+  if (result.cancelled) throw new InterruptedError();
+  if (result.timedOut) {
+    throw new RigError(
+      `Command timed out after ${options.timeoutMs}ms: ${argv.join(" ")}`,
+      options.failureHint,
+    );
+  }
+  if (!result.success) {
+    throw new ProcessError(
+      argv,
+      result.code,
+      tail(result.stderr.trim() ? result.stderr : result.stdout, 40),
+      options.failureHint,
+    );
+  }
+  return result;
+}
+
+/** Starts a program in its own process group and returns a handle to supervise it. */
+export function spawn(argv: string[], options: ProcOptions): Child {
+  const [program, ...args] = argv;
+  if (!program) throw new RigError("Cannot start an empty command");
+  const resolved = which(program, options.env);
+  if (!resolved) throw new MissingToolError(path.basename(program), options.missingHint);
+  const started = performance.now();
+  let process: Deno.ChildProcess;
+  try {
+    process = new Deno.Command(resolved, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: true,
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: !IS_WINDOWS,
+      windowsRawArguments: false,
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      if (options.cwd && !existsDir(options.cwd)) {
+        throw new RigError(`Cannot run "${program}": folder "${options.cwd}" does not exist`);
+      }
+      throw new MissingToolError(path.basename(program), options.missingHint);
+    }
+    throw error;
+  }
+  if (options.stdin !== undefined) {
+    const writer = process.stdin.getWriter();
+    writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close()).catch(
+      () => {},
+    );
+  }
+  const capture = options.capture ?? true;
+  const out = collect(process.stdout, "stdout", capture, options.onLine);
+  const err = collect(process.stderr, "stderr", capture, options.onLine);
+  let timedOut = false;
+  let cancelled = false;
+  let exited = false;
+  const graceMs = options.graceMs ?? 5000;
+
+  const killTree = (signal: Deno.Signal) => {
+    if (exited) return;
+    try {
+      if (IS_WINDOWS) {
+        new Deno.Command("taskkill", { args: ["/T", "/F", "/PID", String(process.pid)] })
+          .outputSync();
+      } else {
+        Deno.kill(-process.pid, signal);
+      }
+    } catch {
+      // Already gone.
+    }
+  };
+  let stopping: Promise<ProcResult> | undefined;
+  const stop = (grace = graceMs): Promise<ProcResult> => {
+    if (!stopping) {
+      killTree("SIGTERM");
+      const force = setTimeout(() => killTree("SIGKILL"), grace);
+      stopping = status.finally(() => clearTimeout(force));
+    }
+    return stopping;
+  };
+
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, options.timeoutMs);
+  const onAbort = () => {
+    cancelled = true;
+    stop();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const status = (async (): Promise<ProcResult> => {
+    const exit = await process.status;
+    exited = true;
+    // The leader is gone; make sure no member of its group outlives it (a
+    // grandchild holding our pipes open would otherwise hang the reads).
+    try {
+      if (!IS_WINDOWS) Deno.kill(-process.pid, "SIGKILL");
+    } catch {
+      // No group left.
+    }
+    const [stdout, stderr] = await Promise.all([out, err]);
+    if (timer !== undefined) clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    return {
+      argv,
+      code: exit.code,
+      signal: exit.signal,
+      success: exit.success && !timedOut && !cancelled,
+      stdout,
+      stderr,
+      durationMs: performance.now() - started,
+      timedOut,
+      cancelled,
+    };
+  })();
+
+  return { pid: process.pid, argv, status, stop };
+}
+
+function existsDir(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  name: "stdout" | "stderr",
+  capture: boolean,
+  onLine?: OutputSink,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let pending = "";
+  try {
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk, { stream: true });
+      if (capture) text += piece;
+      if (onLine) {
+        pending += piece;
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          onLine(pending.slice(0, newline).replace(/\r$/, ""), name);
+          pending = pending.slice(newline + 1);
+        }
+      }
+    }
+  } catch {
+    // The stream ends with an error when the process is killed; what we have is kept.
+  }
+  const rest = decoder.decode();
+  if (capture) text += rest;
+  pending += rest;
+  if (onLine && pending) onLine(pending, name);
+  return text;
+}
+
+/** The last `lines` lines of a text. */
+export function tail(text: string, lines: number): string {
+  const all = text.trimEnd().split("\n");
+  return all.slice(-lines).join("\n");
+}
+
+/** An output sink that writes each line with a `name │` prefix. */
+export function prefixedSink(
+  name: string,
+  write: (line: string) => void,
+  width = name.length,
+): OutputSink {
+  const prefix = `${name.padEnd(width)} │ `;
+  return (line) => write(prefix + line);
+}

@@ -1,0 +1,310 @@
+/**
+ * rig's entry point: parse the global flags, dispatch to a command, and turn
+ * its result or error into output and an exit code. Nothing else exits.
+ */
+import * as path from "node:path";
+import { COMMANDS } from "./commands/mod.ts";
+import {
+  type Command,
+  type Context,
+  GLOBAL_OPTIONS,
+  type GlobalFlags,
+  renderHelp,
+  renderOptions,
+  suggest,
+  TOP_LEVEL_OPTIONS,
+} from "./lib/command.ts";
+import { RigError, UsageError } from "./lib/errors.ts";
+import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
+import { RIG_VERSION } from "./lib/version.ts";
+
+/** The outside world main() talks to; tests pass their own. */
+export interface MainIo {
+  stdout: Writer;
+  stderr: Writer;
+  env: Record<string, string>;
+  cwd: string;
+  /** Draw live progress (stderr is a terminal). */
+  tty: boolean;
+  /** Someone can answer questions on stdin. */
+  interactive: boolean;
+  /** Reads one line of input (for confirmations). */
+  readLine: () => Promise<string | null>;
+  signal?: AbortSignal;
+}
+
+/** Runs rig with `args` and returns the exit code. */
+export async function main(args: string[], io: Partial<MainIo> = {}): Promise<number> {
+  const env = io.env ?? Deno.env.toObject();
+  const tty = io.tty ?? safeIsTerminal(Deno.stderr);
+  const color = tty && !("NO_COLOR" in env) && env.TERM !== "dumb";
+  let flags: GlobalFlags = {
+    verbose: false,
+    quiet: false,
+    json: false,
+    noCache: false,
+    yes: false,
+  };
+  let ui = new Ui({ stdout: io.stdout, stderr: io.stderr, color, tty });
+  try {
+    const parsed = parseGlobal(args);
+    flags = parsed.flags;
+    ui = new Ui({
+      stdout: io.stdout,
+      stderr: io.stderr,
+      color,
+      tty: tty && !flags.json,
+      verbose: flags.verbose,
+      quiet: flags.quiet || flags.json,
+      json: flags.json,
+    });
+    if (parsed.version) {
+      ui.stdout.write(`rig ${RIG_VERSION}\n`);
+      return 0;
+    }
+    if (!parsed.command) {
+      ui.stdout.write(globalHelp(ui) + "\n");
+      return parsed.help ? 0 : 2;
+    }
+    const command = findCommand(parsed.command);
+    if (parsed.help) {
+      ui.stdout.write(renderHelp(command, ui) + "\n");
+      return 0;
+    }
+    const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
+    const controller = new AbortController();
+    io.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    const stopSignals = io.signal ? () => {} : listenForSignals(controller);
+    const ctx: Context = {
+      cwd,
+      env,
+      ui,
+      flags,
+      signal: controller.signal,
+      confirm: (question) =>
+        confirm(question, flags.yes, io.interactive ?? safeIsTerminal(Deno.stdin), ui, io.readLine),
+    };
+    try {
+      return await command.run(ctx, parsed.rest);
+    } finally {
+      stopSignals();
+    }
+  } catch (error) {
+    return report(error, ui, flags);
+  } finally {
+    ui.close();
+  }
+}
+
+interface GlobalParse {
+  flags: GlobalFlags;
+  cwd?: string;
+  help: boolean;
+  version: boolean;
+  command?: string;
+  rest: string[];
+}
+
+/** Takes the global flags from anywhere before `--`; the first other word is the command. */
+function parseGlobal(args: string[]): GlobalParse {
+  const flags: GlobalFlags = {
+    verbose: false,
+    quiet: false,
+    json: false,
+    noCache: false,
+    yes: false,
+  };
+  const result: GlobalParse = { flags, help: false, version: false, rest: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      result.rest.push(...args.slice(i));
+      break;
+    }
+    const [name, inline] = arg.startsWith("--") && arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
+    switch (name) {
+      case "-C":
+      case "--cwd": {
+        const value = inline ?? args[++i];
+        if (value === undefined || value === "") {
+          throw new UsageError(
+            `Option "${name}" needs a folder`,
+            "Example: rig -C examples/authserver info",
+          );
+        }
+        result.cwd = value;
+        continue;
+      }
+      case "-v":
+      case "--verbose":
+        flags.verbose = true;
+        continue;
+      case "-q":
+      case "--quiet":
+        flags.quiet = true;
+        continue;
+      case "--json":
+        flags.json = true;
+        continue;
+      case "--no-cache":
+        flags.noCache = true;
+        continue;
+      case "-y":
+      case "--yes":
+        flags.yes = true;
+        continue;
+      case "-h":
+      case "--help":
+        result.help = true;
+        continue;
+      case "--version":
+        if (!result.command) {
+          result.version = true;
+          continue;
+        }
+    }
+    if (!result.command && !arg.startsWith("-")) {
+      result.command = arg;
+    } else if (!result.command) {
+      const guess = suggest(name, [...globalFlagNames(), "--version"]);
+      throw new UsageError(
+        `Unknown option "${arg}"`,
+        guess ? `Did you mean "${guess}"? Run: rig --help` : "Run: rig --help",
+      );
+    } else {
+      result.rest.push(arg);
+    }
+  }
+  if (flags.verbose && flags.quiet) {
+    throw new UsageError(`Options "--verbose" and "--quiet" cannot be used together`);
+  }
+  return result;
+}
+
+function globalFlagNames(): string[] {
+  return Object.entries(GLOBAL_OPTIONS).flatMap((
+    [n, s],
+  ) => [`--${n}`, ...(s.short ? [`-${s.short}`] : [])]);
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command) return command;
+  const guess = suggest(name, COMMANDS.map((c) => c.name));
+  throw new UsageError(
+    `Unknown command "${name}"`,
+    guess ? `Did you mean "rig ${guess}"? Run: rig --help` : "Run: rig --help",
+  );
+}
+
+function globalHelp(ui: Ui): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `${
+      ui.style("bold", "rig")
+    } ${RIG_VERSION} — run, test, install and build a polyglot repository`,
+    "",
+    ui.style("bold", "Usage:"),
+    "  rig [-C DIR] [-v|-q] [--json] [--no-cache] [-y] <command> [args]",
+    "",
+    ui.style("bold", "Commands:"),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    ui.style("bold", "Global options:"),
+    ...renderOptions(TOP_LEVEL_OPTIONS),
+    "",
+    ui.style("bold", "Examples:"),
+    ...COMMANDS.flatMap((c) => c.examples.slice(0, 1)).map((e) => `  ${e}`),
+    "",
+    `Run "rig <command> --help" for a command's options and examples.`,
+  ].join("\n");
+}
+
+/** Prints an error and returns its exit code; the only place errors become output. */
+export function report(
+  error: unknown,
+  ui: Ui,
+  flags: Pick<GlobalFlags, "verbose" | "json">,
+): number {
+  if (error instanceof RigError) {
+    ui.error(error.message, error.hint);
+    if (flags.verbose) {
+      ui.stderr.write(`${error.stack ?? ""}\n`);
+      let cause = error.cause;
+      while (cause) {
+        ui.stderr.write(`caused by: ${cause instanceof Error ? cause.stack : String(cause)}\n`);
+        cause = cause instanceof Error ? cause.cause : undefined;
+      }
+    }
+    if (flags.json) {
+      ui.result({
+        ok: false,
+        error: { message: error.message, hint: error.hint ?? null, exitCode: error.exitCode },
+      });
+    }
+    return error.exitCode;
+  }
+  const stack = error instanceof Error ? error.stack ?? error.message : String(error);
+  ui.error(`Unexpected error (this is a bug in rig, please report it):\n${stack}`);
+  if (flags.json) ui.result({ ok: false, error: { message: String(error), exitCode: 1 } });
+  return 1;
+}
+
+async function confirm(
+  question: string,
+  yes: boolean,
+  interactive: boolean,
+  ui: Ui,
+  readLine?: () => Promise<string | null>,
+): Promise<boolean> {
+  if (yes) return true;
+  if (!interactive) {
+    ui.warn(`${question} — no answer possible without a terminal`, "Pass -y to answer yes");
+    return false;
+  }
+  ui.stderr.write(`${question} [y/N] `);
+  const answer = await (readLine ?? readStdinLine)();
+  return /^y(es)?$/i.test((answer ?? "").trim());
+}
+
+async function readStdinLine(): Promise<string | null> {
+  const buffer = new Uint8Array(1024);
+  let text = "";
+  while (!text.includes("\n")) {
+    const n = await Deno.stdin.read(buffer);
+    if (n === null) return text || null;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  return text.split("\n")[0]!;
+}
+
+function listenForSignals(controller: AbortController): () => void {
+  if (Deno.build.os === "windows") {
+    const onInt = () => controller.abort();
+    Deno.addSignalListener("SIGINT", onInt);
+    return () => Deno.removeSignalListener("SIGINT", onInt);
+  }
+  const onSignal = () => controller.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return () => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
+}
+
+function safeIsTerminal(file: { isTerminal(): boolean }): boolean {
+  try {
+    return file.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(
+    await main(Deno.args, { stdout: fileWriter(Deno.stdout), stderr: fileWriter(Deno.stderr) }),
+  );
+}

@@ -1,0 +1,156 @@
+/** Shared test helpers: disposable temp dirs, running rig in-process or as a user would. */
+import * as path from "node:path";
+import { main } from "../main.ts";
+import { BufferWriter } from "../lib/ui.ts";
+
+/** A temp directory that removes itself (use with `await using`). */
+export interface TempDir extends AsyncDisposable {
+  path: string;
+  /** Writes files given as { "relative/path": "content" }, creating folders. */
+  write(files: Record<string, string>): Promise<void>;
+  join(...parts: string[]): string;
+}
+
+/** Creates a disposable temp directory. */
+export async function tempDir(prefix = "rig-test-"): Promise<TempDir> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix }));
+  return {
+    path: dir,
+    join: (...parts) => path.join(dir, ...parts),
+    async write(files) {
+      await writeFiles(dir, files);
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Writes files given as { "relative/path": "content" } below `root`. */
+export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(root, name);
+    await Deno.mkdir(path.dirname(file), { recursive: true });
+    await Deno.writeTextFile(file, content);
+  }
+}
+
+/** What a rig invocation printed and returned. */
+export interface RigRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs rig in this process (fast; for command behaviour and output tests). */
+export async function rigInProcess(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; answers?: string[] } = {},
+): Promise<RigRun> {
+  const stdout = new BufferWriter();
+  const stderr = new BufferWriter();
+  const answers = [...(options.answers ?? [])];
+  const code = await main(args, {
+    stdout,
+    stderr,
+    cwd: options.cwd,
+    env: { ...baseEnv(), NO_COLOR: "1", ...options.env },
+    tty: false,
+    interactive: options.answers !== undefined,
+    readLine: () => Promise.resolve(answers.shift() ?? null),
+  });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const MAIN = path.resolve(import.meta.dirname!, "..", "main.ts");
+
+/** Runs rig as a separate process, the way a user would (for end-to-end tests). */
+export async function rigProcess(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<RigRun> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    cwd: options.cwd,
+    env: { ...baseEnv(), NO_COLOR: "1", ...options.env },
+    clearEnv: true,
+    stdin: "null",
+    signal: options.signal,
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** The environment tests give rig: the caller's, minus variables that would leak state. */
+export function baseEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.VIRTUAL_ENV;
+  delete env.RIG_CACHE_DIR;
+  delete env.NO_COLOR;
+  return env;
+}
+
+/** Replaces a temp dir's path with `<TMP>` so output can be compared. */
+export function scrub(text: string, dir: string): string {
+  return text.replaceAll(dir, "<TMP>");
+}
+
+/** The repository's root folder. */
+export const REPO_ROOT = path.resolve(import.meta.dirname!, "..");
+
+/** Copies examples/authserver (without venvs, node_modules, caches) into `dest`. */
+export async function copyReferenceProject(dest: string): Promise<string> {
+  const source = path.join(REPO_ROOT, "examples", "authserver");
+  const skip = new Set([
+    ".venv",
+    "venv",
+    "node_modules",
+    "dist",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".rig",
+    "data",
+    ".coverage",
+  ]);
+  const copy = async (from: string, to: string) => {
+    await Deno.mkdir(to, { recursive: true });
+    for await (const entry of Deno.readDir(from)) {
+      if (skip.has(entry.name) || entry.name.startsWith(".env") && entry.name !== ".env.example") {
+        continue;
+      }
+      const src = path.join(from, entry.name);
+      const dst = path.join(to, entry.name);
+      if (entry.isDirectory) await copy(src, dst);
+      else if (entry.isFile) await Deno.copyFile(src, dst);
+    }
+  };
+  await copy(source, dest);
+  return dest;
+}
+
+/** Runs git in a folder (for tests that need a repository). */
+export async function git(cwd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", {
+    args: ["-c", "user.name=rig-test", "-c", "user.email=rig@test.invalid", ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
