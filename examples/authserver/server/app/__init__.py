@@ -1,0 +1,3 @@
+"""Auth server: a small FastAPI authentication service."""
+
+__version__ = "0.1.0"
