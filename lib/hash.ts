@@ -1,0 +1,26 @@
+/** SHA-256 hashing helpers (Web Crypto for buffers, node:crypto streams for large files). */
+import { createHash } from "node:crypto";
+
+const encoder = new TextEncoder();
+
+/** Hex-encodes bytes. */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = "";
+  for (const byte of view) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** SHA-256 of a string (UTF-8) or bytes, hex-encoded. */
+export async function sha256Hex(data: string | Uint8Array): Promise<string> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  return toHex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** SHA-256 of a file's content, streamed so large files do not fill memory. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  using handle = await Deno.open(file, { read: true });
+  for await (const chunk of handle.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
