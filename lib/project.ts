@@ -128,7 +128,7 @@ export async function loadProject(start: string): Promise<Project> {
   const config = exists(configFile) ? await readConfig(configFile) : undefined;
   const detected = await detectComponents(root);
   const components = config ? applyConfig(detected, config, root) : detected;
-  if (!config || !config.hasDependsOn) inferDependencies(components);
+  inferDependencies(components);
   validateGraph(components, config?.file);
   return {
     root,
@@ -143,8 +143,8 @@ export async function detectComponents(root: string): Promise<Component[]> {
   const found: Component[] = [];
   await walk(root, 0, found, root);
   if (found.length === 0) {
-    const kind = await detectKind(root);
-    if (kind) found.push(makeComponent(root, root, kind));
+    const component = await detectComponent(root, root);
+    if (component) found.push(component);
   }
   nameComponents(found);
   return found.sort((a, b) => a.path.localeCompare(b.path));
@@ -160,10 +160,18 @@ async function walk(root: string, depth: number, found: Component[], dir: string
   }
   children.sort();
   for (const child of children) {
-    const kind = await detectKind(child);
-    if (kind) found.push(makeComponent(root, child, kind));
+    const component = await detectComponent(root, child);
+    if (component) found.push(component);
     else await walk(root, depth + 1, found, child);
   }
+}
+
+async function detectComponent(root: string, dir: string): Promise<Component | undefined> {
+  const kind = await detectKind(dir);
+  if (!kind) return undefined;
+  const component = makeComponent(root, dir, kind);
+  if (kind === "python-app") component.app = await findFastApiApp(dir);
+  return component;
 }
 
 /** The kind of component a folder holds, or undefined when it holds none. */
@@ -251,7 +259,7 @@ function inferDependencies(components: Component[]): void {
   if (apps.length !== 1) return;
   const server = apps[0]!;
   for (const c of components) {
-    if (c === server || c.dependsOn.length) continue;
+    if (c === server || c.config.depends_on !== undefined) continue;
     if (/(^|\/)clients?\//.test(c.path) || c.name.endsWith("-client")) c.dependsOn = [server.name];
   }
 }
@@ -330,7 +338,6 @@ interface LoadedConfig {
   file: string;
   settings: ProjectSettings;
   components: Map<string, { table: Record<string, unknown>; line?: number }>;
-  hasDependsOn: boolean;
   locate(section: string, key?: string): number | undefined;
 }
 
@@ -470,7 +477,6 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
 
   const componentsTable = (data.components ?? {}) as Record<string, unknown>;
   const components = new Map<string, { table: Record<string, unknown>; line?: number }>();
-  let hasDependsOn = false;
   for (const [name, raw] of Object.entries(componentsTable)) {
     const section = `components.${name}`;
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
@@ -509,7 +515,7 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
         (!Array.isArray(value) || value.some((x) => typeof x !== "string"))
       ) bad(`a command string or a list of arguments`);
       if (
-        type === "ready" && (typeof value !== "object" || value === null || Array.isArray(value))
+        type === "ready" && !isReadiness(value)
       ) {
         bad(`a table such as { http = "/health" }, { port = 8000 } or { log = "ready" }`);
       }
@@ -522,10 +528,9 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
         `Use one of: ${COMPONENT_KINDS.join(", ")}`,
       );
     }
-    if (table.depends_on !== undefined) hasDependsOn = true;
     components.set(name, { table, line: locate(section) });
   }
-  return { file: display, settings, components, hasDependsOn, locate };
+  return { file: display, settings, components, locate };
 }
 
 function applyConfig(detected: Component[], config: LoadedConfig, root: string): Component[] {
@@ -588,7 +593,7 @@ function applyConfig(detected: Component[], config: LoadedConfig, root: string):
       component.systemSitePackages = table.system_site_packages as boolean;
     }
     if (table.fail_under !== undefined) component.failUnder = table.fail_under as number;
-    if (table.ready !== undefined) component.ready = table.ready as Readiness;
+    if (table.ready !== undefined) component.ready = { ...(table.ready as Readiness) };
   }
   const names = new Map<string, number>();
   for (const c of result) names.set(c.name, (names.get(c.name) ?? 0) + 1);
@@ -642,6 +647,17 @@ export function getComponent(project: Project, name: string): Component {
       ? `Components: ${names.join(", ")} (see: rig info)`
       : "This project has no components",
   );
+}
+
+function isReadiness(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length > 0 &&
+    entries.every(([k, v]) =>
+      (k === "http" && typeof v === "string" && v.startsWith("/")) ||
+      (k === "port" && Number.isInteger(v) && (v as number) > 0 && (v as number) < 65536) ||
+      (k === "log" && typeof v === "string")
+    );
 }
 
 function escape(text: string): string {
