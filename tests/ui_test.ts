@@ -18,7 +18,7 @@ Deno.test("steps print one plain line each when not on a terminal", () => {
   assert.equal(lines[1], "- migrations up to date");
   assert.match(lines[2]!, /^↺ tests \(\d+ms\)$/);
   assert.match(lines[3]!, /^✗ build exit 1 \(\d+ms\)$/);
-  assert.doesNotMatch(stderr.text, /\x1b/, "no escape codes without colour");
+  assert.ok(!stderr.text.includes("\x1b"), "no escape codes without colour");
 });
 
 Deno.test("quiet mode hides notices and steps but not warnings, failures or results", () => {
@@ -65,7 +65,7 @@ Deno.test("a terminal step draws a spinner with the elapsed time and clears it",
   step.done();
   ui.close();
   assert.match(stderr.text, /install pip \d+ms/);
-  assert.match(stderr.text, /\r\x1b\[2K✓ install/);
+  assert.ok(stderr.text.includes("\r\x1b[2K✓ install"), "the spinner line is cleared");
 });
 
 Deno.test("tables align columns", () => {
