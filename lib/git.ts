@@ -1,0 +1,132 @@
+/**
+ * The few git questions rig asks: where the repository root is, which files
+ * changed (working tree and index against HEAD, or against the merge-base with a
+ * ref), and the short commit sha. Paths come back relative to the git root with
+ * `/` separators.
+ */
+import * as path from "node:path";
+import { EnvironmentError } from "./errors.ts";
+import { run } from "./proc.ts";
+
+/** Options shared by the git helpers. */
+export interface GitOptions {
+  /** The environment git runs with (PATH at least). */
+  env: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** What changed in a repository. */
+export interface ChangedFiles {
+  /** The git root (absolute). */
+  root: string;
+  /** The commit compared against (HEAD, or the merge-base with the ref). */
+  base?: string;
+  /** Changed, added, deleted and untracked-not-ignored files, relative to `root`, sorted. */
+  files: string[];
+}
+
+async function git(cwd: string, args: string[], options: GitOptions) {
+  return await run(["git", ...args], {
+    cwd,
+    env: { ...options.env, GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" },
+    signal: options.signal,
+    missingHint: "Install git (https://git-scm.com/downloads)",
+  });
+}
+
+/** The root of the git repository containing `dir`, or undefined outside a repository. */
+export async function gitRoot(dir: string, options: GitOptions): Promise<string | undefined> {
+  const result = await git(dir, ["rev-parse", "--show-toplevel"], options);
+  if (!result.success) return undefined;
+  return path.resolve(result.stdout.trim());
+}
+
+/** The short sha of HEAD, or undefined when there is no commit yet. */
+export async function shortSha(dir: string, options: GitOptions): Promise<string | undefined> {
+  const result = await git(dir, ["rev-parse", "--short", "HEAD"], options);
+  return result.success ? result.stdout.trim() : undefined;
+}
+
+/** The merge-base of HEAD and `ref`; throws an EnvironmentError naming the ref when unknown. */
+export async function mergeBase(dir: string, ref: string, options: GitOptions): Promise<string> {
+  const verify = await git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], options);
+  if (!verify.success) {
+    throw new EnvironmentError(
+      `Unknown git ref "${ref}"`,
+      `Use a branch, tag or commit that exists here (see: git branch -a), e.g. rig test --changed main`,
+    );
+  }
+  const result = await git(dir, ["merge-base", "HEAD", ref], options);
+  if (!result.success) {
+    throw new EnvironmentError(
+      `HEAD and "${ref}" have no common ancestor`,
+      "Pass a ref on the same history, e.g. rig test --changed origin/main",
+    );
+  }
+  return result.stdout.trim();
+}
+
+/**
+ * Files that differ from HEAD (working tree and index), or from the merge-base of
+ * HEAD and `ref` when given, plus untracked files that are not ignored. Without
+ * any commit yet, every file counts as changed.
+ */
+export async function changedFiles(
+  dir: string,
+  options: GitOptions & { ref?: string },
+): Promise<ChangedFiles> {
+  const root = await gitRoot(dir, options);
+  if (!root) {
+    throw new EnvironmentError(
+      `Cannot tell what changed: "${dir}" is not inside a git repository`,
+      "Run: git init && git add -A && git commit -m init (or drop --changed)",
+    );
+  }
+  const head = await git(root, ["rev-parse", "--verify", "--quiet", "HEAD"], options);
+  const files = new Set<string>();
+  let base: string | undefined;
+  if (!head.success) {
+    if (options.ref) {
+      throw new EnvironmentError(
+        `Cannot compare with "${options.ref}": the repository has no commit yet`,
+        "Commit first: git add -A && git commit -m init",
+      );
+    }
+    const all = await git(root, ["ls-files", "-z", "--cached"], options);
+    for (const f of splitZ(all.stdout)) files.add(f);
+  } else {
+    base = options.ref ? await mergeBase(root, options.ref, options) : head.stdout.trim();
+    const diff = await git(
+      root,
+      ["diff", "--name-only", "--no-renames", "-z", base, "--"],
+      options,
+    );
+    if (!diff.success) {
+      throw new EnvironmentError(`git diff failed: ${diff.stderr.trim()}`, "Run: git status");
+    }
+    for (const f of splitZ(diff.stdout)) files.add(f);
+  }
+  const untracked = await git(root, ["ls-files", "-z", "--others", "--exclude-standard"], options);
+  for (const f of splitZ(untracked.stdout)) files.add(f);
+  return { root, base, files: [...files].sort() };
+}
+
+function splitZ(text: string): string[] {
+  return text.split("\0").filter(Boolean);
+}
+
+/** Maps paths relative to the git root onto paths relative to `projectRoot` (dropping outsiders). */
+export function relativeToProject(
+  gitRootDir: string,
+  projectRoot: string,
+  files: string[],
+): string[] {
+  const prefix = path.relative(gitRootDir, projectRoot).split(path.sep).join("/");
+  if (!prefix) return [...files];
+  if (prefix.startsWith("..")) return [];
+  const out: string[] = [];
+  for (const f of files) {
+    if (f.startsWith(prefix + "/")) out.push(f.slice(prefix.length + 1));
+  }
+  return out;
+}
