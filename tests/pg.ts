@@ -1,0 +1,132 @@
+/**
+ * A throwaway PostgreSQL server for tests: initdb + pg_ctl in a temp folder,
+ * listening on 127.0.0.1 on a free port with trust authentication, its unix
+ * socket inside the temp folder. As root the server runs as user `postgres`.
+ *
+ *   await using pg = await startPostgres();
+ *   if (!pg) return; // skipped, reason printed
+ *   const url = pg.url("app");
+ */
+import * as path from "node:path";
+import { freePort } from "./helpers.ts";
+
+/** Where Debian's PostgreSQL 15 server binaries live (RIG_PG_BIN overrides). */
+export const PG_BIN = Deno.env.get("RIG_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+
+/** A running test PostgreSQL server; disposing it stops it and removes its files. */
+export interface PgServer extends AsyncDisposable {
+  host: string;
+  port: number;
+  /** The superuser to connect as (no password). */
+  user: string;
+  /** A connection URL for `database` (scheme default `postgresql`). */
+  url(database: string, scheme?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Why PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresSkipReason(): string | undefined {
+  for (const tool of ["initdb", "pg_ctl", "postgres"]) {
+    try {
+      Deno.statSync(path.join(PG_BIN, tool));
+    } catch {
+      return `PostgreSQL binaries not found in "${PG_BIN}" (missing ${tool}); set RIG_PG_BIN`;
+    }
+  }
+  if (Deno.uid() === 0 && osUser("postgres") === undefined) {
+    return `Running as root but there is no "postgres" user to run the server as`;
+  }
+  return undefined;
+}
+
+/** Starts a fresh PostgreSQL server, or prints why it cannot and returns undefined. */
+export async function startPostgres(): Promise<PgServer | undefined> {
+  const reason = postgresSkipReason();
+  if (reason) {
+    console.log(`skipping PostgreSQL test: ${reason}`);
+    return undefined;
+  }
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rig-pg-" }));
+  const asRoot = Deno.uid() === 0;
+  const owner = asRoot ? osUser("postgres")! : undefined;
+  if (owner) await Deno.chown(dir, owner.uid, owner.gid);
+  const prefix = asRoot ? ["runuser", "-u", "postgres", "--"] : [];
+  const data = path.join(dir, "data");
+  const port = freePort();
+  const exec = async (argv: string[]) => {
+    const [program, ...args] = [...prefix, ...argv];
+    const out = await new Deno.Command(program!, {
+      args,
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { LC_ALL: "C.UTF-8", LANG: "C.UTF-8" },
+    }).output();
+    if (!out.success) {
+      const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+      throw new Error(`${argv.join(" ")} failed:\n${text}`);
+    }
+  };
+  let started = false;
+  const stop = async () => {
+    if (started) {
+      started = false;
+      await exec([path.join(PG_BIN, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"])
+        .catch((error) => console.error(`could not stop test PostgreSQL: ${error}`));
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await exec([
+      path.join(PG_BIN, "initdb"),
+      "-D",
+      data,
+      "-A",
+      "trust",
+      "-U",
+      "postgres",
+      "-E",
+      "UTF8",
+      "--no-sync",
+    ]);
+    started = true;
+    await exec([
+      path.join(PG_BIN, "pg_ctl"),
+      "-D",
+      data,
+      "-l",
+      path.join(dir, "server.log"),
+      "-w",
+      "-t",
+      "30",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      "start",
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    url: (database, scheme = "postgresql") =>
+      `${scheme}://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+function osUser(name: string): { uid: number; gid: number } | undefined {
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const [user, , uid, gid] = line.split(":");
+      if (user === name) return { uid: Number(uid), gid: Number(gid) };
+    }
+  } catch {
+    // No passwd file: not a Unix system we can run PostgreSQL tests on.
+  }
+  return undefined;
+}
