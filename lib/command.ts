@@ -81,7 +81,12 @@ export function parseFlags(command: string, options: Options, argv: string[]): P
   const config: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> =
     {};
   for (const [name, spec] of Object.entries(options)) {
-    config[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+    // node's parseArgs rejects options whose `short` or `multiple` is present but undefined.
+    config[name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple !== undefined ? { multiple: spec.multiple } : {}),
+    };
   }
   try {
     const parsed = parseArgs({ args: own, options: config, allowPositionals: true, strict: true });

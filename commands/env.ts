@@ -1,0 +1,301 @@
+import type { Command, Context } from "../lib/command.ts";
+import { parseFlags, suggest } from "../lib/command.ts";
+import {
+  configDir,
+  describeSource,
+  type EnvReport,
+  generateEnvFile,
+  hasTemplates,
+  inspectEnvironment,
+  maskedValue,
+  requireTemplates,
+  validateEnvName,
+  writeDefaultTemplates,
+} from "../lib/env_config.ts";
+import { formatType } from "../lib/env_template.ts";
+import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
+import { loadProject, type Project } from "../lib/project.ts";
+import * as path from "node:path";
+
+const SUBCOMMANDS = [
+  { name: "generate", summary: "Write or complete .env / .env.NAME from the config templates" },
+  { name: "check", summary: "Check that every key is set and valid (exit 3 when not)" },
+  { name: "show", summary: "Show the effective configuration and where each value comes from" },
+];
+
+/** `rig env`: .env files from config templates, with generated secrets, checks and masking. */
+export const env: Command = {
+  name: "env",
+  summary: "Generate, check and show .env files from config templates (secrets masked)",
+  usage: [
+    "env generate [--env NAME] [--force]",
+    "env check [--env NAME]",
+    "env show [--env NAME] [--reveal]",
+  ],
+  description: "Environments are described by templates in the config folder (rig.toml " +
+    "[project] config_dir, default config/): base.env.template is shared and " +
+    "NAME.env.template overrides it. generate writes .env (development) or .env.NAME with " +
+    "mode 0600, generating {{secret}} and {{uuid}} values once and keeping every existing " +
+    "value. Effective values: process environment > .env file > template. Secrets are " +
+    "masked everywhere unless show --reveal.",
+  options: {
+    env: {
+      type: "string",
+      short: "e",
+      value: "NAME",
+      description: "Environment: development (default, .env), test, production or any template",
+    },
+    force: {
+      type: "boolean",
+      description: "generate: regenerate generated secrets (asks first; -y to skip)",
+    },
+    reveal: {
+      type: "boolean",
+      description: "show: print secret values in clear text (asks first; -y to skip)",
+    },
+  },
+  subcommands: SUBCOMMANDS,
+  examples: [
+    "rig env generate",
+    "rig env generate --env test",
+    "rig env generate --force -y",
+    "rig env check --env production",
+    "SECRET_KEY=... rig env check --env production --json",
+    "rig env show",
+    "rig env show --env test --json",
+    "rig env show --reveal",
+  ],
+  async run(ctx, argv) {
+    const args = parseFlags("env", this.options, argv);
+    const [sub, extra] = args.positionals;
+    if (!sub) {
+      throw new UsageError(
+        `"rig env" needs a subcommand: ${SUBCOMMANDS.map((s) => s.name).join(", ")}`,
+        "Example: rig env generate (run: rig env --help)",
+      );
+    }
+    if (extra !== undefined) {
+      throw new UsageError(`Unexpected argument "${extra}"`, "Run: rig env --help");
+    }
+    const name = (args.values.env as string | undefined) ?? "development";
+    validateEnvName(name);
+    const only = (flag: string, allowed: string) => {
+      if (args.values[flag] && sub !== allowed) {
+        throw new UsageError(`Option "--${flag}" only works with "rig env ${allowed}"`);
+      }
+    };
+    only("force", "generate");
+    only("reveal", "show");
+    const project = await loadProject(ctx.cwd);
+    switch (sub) {
+      case "generate":
+        return await generateCommand(ctx, project, name, args.values.force === true);
+      case "check":
+        return await checkCommand(ctx, project, name);
+      case "show":
+        return await showCommand(ctx, project, name, args.values.reveal === true);
+    }
+    const guess = suggest(sub, SUBCOMMANDS.map((s) => s.name));
+    throw new UsageError(
+      `Unknown subcommand "rig env ${sub}"`,
+      guess ? `Did you mean "rig env ${guess}"?` : "Run: rig env --help",
+    );
+  },
+};
+
+function envFlag(name: string): string {
+  return name === "development" ? "" : ` --env ${name}`;
+}
+
+async function generateCommand(
+  ctx: Context,
+  project: Project,
+  name: string,
+  force: boolean,
+): Promise<number> {
+  const ui = ctx.ui;
+  let wroteTemplates: string[] = [];
+  if (!(await hasTemplates(project))) {
+    const dir = path.relative(project.root, configDir(project)) || ".";
+    if (!(await ctx.confirm(`No environment templates in "${dir}". Write rig's defaults there?`))) {
+      throw new EnvironmentError(
+        `No environment templates in "${dir}"`,
+        `Run: rig env generate -y (writes rig's default templates into ${dir}/), or add ` +
+          `${dir}/${name}.env.template`,
+      );
+    }
+    wroteTemplates = await writeDefaultTemplates(project);
+    ui.success(`Wrote ${wroteTemplates.join(", ")}`);
+  }
+  const templates = await requireTemplates(project, name);
+  if (force) {
+    const generated = templates.keys.filter((k) => k.generated).map((k) => k.key);
+    if (generated.length === 0) {
+      ui.warn(`Nothing to regenerate: no generated keys in ${templates.files.join(" + ")}`);
+    } else if (
+      !(await ctx.confirm(
+        `Regenerate ${generated.join(", ")}? Sessions, tokens and data that depend on the old ` +
+          "values stop working",
+      ))
+    ) {
+      throw new RigError(
+        "Did not regenerate secrets: not confirmed",
+        `Confirm with -y: rig env generate${envFlag(name)} --force -y`,
+      );
+    }
+  }
+  const result = await generateEnvFile(project, {
+    name,
+    processEnv: ctx.env,
+    templates,
+    force,
+  });
+  const shown = path.relative(project.root, result.file);
+  if (result.created) {
+    ui.success(
+      `Created ${shown} (mode 600) with ${result.added.length} keys from ${
+        templates.files.join(" + ")
+      }`,
+    );
+  } else if (result.added.length) {
+    ui.success(`Added ${result.added.join(", ")} to ${shown}`);
+  } else if (!result.regenerated.length) {
+    ui.success(`${shown} is up to date (${templates.keys.length} keys); existing values kept`);
+  }
+  if (result.regenerated.length) ui.success(`Regenerated ${result.regenerated.join(", ")}`);
+  if (result.fromProcess.length) {
+    ui.info(`Took ${result.fromProcess.join(", ")} from the environment`);
+  }
+  if (result.gitignoreUpdated) ui.info(`Added .env and .env.* to .gitignore`);
+  for (const key of result.requiredEmpty) {
+    ui.warn(
+      `${key} is required and has no value yet`,
+      `Add ${key}=... to ${shown} or export ${key}, then run: rig env check${envFlag(name)}`,
+    );
+  }
+  if (ctx.flags.json) {
+    ui.result({
+      ok: true,
+      environment: name,
+      file: result.file,
+      templates: templates.files,
+      created: result.created,
+      added: result.added,
+      regenerated: result.regenerated,
+      fromEnvironment: result.fromProcess,
+      requiredMissing: result.requiredEmpty,
+      templatesWritten: wroteTemplates,
+      gitignoreUpdated: result.gitignoreUpdated,
+    });
+  } else {
+    for (const key of result.added) ui.print(`+ ${key}`);
+  }
+  return 0;
+}
+
+async function checkCommand(ctx: Context, project: Project, name: string): Promise<number> {
+  const ui = ctx.ui;
+  const report = await inspectEnvironment(project, { name, processEnv: ctx.env });
+  const blocking = report.problems.filter((p) => p.kind !== "unknown");
+  const unknown = report.problems.filter((p) => p.kind === "unknown");
+  for (const problem of unknown) {
+    ui.warn(
+      `Unknown key ${problem.message.replace(/^"[^"]+" /, `"${problem.key}" `)}`,
+      problem.fix,
+    );
+  }
+  if (ctx.flags.json) {
+    ui.result({
+      ok: blocking.length === 0,
+      environment: name,
+      file: report.file,
+      exists: report.fileExists,
+      templates: report.templates.files,
+      keys: keyDocuments(report, false),
+      problems: report.problems,
+    });
+    return blocking.length ? 3 : 0;
+  }
+  const where = `${report.displayFile}${report.fileExists ? "" : " (not generated yet)"}`;
+  ui.print(`Environment "${name}": ${where} from ${report.templates.files.join(" + ")}`);
+  for (const problem of blocking) {
+    ui.print(`${ui.style("red", "✗")} ${problem.key}: ${problem.message}`);
+    if (problem.description) ui.print(`    ${ui.style("dim", problem.description)}`);
+    ui.print(`    fix: ${problem.fix}`);
+  }
+  if (blocking.length) {
+    throw new EnvironmentError(
+      `Environment "${name}" has ${blocking.length} missing or invalid ${
+        blocking.length === 1 ? "key" : "keys"
+      }`,
+      `Fix the keys above, then run: rig env check${envFlag(name)}`,
+    );
+  }
+  ui.success(`All ${report.templateKeys.size} keys of "${name}" are set and valid`);
+  return 0;
+}
+
+async function showCommand(
+  ctx: Context,
+  project: Project,
+  name: string,
+  reveal: boolean,
+): Promise<number> {
+  const ui = ctx.ui;
+  const report = await inspectEnvironment(project, { name, processEnv: ctx.env });
+  if (reveal && !(await ctx.confirm("Print secret values in clear text?"))) {
+    throw new RigError(
+      "Did not reveal secrets: not confirmed",
+      `Confirm with -y: rig env show${envFlag(name)} --reveal -y`,
+    );
+  }
+  const documents = keyDocuments(report, reveal);
+  if (ctx.flags.json) {
+    ui.result({
+      environment: name,
+      file: report.file,
+      exists: report.fileExists,
+      templates: report.templates.files,
+      revealed: reveal,
+      keys: documents,
+    });
+    return 0;
+  }
+  ui.print(
+    `Environment "${name}": ${report.displayFile}${
+      report.fileExists ? "" : ` (not generated yet: run rig env generate${envFlag(name)})`
+    }`,
+  );
+  ui.print(
+    ui.table(
+      ["KEY", "VALUE", "SOURCE", "DESCRIPTION"],
+      documents.map((d) => [
+        d.key,
+        d.missing ? "(missing)" : d.value,
+        d.source,
+        d.description,
+      ]),
+    ),
+  );
+  ui.print(ui.style("dim", "Precedence: environment > .env file > template"));
+  return 0;
+}
+
+function keyDocuments(report: EnvReport, reveal: boolean) {
+  const missing = new Set(report.problems.filter((p) => p.kind === "missing").map((p) => p.key));
+  return report.keys.map((key) => {
+    const template = report.templateKeys.get(key);
+    return {
+      key,
+      value: reveal ? report.values[key] ?? "" : maskedValue(report, key),
+      secret: report.secretKeys.has(key),
+      missing: missing.has(key),
+      source: describeSource(report.sources[key]!),
+      description: report.descriptions[key] ?? "",
+      type: template?.type ? formatType(template.type) : null,
+      required: template?.required ?? false,
+      generated: template?.generated ?? false,
+      inTemplate: template !== undefined,
+    };
+  });
+}
