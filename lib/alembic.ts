@@ -1,0 +1,318 @@
+/**
+ * Alembic migrations of a Python component, run through the component's venv
+ * Python (`python -m alembic`, cwd = the folder holding alembic.ini): the
+ * heads check, a fast "already at head?" status, `upgrade head` with a SQLite
+ * backup that is restored when the upgrade fails, and `alembic check`.
+ */
+import * as path from "node:path";
+import { EnvironmentError, InterruptedError, RigError } from "./errors.ts";
+import { type OutputSink, run, tail } from "./proc.ts";
+
+/** How to run Alembic for one component. */
+export interface AlembicOptions {
+  /** The venv Python that has alembic (and the app's database driver) installed. */
+  python: string;
+  /** The complete environment, including DATABASE_URL. */
+  env: Record<string, string>;
+  signal?: AbortSignal;
+  /** Receives Alembic's output lines as they arrive. */
+  onLine?: OutputSink;
+  /** Hides secrets in output that ends up in error messages. */
+  mask?: (text: string) => string;
+}
+
+/** Where the database is and what is applied. */
+export interface MigrationStatus {
+  /** Head revisions of the migration scripts. */
+  heads: string[];
+  /** Revisions stamped in the database (empty for a fresh database). */
+  current: string[];
+  /** True when the database is at the (single) head, or there are no migrations. */
+  upToDate: boolean;
+}
+
+/** One "Running upgrade A -> B, message" step from Alembic's log. */
+export interface UpgradeStep {
+  from: string;
+  to: string;
+  message: string;
+}
+
+/** What `upgrade` did. */
+export interface UpgradeResult {
+  applied: UpgradeStep[];
+  output: string;
+  durationMs: number;
+}
+
+/** A migration failed; carries the failing step and Alembic's output. */
+export class MigrationError extends RigError {
+  constructor(
+    message: string,
+    readonly failed: UpgradeStep | undefined,
+    readonly output: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+  }
+}
+
+/** True when the folder holds an alembic.ini. */
+export function hasAlembic(dir: string): boolean {
+  try {
+    return Deno.statSync(path.join(dir, "alembic.ini")).isFile;
+  } catch {
+    return false;
+  }
+}
+
+// Reads the heads from the scripts and the stamped revisions from the database
+// in one Python start-up; far cheaper than `alembic heads` + `alembic current`.
+const STATUS_SCRIPT = `
+import json, os, sys
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+cfg = Config(os.path.join(os.getcwd(), "alembic.ini"))
+heads = list(ScriptDirectory.from_config(cfg).get_heads())
+current = []
+url = os.environ.get("RIG_ALEMBIC_URL", "")
+if url:
+    from sqlalchemy import create_engine, pool
+    from alembic.runtime.migration import MigrationContext
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    try:
+        engine = create_engine(url, poolclass=pool.NullPool)
+    except ModuleNotFoundError:
+        if not url.startswith("postgresql://"):
+            raise
+        engine = create_engine("postgresql+psycopg://" + url[len("postgresql://"):], poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = list(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+print("RIG-STATUS " + json.dumps({"heads": heads, "current": current}))
+`;
+
+/**
+ * Heads and current revisions. `databaseUrl` undefined means a database that
+ * does not exist yet (nothing applied). Falls back to the Alembic CLI when the
+ * quick script cannot answer (e.g. a custom env.py).
+ */
+export async function migrationStatus(
+  dir: string,
+  options: AlembicOptions & { databaseUrl?: string },
+): Promise<MigrationStatus> {
+  const quick = await run([options.python, "-c", STATUS_SCRIPT], {
+    cwd: dir,
+    env: { ...options.env, RIG_ALEMBIC_URL: options.databaseUrl ?? "" },
+    signal: options.signal,
+  });
+  if (quick.cancelled) throw new InterruptedError();
+  const line = quick.stdout.split("\n").find((l) => l.startsWith("RIG-STATUS "));
+  if (quick.success && line) {
+    const parsed = JSON.parse(line.slice("RIG-STATUS ".length)) as {
+      heads: string[];
+      current: string[];
+    };
+    return status(parsed.heads, parsed.current);
+  }
+  const heads = await alembicHeads(dir, options);
+  const current = options.databaseUrl === undefined ? [] : await alembicCurrent(dir, options);
+  return status(heads, current);
+}
+
+function status(heads: string[], current: string[]): MigrationStatus {
+  const upToDate = heads.length === 0 ||
+    (heads.length === 1 && current.length === 1 && current[0] === heads[0]);
+  return { heads, current, upToDate };
+}
+
+/** `alembic heads`: the head revisions of the migration scripts. */
+export async function alembicHeads(dir: string, options: AlembicOptions): Promise<string[]> {
+  const out = await alembic(dir, ["heads"], options);
+  return parseRevisions(out.stdout);
+}
+
+/** `alembic current`: the revisions stamped in the database. */
+export async function alembicCurrent(dir: string, options: AlembicOptions): Promise<string[]> {
+  const out = await alembic(dir, ["current"], options);
+  return parseRevisions(out.stdout);
+}
+
+/** Reads revision ids from `alembic heads` / `alembic current` output. */
+export function parseRevisions(output: string): string[] {
+  const revisions: string[] = [];
+  for (const line of output.split("\n")) {
+    const match = line.trim().match(/^([0-9A-Za-z_]+)(?:\s+\(|\s*$|\s+->)/);
+    if (match && !/^(INFO|WARNI|ERROR|DEBUG)/.test(line.trim())) revisions.push(match[1]!);
+  }
+  return revisions;
+}
+
+/** Throws when the scripts have several heads, listing them and the merge command. */
+export function requireSingleHead(heads: string[], options: { dir: string; root?: string }): void {
+  if (heads.length <= 1) return;
+  const where = options.root ? path.relative(options.root, options.dir) || "." : options.dir;
+  const list = heads.map((h) => `"${h}"`).join(", ");
+  throw new MigrationError(
+    `Alembic migrations in "${where}" have ${heads.length} heads: ${list}`,
+    undefined,
+    "",
+    `Merge them into one: cd ${where} && alembic merge -m "merge heads" ${heads.join(" ")}`,
+  );
+}
+
+/** Reads the "Running upgrade A -> B, message" lines of Alembic's log. */
+export function parseUpgradeSteps(output: string): UpgradeStep[] {
+  const steps: UpgradeStep[] = [];
+  for (const line of output.split("\n")) {
+    const match = line.match(/Running upgrade (\S*) -> ([^,\s]+)(?:, (.*))?$/);
+    if (match) steps.push({ from: match[1]!, to: match[2]!, message: (match[3] ?? "").trim() });
+  }
+  return steps;
+}
+
+/**
+ * `alembic upgrade <target>` (default head). With `sqliteFile`, the database
+ * file is copied first and put back when the upgrade fails (a new file is
+ * removed), so a failed migration never leaves a half-migrated database.
+ */
+export async function upgrade(
+  dir: string,
+  options: AlembicOptions & { target?: string; sqliteFile?: string; root?: string },
+): Promise<UpgradeResult> {
+  const backup = options.sqliteFile ? await backupSqlite(options.sqliteFile) : undefined;
+  const started = performance.now();
+  let output = "";
+  const result = await run([options.python, "-m", "alembic", "upgrade", options.target ?? "head"], {
+    cwd: dir,
+    env: options.env,
+    signal: options.signal,
+    capture: false,
+    onLine: (line, stream) => {
+      output += line + "\n";
+      options.onLine?.(line, stream);
+    },
+  });
+  const steps = parseUpgradeSteps(output);
+  if (result.success) {
+    await backup?.discard();
+    return { applied: steps, output, durationMs: performance.now() - started };
+  }
+  const restored = backup ? await backup.restore() : undefined;
+  if (result.cancelled) throw new InterruptedError();
+  const mask = options.mask ?? ((t: string) => t);
+  const failed = steps.at(-1);
+  const where = options.root ? path.relative(options.root, dir) || "." : dir;
+  const what = failed
+    ? `Migration "${failed.to}" failed (${failed.from || "base"} -> ${failed.to}${
+      failed.message ? `: ${failed.message}` : ""
+    })`
+    : `Alembic upgrade failed before running a migration (exit code ${result.code})`;
+  const lines = [what, "", mask(tail(output, 25))];
+  if (restored) lines.push("", restored);
+  throw new MigrationError(
+    lines.join("\n"),
+    failed,
+    output,
+    failed
+      ? `Fix ${migrationFile(dir, failed.to) ?? `revision "${failed.to}"`} and run again; ` +
+        `inspect with: cd ${where} && alembic history --verbose`
+      : `Check alembic.ini and migrations/env.py; inspect with: cd ${where} && alembic history --verbose`,
+  );
+}
+
+/** `alembic check`: succeeds when the models match the migrations. */
+export async function alembicCheck(
+  dir: string,
+  options: AlembicOptions,
+): Promise<{ ok: boolean; output: string }> {
+  const result = await run([options.python, "-m", "alembic", "check"], {
+    cwd: dir,
+    env: options.env,
+    signal: options.signal,
+    onLine: options.onLine,
+  });
+  if (result.cancelled) throw new InterruptedError();
+  return { ok: result.success, output: (result.stdout + result.stderr).trim() };
+}
+
+async function alembic(dir: string, args: string[], options: AlembicOptions) {
+  const result = await run([options.python, "-m", "alembic", ...args], {
+    cwd: dir,
+    env: options.env,
+    signal: options.signal,
+  });
+  if (result.cancelled) throw new InterruptedError();
+  if (!result.success) {
+    const mask = options.mask ?? ((t: string) => t);
+    const output = mask(tail(result.stderr.trim() || result.stdout, 20));
+    if (/No module named '?alembic/.test(output)) {
+      throw new EnvironmentError(
+        `Alembic is not installed in "${options.python}"`,
+        "Add alembic to the component's requirements, then run: rig install",
+      );
+    }
+    throw new MigrationError(
+      `"alembic ${args.join(" ")}" failed with exit code ${result.code}\n${output}`,
+      undefined,
+      result.stderr,
+      `Check alembic.ini and migrations/env.py in "${dir}"`,
+    );
+  }
+  return result;
+}
+
+function migrationFile(dir: string, revision: string): string | undefined {
+  try {
+    const versions = path.join(dir, "migrations", "versions");
+    for (const entry of Deno.readDirSync(versions)) {
+      if (!entry.name.endsWith(".py")) continue;
+      const text = Deno.readTextFileSync(path.join(versions, entry.name));
+      if (new RegExp(`^revision\\s*(?::[^=]*)?=\\s*["']${revision}["']`, "m").test(text)) {
+        return `"${path.join("migrations", "versions", entry.name)}"`;
+      }
+    }
+  } catch {
+    // A non-standard script location: the hint then names the revision only.
+  }
+  return undefined;
+}
+
+const SQLITE_SIDE_FILES = ["-journal", "-wal", "-shm"];
+
+async function backupSqlite(file: string) {
+  const existed = await exists(file);
+  const copy = `${file}.rig-backup`;
+  if (existed) await Deno.copyFile(file, copy);
+  const sideFiles = new Set<string>();
+  for (const suffix of SQLITE_SIDE_FILES) if (await exists(file + suffix)) sideFiles.add(suffix);
+  const name = path.basename(file);
+  return {
+    async discard() {
+      if (existed) await Deno.remove(copy).catch(() => {});
+    },
+    async restore(): Promise<string> {
+      for (const suffix of SQLITE_SIDE_FILES) {
+        if (!sideFiles.has(suffix)) await Deno.remove(file + suffix).catch(() => {});
+      }
+      if (!existed) {
+        await Deno.remove(file).catch(() => {});
+        return `Removed the partly migrated new database "${name}"`;
+      }
+      await Deno.rename(copy, file);
+      return `Restored "${name}" from the backup taken before the upgrade`;
+    },
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await Deno.stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
