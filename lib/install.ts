@@ -1,0 +1,428 @@
+/**
+ * `rig install` orchestration: set up every component (venv + pip/uv, npm),
+ * skip the work when nothing changed (fingerprint + installed versions recorded
+ * under `.rig/install/<component>.json`), in parallel where safe.
+ */
+import * as path from "node:path";
+import { sha256File, sha256Hex } from "./hash.ts";
+import { type Component, type Project } from "./project.ts";
+import { RigError } from "./errors.ts";
+import type { Ui } from "./ui.ts";
+import {
+  ensureVenv,
+  findVenv,
+  installedDistributions,
+  quickCheckVenv,
+  readPyvenvCfg,
+  type Venv,
+} from "./venv.ts";
+import { chooseInstaller, type Installer, pipInstall } from "./pip.ts";
+import { hiddenLockfile, npm, npmInputs, setupArgs } from "./npm.ts";
+import { requirementIncludes } from "./requirements.ts";
+import { finishInterrupted, writeJsonAtomic } from "./journal.ts";
+
+/** Bumped when the state file's meaning changes (old states then count as stale). */
+const STATE_VERSION = 1;
+
+/** Options of install operations. */
+export interface InstallOptions {
+  env: Record<string, string>;
+  ui: Ui;
+  signal?: AbortSignal;
+  /** Install even when nothing changed. */
+  force?: boolean;
+}
+
+/** What happened to one component. */
+export interface InstallResult {
+  name: string;
+  /** True when nothing changed and no work was done. */
+  skipped: boolean;
+  durationMs: number;
+  /** pip, uv or npm (absent when skipped). */
+  installer?: Installer | "npm";
+  /** Why the work was done (first install, which input changed, venv recreated…). */
+  reason?: string;
+  /** The venv, for Python components. */
+  venv?: Venv;
+}
+
+/** What `.rig/install/<component>.json` records after a successful install. */
+export interface InstallState {
+  version: number;
+  component: string;
+  fingerprint: string;
+  /** Per-input hashes, to say which one changed. */
+  inputs: Record<string, string>;
+  installer: string;
+  installedAt: string;
+  durationMs: number;
+  /** Python: distribution name → version read from site-packages. */
+  packages?: Record<string, string>;
+  /** Node: hash of node_modules/.package-lock.json (null when npm wrote none). */
+  nodeModules?: string | null;
+}
+
+/** Components rig installs: Python (venv + pip/uv) and node (npm). */
+export function installable(components: Component[]): Component[] {
+  return components.filter((c) => c.kind !== undefined);
+}
+
+/** Whether a component is a Python one. */
+export function isPython(component: Component): boolean {
+  return component.kind === "python-app" || component.kind === "python-lib";
+}
+
+/** The state file of a component. */
+export function stateFile(root: string, component: string): string {
+  return path.join(root, ".rig", "install", `${component}.json`);
+}
+
+/** The user-level cache folder (RIG_CACHE_DIR, XDG_CACHE_HOME/rig, ~/Library/Caches/rig, %LOCALAPPDATA%\rig\cache). */
+export function userCacheDir(env: Record<string, string>, os: string = Deno.build.os): string {
+  const api = os === "windows" ? path.win32 : path.posix;
+  if (env.RIG_CACHE_DIR?.trim()) return api.resolve(env.RIG_CACHE_DIR.trim());
+  if (os === "windows") {
+    const local = env.LOCALAPPDATA ||
+      (env.USERPROFILE ? api.join(env.USERPROFILE, "AppData", "Local") : "C:\\Temp");
+    return api.join(local, "rig", "cache");
+  }
+  const home = env.HOME || "/tmp";
+  if (os === "darwin") return api.join(home, "Library", "Caches", "rig");
+  const xdg = env.XDG_CACHE_HOME?.trim();
+  if (xdg && api.isAbsolute(xdg)) return api.join(xdg, "rig");
+  return api.join(home, ".cache", "rig");
+}
+
+/** How a Python component is installed: requirement files and/or the project itself. */
+export interface PythonPlan {
+  /** Requirement files passed with `-r` (absolute). */
+  requirementFiles: string[];
+  /** `.[dev]`, `.` or undefined when the component is not a package. */
+  editable?: string;
+  /** Every file whose content decides the result (includes, pyproject, setup files). */
+  inputs: string[];
+}
+
+/** Works out what to install for a Python component. */
+export function pythonPlan(component: Component): PythonPlan {
+  const dir = component.dir;
+  const requirementFiles = ["requirements.txt", "requirements-dev.txt"]
+    .map((f) => path.join(dir, f))
+    .filter(isFile);
+  const inputs = new Set<string>();
+  for (const file of requirementFiles) {
+    inputs.add(file);
+    for (const included of requirementIncludes(file)) inputs.add(included);
+  }
+  let editable: string | undefined;
+  const pyproject = path.join(dir, "pyproject.toml");
+  const project = isFile(pyproject) ? projectTable(Deno.readTextFileSync(pyproject)) : undefined;
+  if (project) {
+    editable = project.hasDevExtra ? ".[dev]" : ".";
+  } else if (isFile(path.join(dir, "setup.py")) && requirementFiles.length === 0) {
+    editable = ".";
+  }
+  if (editable) {
+    for (const f of ["pyproject.toml", "setup.cfg", "setup.py"]) {
+      if (isFile(path.join(dir, f))) inputs.add(path.join(dir, f));
+    }
+  }
+  return { requirementFiles, editable, inputs: [...inputs].sort() };
+}
+
+/** Whether pyproject.toml text has a `[project]` table, and a `dev` extra. */
+function projectTable(text: string): { hasDevExtra: boolean } | undefined {
+  if (!/^\s*\[project\]\s*$/m.test(text)) return undefined;
+  const extras = text.match(
+    /^\s*\[project\.optional-dependencies\]\s*$([\s\S]*?)(?=^\s*\[|$(?![\s\S]))/m,
+  );
+  const inline = /^\s*optional-dependencies\s*=\s*\{[^}]*\bdev\s*=/m.test(text);
+  return { hasDevExtra: inline || !!extras && /^\s*"?dev"?\s*=/m.test(extras[1] ?? "") };
+}
+
+/** The pip/uv arguments that install a plan (run in the component folder). */
+export function planArgs(plan: PythonPlan): string[] {
+  const args: string[] = [];
+  for (const file of plan.requirementFiles) args.push("-r", path.basename(file));
+  if (plan.editable) args.push("-e", plan.editable);
+  return args;
+}
+
+/** Fingerprint of a component's install inputs (files + interpreter + venv identity). */
+export async function fingerprint(
+  component: Component,
+  opts: { root: string; venv?: Venv; env: Record<string, string> },
+): Promise<{ hash: string; inputs: Record<string, string> }> {
+  const inputs: Record<string, string> = {};
+  const rel = (file: string) => path.relative(opts.root, file).split(path.sep).join("/");
+  if (isPython(component)) {
+    const plan = pythonPlan(component);
+    for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
+    inputs["(plan)"] = planArgs(plan).join(" ");
+    if (opts.venv) {
+      const cfg = readPyvenvCfg(opts.venv.dir);
+      inputs["(interpreter)"] = `${cfg.home ?? ""} ${cfg.version ?? cfg.version_info ?? ""}`;
+      inputs["(venv)"] = await sha256File(path.join(opts.venv.dir, "pyvenv.cfg"));
+    }
+  } else {
+    for (const file of npmInputs(component.dir)) inputs[rel(file)] = await sha256File(file);
+  }
+  const sorted = Object.keys(inputs).sort().map((k) => `${k}\0${inputs[k]}`).join("\n");
+  return { hash: await sha256Hex(`rig-install-v${STATE_VERSION}\n${sorted}`), inputs };
+}
+
+/** Reads a component's install state (undefined when absent or unreadable). */
+export function readState(root: string, component: string): InstallState | undefined {
+  try {
+    const state = JSON.parse(Deno.readTextFileSync(stateFile(root, component))) as InstallState;
+    return state.version === STATE_VERSION ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes a component's install state so the next install does the work. */
+export async function clearState(root: string, component: string): Promise<void> {
+  await Deno.remove(stateFile(root, component)).catch(() => {});
+}
+
+/** Why a component needs installing, or undefined when it is up to date (fast: no processes). */
+export async function staleReason(
+  project: Project,
+  component: Component,
+  opts: { env: Record<string, string> },
+): Promise<string | undefined> {
+  const state = readState(project.root, component.name);
+  if (!state) return "not installed by rig yet";
+  let venv: Venv | undefined;
+  if (isPython(component)) {
+    venv = findVenv(component, opts);
+    if (!venv) return "no virtual environment";
+    const quick = quickCheckVenv(venv);
+    if (!quick.ok) return `the virtual environment is broken: ${quick.problem}`;
+  }
+  const now = await fingerprint(component, { root: project.root, venv, env: opts.env });
+  if (now.hash !== state.fingerprint) return describeChange(state.inputs, now.inputs);
+  if (venv) {
+    const installed = installedDistributions(venv);
+    const changed = diffPackages(state.packages ?? {}, installed);
+    if (changed) return `the environment changed since the last install (${changed})`;
+  } else {
+    const hidden = await hashIfExists(hiddenLockfile(component.dir));
+    if (hidden !== (state.nodeModules ?? null)) {
+      return hidden === null
+        ? "node_modules is missing"
+        : "node_modules changed since the last install";
+    }
+  }
+  return undefined;
+}
+
+function describeChange(before: Record<string, string>, after: Record<string, string>): string {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  const changed = [...names].filter((n) => before[n] !== after[n]).sort();
+  const first = changed[0];
+  if (!first) return "inputs changed";
+  const label = first === "(venv)" || first === "(interpreter)"
+    ? "the virtual environment was recreated"
+    : first === "(plan)"
+    ? "the install plan changed"
+    : `"${first}" changed`;
+  return changed.length > 1 ? `${label} (and ${changed.length - 1} more)` : label;
+}
+
+/** A short description of how two package maps differ, or undefined when equal. */
+export function diffPackages(
+  recorded: Record<string, string>,
+  installed: Record<string, string>,
+): string | undefined {
+  const out: string[] = [];
+  for (const [name, version] of Object.entries(recorded)) {
+    if (!(name in installed)) out.push(`${name} removed`);
+    else if (installed[name] !== version) out.push(`${name} ${version} → ${installed[name]}`);
+  }
+  for (const name of Object.keys(installed)) {
+    if (!(name in recorded)) out.push(`${name} added`);
+  }
+  if (!out.length) return undefined;
+  return out.length > 3 ? `${out.slice(0, 3).join(", ")}, …` : out.join(", ");
+}
+
+/**
+ * Makes sure every given component is installed; the no-change fast path only
+ * reads files. Components install in parallel (at most 2 at a time).
+ */
+export async function ensureInstalled(
+  project: Project,
+  components: Component[],
+  opts: InstallOptions,
+): Promise<InstallResult[]> {
+  await finishInterrupted(project.root, opts);
+  const limit = Math.max(1, Math.min(2, navigator.hardwareConcurrency ?? 2));
+  const results: InstallResult[] = new Array(components.length);
+  const errors: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < components.length) {
+      const index = next++;
+      const component = components[index]!;
+      try {
+        results[index] = await installComponent(project, component, opts);
+      } catch (error) {
+        errors.push(error);
+        if (opts.signal?.aborted) return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, components.length) }, worker));
+  if (errors.length) throw errors[0];
+  return results;
+}
+
+/** Installs one component unless it is up to date (or `force`). */
+export async function installComponent(
+  project: Project,
+  component: Component,
+  opts: InstallOptions,
+): Promise<InstallResult> {
+  const started = performance.now();
+  const reason = opts.force ? "forced" : await staleReason(project, component, opts);
+  if (!reason) {
+    const step = opts.ui.step(`install ${component.name}`);
+    step.skip("up to date");
+    return { name: component.name, skipped: true, durationMs: performance.now() - started };
+  }
+  const step = opts.ui.step(`install ${component.name}`);
+  try {
+    const result = isPython(component)
+      ? await installPython(project, component, { ...opts, reason, step })
+      : await installNode(project, component, { ...opts, reason, step });
+    step.done(`${result.installer}${result.reason ? `: ${result.reason}` : ""}`);
+    return { ...result, durationMs: performance.now() - started };
+  } catch (error) {
+    step.fail();
+    throw error;
+  }
+}
+
+interface StepOptions extends InstallOptions {
+  reason: string;
+  step: { update(detail: string): void };
+}
+
+async function installPython(
+  project: Project,
+  component: Component,
+  opts: StepOptions,
+): Promise<InstallResult> {
+  const started = performance.now();
+  opts.step.update("checking the virtual environment");
+  const venv = await ensureVenv(component, { ...opts, root: project.root });
+  const reason = venv.created
+    ? `created ${path.relative(component.dir, venv.dir)} (${venv.reason})`
+    : opts.reason;
+  const plan = pythonPlan(component);
+  const installer = chooseInstaller(opts.env);
+  const args = planArgs(plan);
+  if (args.length) {
+    opts.step.update(`${installer} install ${args.join(" ")}`);
+    await pipInstall(venv, args, {
+      env: opts.env,
+      installer,
+      cacheDir: userCacheDir(opts.env),
+      cwd: component.dir,
+      signal: opts.signal,
+      onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
+    });
+  }
+  await recordPython(project, component, venv, { env: opts.env, installer, started });
+  return { name: component.name, skipped: false, durationMs: 0, installer, reason, venv };
+}
+
+/** Records a successful Python install (fingerprint + installed versions). */
+export async function recordPython(
+  project: Project,
+  component: Component,
+  venv: Venv,
+  opts: { env: Record<string, string>; installer: string; started: number },
+): Promise<void> {
+  const print = await fingerprint(component, { root: project.root, venv, env: opts.env });
+  const state: InstallState = {
+    version: STATE_VERSION,
+    component: component.name,
+    fingerprint: print.hash,
+    inputs: print.inputs,
+    installer: opts.installer,
+    installedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - opts.started),
+    packages: installedDistributions(venv),
+  };
+  await writeJsonAtomic(stateFile(project.root, component.name), state);
+}
+
+async function installNode(
+  project: Project,
+  component: Component,
+  opts: StepOptions,
+): Promise<InstallResult> {
+  const started = performance.now();
+  if (!isFile(path.join(component.dir, "package.json"))) {
+    throw new RigError(
+      `Component "${component.name}" has no package.json`,
+      `Add ${component.path}/package.json or fix its kind in rig.toml`,
+    );
+  }
+  const args = setupArgs(component.dir);
+  opts.step.update(`npm ${args[0]}`);
+  await npm(component.dir, args, {
+    env: opts.env,
+    cacheDir: userCacheDir(opts.env),
+    signal: opts.signal,
+    onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
+  });
+  await recordNode(project, component, { env: opts.env, started });
+  return {
+    name: component.name,
+    skipped: false,
+    durationMs: 0,
+    installer: "npm",
+    reason: opts.reason,
+  };
+}
+
+/** Records a successful npm install. */
+export async function recordNode(
+  project: Project,
+  component: Component,
+  opts: { env: Record<string, string>; started: number },
+): Promise<void> {
+  const print = await fingerprint(component, { root: project.root, env: opts.env });
+  const state: InstallState = {
+    version: STATE_VERSION,
+    component: component.name,
+    fingerprint: print.hash,
+    inputs: print.inputs,
+    installer: "npm",
+    installedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - opts.started),
+    nodeModules: await hashIfExists(hiddenLockfile(component.dir)),
+  };
+  await writeJsonAtomic(stateFile(project.root, component.name), state);
+}
+
+async function hashIfExists(file: string): Promise<string | null> {
+  try {
+    return await sha256File(file);
+  } catch {
+    return null;
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return Deno.statSync(file).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The install journal: before `rig install PKG` touches anything it records
+ * the files it will edit (their content) and the installed distributions in
+ * `.rig/install/journal.json`. Success removes the journal; a failure rolls back
+ * from it; an interrupted run leaves it behind and the next `rig install` (or
+ * `rig doctor`) finishes the rollback.
+ */
+import * as path from "node:path";
+import { RigError } from "./errors.ts";
+import type { Ui } from "./ui.ts";
+import { installedDistributions, venvLayout } from "./venv.ts";
+import type { Installer } from "./pip.ts";
+
+/** What an in-flight `rig install PKG` may have changed. */
+export interface Journal {
+  version: 1;
+  component: string;
+  kind: "python" | "node";
+  /** The rig process that wrote it. */
+  pid: number;
+  /** The pip/uv/npm child it started, while it runs. */
+  childPid?: number;
+  startedAt: string;
+  /** What was being done, for messages (`pip install rigdemo-a>=2`). */
+  action: string;
+  /** Files with their content before the change (null: the file did not exist). */
+  files: { path: string; content: string | null }[];
+  /** Python: the venv and its distributions before the change. */
+  venvDir?: string;
+  before?: Record<string, string>;
+  installer?: Installer;
+  /** Node: the component folder (npm reinstalls from the restored lockfile). */
+  dir?: string;
+}
+
+/** Options of journal operations. */
+export interface JournalOptions {
+  env: Record<string, string>;
+  ui: Ui;
+  signal?: AbortSignal;
+}
+
+/** Where the journal lives. */
+export function journalFile(root: string): string {
+  return path.join(root, ".rig", "install", "journal.json");
+}
+
+let counter = 0;
+
+/** Writes JSON atomically (temp file in the same folder, then rename). */
+export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
+  await writeTextAtomic(file, JSON.stringify(data, null, 2) + "\n");
+}
+
+/** Writes text atomically (temp file in the same folder, then rename). */
+export async function writeTextAtomic(file: string, text: string): Promise<void> {
+  await Deno.mkdir(path.dirname(file), { recursive: true });
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${Deno.pid}.${++counter}.tmp`,
+  );
+  try {
+    await Deno.writeTextFile(temp, text);
+    await Deno.rename(temp, file);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Reads the journal, when one is there. */
+export function readJournal(root: string): Journal | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(journalFile(root))) as Journal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a journal: backs up `files` (content) before anything changes. */
+export async function beginJournal(
+  root: string,
+  entry: Omit<Journal, "version" | "pid" | "startedAt" | "files"> & { files: string[] },
+): Promise<Journal> {
+  const journal: Journal = {
+    ...entry,
+    version: 1,
+    pid: Deno.pid,
+    startedAt: new Date().toISOString(),
+    files: entry.files.map((file) => ({ path: file, content: readOrNull(file) })),
+  };
+  await writeJsonAtomic(journalFile(root), journal);
+  return journal;
+}
+
+/** Records the child process currently changing the environment. */
+export async function noteChild(
+  root: string,
+  journal: Journal,
+  pid: number | undefined,
+): Promise<void> {
+  journal.childPid = pid;
+  await writeJsonAtomic(journalFile(root), journal);
+}
+
+/** Removes the journal after success or a finished rollback. */
+export async function endJournal(root: string): Promise<void> {
+  await Deno.remove(journalFile(root)).catch(() => {});
+}
+
+/** Whether a process is still running. */
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid || pid === Deno.pid) return false;
+  if (Deno.build.os === "linux") {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      return !/^\d+ \(.*\) Z /.test(stat);
+    } catch {
+      return false;
+    }
+  }
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Restores the journal's files and environment, then removes the journal. */
+export async function rollback(
+  root: string,
+  journal: Journal,
+  opts: JournalOptions,
+): Promise<string[]> {
+  const notes: string[] = [];
+  await stopChild(journal.childPid);
+  for (const file of journal.files) {
+    const now = readOrNull(file.path);
+    if (now === file.content) continue;
+    if (file.content === null) await Deno.remove(file.path).catch(() => {});
+    else await writeTextAtomic(file.path, file.content);
+    notes.push(`restored ${path.relative(root, file.path).split(path.sep).join("/")}`);
+  }
+  if (journal.kind === "python" && journal.venvDir && journal.before) {
+    const venv = venvLayout(journal.venvDir);
+    const { pipInstall, pipUninstall } = await import("./pip.ts");
+    const { userCacheDir } = await import("./install.ts");
+    const now = installedDistributions(venv);
+    const added = Object.keys(now).filter((n) => !(n in journal.before!)).sort();
+    const changed = Object.keys(now).filter((n) =>
+      n in journal.before! && journal.before![n] !== now[n]
+    ).sort();
+    const removed = Object.keys(journal.before).filter((n) => !(n in now)).sort();
+    const pipOpts = {
+      env: opts.env,
+      installer: journal.installer ?? "pip",
+      cacheDir: userCacheDir(opts.env),
+    } as const;
+    if (added.length) {
+      await pipUninstall(venv, added, pipOpts);
+      notes.push(`uninstalled ${added.join(", ")}`);
+    }
+    const reinstall = [...changed, ...removed].map((n) => `${n}==${journal.before![n]}`);
+    if (reinstall.length) {
+      try {
+        await pipInstall(venv, ["--no-deps", ...reinstall], pipOpts);
+        notes.push(`reinstalled ${reinstall.join(", ")}`);
+      } catch (error) {
+        opts.ui.warn(
+          `Could not reinstall ${reinstall.join(", ")}: ${(error as Error).message.split("\n")[0]}`,
+          "Run: rig install --force",
+        );
+      }
+    }
+  } else if (journal.kind === "node" && journal.dir) {
+    const { npm, setupArgs } = await import("./npm.ts");
+    const { userCacheDir } = await import("./install.ts");
+    try {
+      await npm(journal.dir, [...setupArgs(journal.dir), "--prefer-offline"], {
+        env: opts.env,
+        cacheDir: userCacheDir(opts.env),
+      });
+      notes.push("reinstalled node_modules from the restored lockfile");
+    } catch (error) {
+      opts.ui.warn(
+        `Could not restore node_modules: ${(error as Error).message.split("\n")[0]}`,
+        "Run: rig install --force",
+      );
+    }
+  }
+  const { clearState } = await import("./install.ts");
+  await clearState(root, journal.component);
+  await endJournal(root);
+  return notes;
+}
+
+/** Finishes the rollback an interrupted `rig install PKG` left behind (no-op without a journal). */
+export async function finishInterrupted(root: string, opts: JournalOptions): Promise<boolean> {
+  const journal = readJournal(root);
+  if (!journal) return false;
+  if (isAlive(journal.pid)) {
+    throw new RigError(
+      `Another rig (pid ${journal.pid}) is installing into component "${journal.component}"`,
+      `Wait for it to finish, or stop it; if it is gone, remove ${
+        path.relative(root, journalFile(root))
+      }`,
+    );
+  }
+  opts.ui.warn(
+    `An earlier "rig install" (${journal.action}) of component "${journal.component}" was interrupted; rolling it back`,
+  );
+  const notes = await rollback(root, journal, opts);
+  opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
+  return true;
+}
+
+async function stopChild(pid: number | undefined): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    Deno.kill(Deno.build.os === "windows" ? pid! : -pid!, "SIGTERM");
+  } catch {
+    try {
+      Deno.kill(pid!, "SIGTERM");
+    } catch {
+      return;
+    }
+  }
+  for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    try {
+      Deno.kill(pid!, "SIGKILL");
+    } catch {
+      // Gone.
+    }
+  }
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Node components: `npm ci` / `npm install` with the shared download cache, and
+ * the files that tell whether node_modules matches the lockfile.
+ */
+import * as path from "node:path";
+import { type OutputSink, type ProcResult, spawn, tail } from "./proc.ts";
+import { InterruptedError, ProcessError } from "./errors.ts";
+
+/** Options of npm calls. */
+export interface NpmOptions {
+  env: Record<string, string>;
+  /** The user-level download cache folder; npm uses `npm/` below it. */
+  cacheDir?: string;
+  signal?: AbortSignal;
+  onLine?: OutputSink;
+  onStart?: (pid: number) => void;
+}
+
+/** The environment npm runs with: shared cache, no funding/audit/update chatter. */
+export function npmEnv(
+  opts: { env: Record<string, string>; cacheDir?: string },
+): Record<string, string> {
+  const env = { ...opts.env };
+  if (opts.cacheDir && !env.npm_config_cache && !env.NPM_CONFIG_CACHE) {
+    env.npm_config_cache = path.join(opts.cacheDir, "npm");
+  }
+  env.npm_config_fund ??= "false";
+  env.npm_config_audit ??= "false";
+  env.npm_config_update_notifier ??= "false";
+  return env;
+}
+
+/** Runs npm with `args` in `dir`; throws ProcessError with the output's tail on failure. */
+export async function npm(dir: string, args: string[], opts: NpmOptions): Promise<ProcResult> {
+  const argv = ["npm", ...args];
+  const child = spawn(argv, {
+    cwd: dir,
+    env: npmEnv(opts),
+    signal: opts.signal,
+    onLine: opts.onLine,
+    missingHint: "Install Node.js 18+ (npm ships with it)",
+  });
+  opts.onStart?.(child.pid);
+  const result = await child.status;
+  if (result.cancelled) throw new InterruptedError();
+  if (!result.success) {
+    throw new ProcessError(
+      argv,
+      result.code,
+      tail(result.stderr.trim() ? result.stderr : result.stdout, 40),
+      "Read npm's message above, fix package.json, then run: rig install",
+    );
+  }
+  return result;
+}
+
+/** `npm ci` when there is a lockfile, else `npm install`. */
+export function setupArgs(dir: string): string[] {
+  return exists(path.join(dir, "package-lock.json"))
+    ? ["ci", "--no-fund", "--no-audit"]
+    : ["install", "--no-fund", "--no-audit"];
+}
+
+/** The files whose content decides a node install: package.json and the lockfile. */
+export function npmInputs(dir: string): string[] {
+  return ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+    .map((f) => path.join(dir, f))
+    .filter(exists);
+}
+
+/** npm's record of what is in node_modules (written by npm ci/install). */
+export function hiddenLockfile(dir: string): string {
+  return path.join(dir, "node_modules", ".package-lock.json");
+}
+
+/** Whether node_modules exists and has npm's hidden lockfile. */
+export function nodeModulesState(dir: string): "missing" | "present" | "unknown" {
+  if (!exists(path.join(dir, "node_modules"))) return "missing";
+  return exists(hiddenLockfile(dir)) ? "present" : "unknown";
+}
+
+function exists(file: string): boolean {
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
