@@ -1,0 +1,259 @@
+/**
+ * Container images: finds an engine that answers (docker, else podman),
+ * renders rig's Dockerfile template for a python-app without its own
+ * Dockerfile, and builds an image with its tags.
+ */
+import * as path from "node:path";
+import { EnvironmentError, RigError } from "./errors.ts";
+import { writeFileAtomic } from "./fs_atomic.ts";
+import { type OutputSink, run, tail, which } from "./proc.ts";
+import type { Component } from "./project.ts";
+
+/** A container engine that answered. */
+export interface Engine {
+  name: "docker" | "podman";
+  /** Absolute path of the client program. */
+  program: string;
+  /** The engine (server) version. */
+  version: string;
+  /** Extra `build` arguments this engine needs here. */
+  buildArgs: string[];
+}
+
+/** The outcome of looking for an engine. */
+export interface EngineProbe {
+  engine?: Engine;
+  /** Why no engine can be used, when none can. */
+  problem?: string;
+  /** How to get one. */
+  hint: string;
+}
+
+/** The hint printed when no engine answers. */
+export const START_ENGINE_HINT =
+  "Start Docker Desktop or run: sudo systemctl start docker (Podman works too), then: rig build --docker";
+
+/** Looks for a container engine that answers: `docker info`, else `podman info`. */
+export async function detectEngine(
+  env: Record<string, string>,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<EngineProbe> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const problems: string[] = [];
+  for (const name of ["docker", "podman"] as const) {
+    const program = which(name, env);
+    if (!program) continue;
+    const format = name === "docker" ? "{{.ServerVersion}}" : "{{.Version.Version}}";
+    const result = await run([program, "info", "--format", format], {
+      env,
+      timeoutMs,
+      signal: options.signal,
+    });
+    const version = result.stdout.trim();
+    if (result.success && version && !version.includes("<no value>")) {
+      return {
+        engine: {
+          name,
+          program,
+          version,
+          // Rootless podman without user namespaces can still build this way.
+          buildArgs: name === "podman" ? ["--isolation", "chroot"] : [],
+        },
+        hint: "",
+      };
+    }
+    const why = result.timedOut
+      ? `did not answer within ${timeoutMs}ms`
+      : firstMeaningfulLine(result.stderr || result.stdout);
+    problems.push(`${name} is installed but its engine is not running (${why})`);
+  }
+  return {
+    problem: problems.length
+      ? `No container engine answers: ${problems.join("; ")}`
+      : "No container engine found: neither docker nor podman is on PATH",
+    hint: problems.length
+      ? START_ENGINE_HINT
+      : "Install Docker (https://docs.docker.com/get-docker/) or Podman, then: rig build --docker",
+  };
+}
+
+function firstMeaningfulLine(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /cannot|error|denied|refused/i.test(l)) ?? lines[0] ??
+    "no answer";
+}
+
+/** Normalises a name into a valid image repository name (lowercase, `[a-z0-9._-]`). */
+export function imageName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[-._]+|[-._]+$/g, "") ||
+    "app";
+}
+
+/** Normalises a version into a valid image tag (`+` is not allowed). */
+export function imageTag(version: string): string {
+  return version.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 128);
+}
+
+/** The tags of an image: `<name>:<version>`, `<name>:<sha>` (when known) and `<name>:latest`. */
+export function imageTags(name: string, version: string, sha?: string): string[] {
+  const repo = imageName(name);
+  const tags = [`${repo}:${imageTag(version)}`];
+  if (sha) tags.push(`${repo}:${imageTag(sha)}`);
+  tags.push(`${repo}:latest`);
+  return [...new Set(tags)];
+}
+
+/** Where the Dockerfile of a component comes from. */
+export interface DockerfileChoice {
+  /** Absolute path of the Dockerfile to build with. */
+  file: string;
+  /** True when rig rendered its template (the component has no Dockerfile). */
+  template: boolean;
+}
+
+/** Values rig fills into its Dockerfile template. */
+export interface TemplateValues {
+  /** The ASGI app, e.g. `app.main:app`. */
+  app: string;
+  /** Python minor version of the base image, e.g. `3.11`. */
+  pythonVersion: string;
+  /** Requirement file names present in the component (installed in the image). */
+  requirements: string[];
+  /** True when the component is a package (pyproject [project]) to `pip install .`. */
+  installPackage: boolean;
+  /** True when the component has alembic.ini (migrations run before serving). */
+  migrations: boolean;
+}
+
+/** Renders rig's python-app Dockerfile template. */
+export async function renderTemplate(values: TemplateValues): Promise<string> {
+  const template = await Deno.readTextFile(
+    new URL("../templates/Dockerfile.python-app", import.meta.url),
+  );
+  const install: string[] = [];
+  const runtime = values.requirements.find((r) => r === "requirements.txt");
+  if (runtime) install.push(`COPY ${runtime} .`, `RUN pip install -r ${runtime}`);
+  if (values.installPackage) {
+    install.push("COPY . .", "RUN pip install .");
+  } else if (!runtime) install.push("RUN pip install uvicorn fastapi");
+  const serve = `uvicorn ${values.app} --host 0.0.0.0 --port 8000`;
+  const cmd = values.migrations
+    ? JSON.stringify(["sh", "-c", `alembic upgrade head && ${serve}`])
+    : JSON.stringify(serve.split(" "));
+  return template
+    .replaceAll("{{PYTHON_VERSION}}", values.pythonVersion)
+    .replaceAll("{{INSTALL}}", install.join("\n"))
+    .replaceAll("{{CMD}}", cmd);
+}
+
+/** What an image build excludes from the context when rig writes the Dockerfile. */
+export const TEMPLATE_DOCKERIGNORE = [
+  ".venv",
+  "venv",
+  ".env",
+  ".env.*",
+  "__pycache__",
+  "*.pyc",
+  ".pytest_cache",
+  ".mypy_cache",
+  ".coverage",
+  "htmlcov",
+  "data",
+  "dist",
+  "build",
+  "*.egg-info",
+  ".git",
+].join("\n") + "\n";
+
+/**
+ * The component's Dockerfile, or rig's template rendered into `workDir`
+ * (with a `Dockerfile.dockerignore` beside it, which BuildKit reads).
+ */
+export async function chooseDockerfile(
+  component: Component,
+  options: { workDir: string; app: string; pythonVersion: string; installPackage: boolean },
+): Promise<DockerfileChoice> {
+  const own = path.join(component.dir, "Dockerfile");
+  try {
+    if ((await Deno.stat(own)).isFile) return { file: own, template: false };
+  } catch {
+    // No Dockerfile of its own: use rig's template.
+  }
+  const has = async (name: string) => {
+    try {
+      await Deno.stat(path.join(component.dir, name));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const requirements = (await has("requirements.txt")) ? ["requirements.txt"] : [];
+  const text = await renderTemplate({
+    app: options.app,
+    pythonVersion: options.pythonVersion,
+    requirements,
+    installPackage: options.installPackage,
+    migrations: await has("alembic.ini"),
+  });
+  const file = path.join(options.workDir, "Dockerfile");
+  await writeFileAtomic(file, text);
+  await writeFileAtomic(`${file}.dockerignore`, TEMPLATE_DOCKERIGNORE);
+  return { file, template: true };
+}
+
+/** What a finished image build produced. */
+export interface ImageResult {
+  id: string;
+  tags: string[];
+  engine: string;
+}
+
+/** Builds an image from `contextDir` with every tag; throws RigError with the log's tail. */
+export async function buildImage(
+  engine: Engine,
+  options: {
+    contextDir: string;
+    dockerfile: string;
+    tags: string[];
+    env: Record<string, string>;
+    signal?: AbortSignal;
+    onLine?: OutputSink;
+  },
+): Promise<ImageResult> {
+  const argv = [
+    engine.program,
+    "build",
+    ...engine.buildArgs,
+    "-f",
+    options.dockerfile,
+    ...options.tags.flatMap((t) => ["-t", t]),
+    options.contextDir,
+  ];
+  const result = await run(argv, {
+    env: options.env,
+    signal: options.signal,
+    onLine: options.onLine,
+  });
+  if (!result.success) {
+    const output = tail(`${result.stdout}\n${result.stderr}`.trim(), 25);
+    const pull = /pull|registry|resolve|manifest|network|dial tcp|no such host/i.test(output);
+    throw new RigError(
+      `Image build failed with ${engine.name} (exit code ${result.code}) for ${
+        options.tags[0]
+      }:\n${output}`,
+      pull
+        ? `The base image could not be pulled: make the registry reachable or pre-pull it (${engine.name} pull), then: rig build --docker`
+        : `Fix the Dockerfile "${options.dockerfile}", then: rig build --docker`,
+    );
+  }
+  const inspect = await run(
+    [engine.program, "image", "inspect", "--format", "{{.Id}}", options.tags[0]!],
+    { env: options.env, signal: options.signal },
+  );
+  return { id: inspect.stdout.trim(), tags: options.tags, engine: engine.name };
+}
+
+/** Raises the documented "no engine" error (exit code 3). */
+export function noEngineError(probe: EngineProbe): EnvironmentError {
+  return new EnvironmentError(probe.problem ?? "No container engine", probe.hint);
+}
