@@ -565,6 +565,8 @@ export interface FingerprintOptions {
   env?: Record<string, string>;
   /** Files read at once (default 8). */
   concurrency?: number;
+  /** Incremented with how many files were hashed and how many came from the stat cache. */
+  counters?: { hashed: number; reused: number };
 }
 
 /** Files at least this large are hashed in streamed chunks instead of read whole. */
@@ -599,8 +601,10 @@ export async function fingerprint(
     if (!info.isFile) continue;
     const mode: TextMode = trivial ? "raw" : rules.modeFor(file);
     const known = opts.statCache?.lookup(file, info, mode);
-    if (known) hashes.set(file, known);
-    else todo.push({ file, info, mode });
+    if (known) {
+      hashes.set(file, known);
+      if (opts.counters) opts.counters.reused++;
+    } else todo.push({ file, info, mode });
   }
   let next = 0;
   const worker = async () => {
@@ -618,6 +622,7 @@ export async function fingerprint(
         throw error;
       }
       hashes.set(item.file, hash);
+      if (opts.counters) opts.counters.hashed++;
       opts.statCache?.remember(item.file, item.info, { mode: item.mode, hash, hashedAt });
     }
   };
