@@ -199,10 +199,7 @@ async function checkCommand(ctx: Context, project: Project, name: string): Promi
   const blocking = report.problems.filter((p) => p.kind !== "unknown");
   const unknown = report.problems.filter((p) => p.kind === "unknown");
   for (const problem of unknown) {
-    ui.warn(
-      `Unknown key ${problem.message.replace(/^"[^"]+" /, `"${problem.key}" `)}`,
-      problem.fix,
-    );
+    ui.warn(problem.message, problem.fix);
   }
   if (ctx.flags.json) {
     ui.result({

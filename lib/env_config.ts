@@ -445,11 +445,11 @@ async function evaluate(
       problems.push({
         key,
         kind: "unknown",
-        message: `"${key}" in ${entry.file} line ${entry.line} is in no template`,
+        message: `Key "${key}" in ${entry.file} line ${entry.line} is in no template`,
         description: descriptions[key]!,
         file: entry.file,
         line: entry.line,
-        fix: `add it to ${templates.files.at(-1)} or remove it from ${displayFile}`,
+        fix: `Add it to ${templates.files.at(-1)} or remove it from ${displayFile}`,
       });
     }
   }

@@ -86,7 +86,8 @@ export function parseEnvText(
     };
     const body = trimmed.replace(/^export\s+/, "");
     const eq = body.indexOf("=");
-    if (eq < 0) fail(`expected KEY=value, got "${trimmed}"`);
+    // .env lines may hold secrets: quote only template text back to the user.
+    if (eq < 0) fail(template ? `expected KEY=value, got "${trimmed}"` : "expected KEY=value");
     const key = body.slice(0, eq).trim();
     if (!KEY.test(key)) {
       fail(
@@ -95,7 +96,7 @@ export function parseEnvText(
       );
     }
     const raw = body.slice(eq + 1).trim();
-    const value = unquote(raw, fail);
+    const value = unquote(raw, fail, template);
     const previous = seen.get(key);
     if (previous !== undefined) fail(`key "${key}" is already set on line ${previous}`);
     seen.set(key, line);
@@ -134,7 +135,7 @@ export function parseEnvText(
   return { file, lines, entries };
 }
 
-function unquote(raw: string, fail: (problem: string) => never): string {
+function unquote(raw: string, fail: (problem: string) => never, echo: boolean): string {
   const quote = raw[0];
   if (quote !== '"' && quote !== "'") {
     // An unquoted value ends at " #" (an inline comment), like dotenv.
@@ -153,7 +154,9 @@ function unquote(raw: string, fail: (problem: string) => never): string {
   }
   if (i >= raw.length) fail(`unterminated ${quote === '"' ? "double" : "single"} quote`);
   const rest = raw.slice(i + 1).trim();
-  if (rest && !rest.startsWith("#")) fail(`unexpected text after the closing quote: "${rest}"`);
+  if (rest && !rest.startsWith("#")) {
+    fail(`unexpected text after the closing quote${echo ? `: "${rest}"` : ""}`);
+  }
   return out;
 }
 

@@ -364,3 +364,18 @@ Deno.test("ensureGitIgnored reads .gitignore outside a repository", async () => 
   assert.ok(!gitignoreMatches("config/.env\n", ".env"));
   assert.equal(path.basename(dir.join(".env")), ".env");
 });
+
+Deno.test("a malformed .env line is reported without echoing its text", () => {
+  assert.throws(
+    () => parseEnvText("A=1\nhunter2-secret-value\n", { file: ".env", template: false }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, '".env" line 2: expected KEY=value');
+      return true;
+    },
+  );
+  assert.throws(
+    () => parseEnvText('A="x"hunter2-secret\n', { file: ".env", template: false }),
+    /^ConfigError: ".env" line 1: unexpected text after the closing quote$/,
+  );
+});
