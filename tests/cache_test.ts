@@ -1,0 +1,318 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { CacheStore, parseDuration, parseSize, type TaskRecord } from "../lib/cache.ts";
+import { RigError, UsageError } from "../lib/errors.ts";
+import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task_key.ts";
+import { tempDir } from "./helpers.ts";
+
+function input(n: number, extra: Partial<TaskKeyInput> = {}): TaskKeyInput {
+  return {
+    task: "test",
+    component: "server",
+    command: ["pytest"],
+    inputs: { "server/a.py": n.toString(16).padStart(64, "0") },
+    ...extra,
+  };
+}
+
+async function putEntry(
+  store: CacheStore,
+  n: number,
+  opts: { artifacts?: string[]; log?: string; task?: string } = {},
+): Promise<TaskRecord> {
+  const manifest = keyManifest(input(n, opts.task ? { task: opts.task } : {}));
+  return await store.put(
+    {
+      key: manifestKey(manifest),
+      task: manifest.task,
+      component: manifest.component,
+      exitCode: 0,
+      summary: { passed: n },
+      durationMs: 1000 + n,
+      manifest,
+    },
+    { log: opts.log ?? `log ${n}\n`, artifacts: opts.artifacts },
+  );
+}
+
+Deno.test("a stored task result is found, replays its log and restores its artifacts", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "dist/pkg.whl": "wheel bytes", "dist/sub/readme.txt": "hi" });
+  await Deno.chmod(dir.join("dist/pkg.whl"), 0o755);
+  const store = new CacheStore(dir.path);
+  const record = await putEntry(store, 1, {
+    artifacts: ["dist/pkg.whl", "dist/sub/readme.txt"],
+    log: "3 passed\n",
+  });
+  const found = await store.get(record.key);
+  assert.ok(found);
+  assert.equal(found.exitCode, 0);
+  assert.deepEqual(found.summary, { passed: 1 });
+  assert.equal(await store.readLog(found), "3 passed\n");
+  assert.deepEqual(found.artifacts.map((a) => a.path), ["dist/pkg.whl", "dist/sub/readme.txt"]);
+  assert.equal(found.rigVersion.length > 0, true);
+
+  await Deno.remove(dir.join("dist"), { recursive: true });
+  assert.deepEqual(await store.restore(found), { files: 2, bytes: 13 });
+  assert.equal(await Deno.readTextFile(dir.join("dist/pkg.whl")), "wheel bytes");
+  assert.equal((await Deno.stat(dir.join("dist/pkg.whl"))).mode! & 0o777, 0o755);
+
+  await using other = await tempDir();
+  await store.restore(found, other.path);
+  assert.equal(await Deno.readTextFile(other.join("dist/sub/readme.txt")), "hi");
+
+  assert.equal((await store.latest("test", "server"))?.key, record.key);
+  assert.equal(await store.latest("test", "client"), undefined);
+  assert.equal(await store.get("f".repeat(64)), undefined);
+});
+
+Deno.test("a truncated, tampered or misnamed record is a miss and is removed", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  const messages: string[] = [];
+  const debugStore = new CacheStore(dir.path, { debug: (m) => messages.push(m) });
+
+  const truncated = await putEntry(store, 1);
+  const file = store.recordPath(truncated.key);
+  const text = await Deno.readTextFile(file);
+  await Deno.writeTextFile(file, text.slice(0, text.length / 2));
+  assert.equal(await debugStore.get(truncated.key), undefined);
+  assert.ok(messages.some((m) => m.includes("not valid JSON")));
+  await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
+
+  const tampered = await putEntry(store, 2);
+  const json = JSON.parse(await Deno.readTextFile(store.recordPath(tampered.key)));
+  json.exitCode = 1;
+  await Deno.writeTextFile(store.recordPath(tampered.key), JSON.stringify(json));
+  assert.equal(await debugStore.get(tampered.key), undefined);
+  assert.ok(messages.some((m) => m.includes("checksum mismatch")));
+
+  const moved = await putEntry(store, 3);
+  const otherKey = "a".repeat(64);
+  await Deno.rename(store.recordPath(moved.key), store.recordPath(otherKey));
+  assert.equal(await store.get(otherKey), undefined);
+
+  await Deno.writeTextFile(store.recordPath("b".repeat(64)), "");
+  assert.equal(await store.get("b".repeat(64)), undefined);
+  assert.deepEqual(await store.entries(), []);
+});
+
+Deno.test("restoring from a missing or corrupt blob throws a RigError instead of missing silently", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "out/a.txt": "artifact" });
+  const store = new CacheStore(dir.path);
+  const record = await putEntry(store, 1, { artifacts: ["out/a.txt"], log: "the log" });
+  const blob = store.blobPath(record.artifacts[0]!.sha256);
+
+  await Deno.writeTextFile(blob, "tampered");
+  await assert.rejects(store.restore(record), RigError);
+  // The corrupt blob was dropped, so the next restore reports it missing.
+  await assert.rejects(store.restore(record), (error: RigError) => {
+    assert.match(
+      error.message,
+      /Cannot restore "out\/a.txt" from the cache: blob "[0-9a-f]{12}" is missing/,
+    );
+    assert.match(error.hint ?? "", /rig cache clean/);
+    return true;
+  });
+  assert.equal(await Deno.readTextFile(dir.join("out/a.txt")), "artifact", "destination untouched");
+
+  await Deno.writeTextFile(store.blobPath(record.log!.sha256), "other log");
+  await assert.rejects(store.readLog(record), /is corrupt \(hash mismatch\)/);
+});
+
+Deno.test("a corrupt blob's error names the file and the hash mismatch", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "out/a.txt": "artifact" });
+  const store = new CacheStore(dir.path);
+  const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
+  await Deno.writeTextFile(store.blobPath(record.artifacts[0]!.sha256), "tampered");
+  await assert.rejects(
+    store.restore(record),
+    /Cannot restore "out\/a.txt" from the cache: blob "[0-9a-f]{12}" is corrupt \(hash mismatch\)/,
+  );
+});
+
+Deno.test("restoring into an unwritable folder throws a RigError naming the file", async () => {
+  // A file where a folder must go fails even as root, which ignores permission bits.
+  await using dir = await tempDir();
+  await dir.write({ "out/a.txt": "artifact" });
+  const store = new CacheStore(dir.path);
+  const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
+  await using dest = await tempDir();
+  await dest.write({ out: "a file where the folder should be" });
+  await assert.rejects(store.restore(record, dest.path), (error: RigError) => {
+    assert.ok(error instanceof RigError);
+    assert.match(error.message, /Cannot restore "out\/a.txt" from the cache/);
+    return true;
+  });
+});
+
+Deno.test("artifacts outside the project root are refused", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  await assert.rejects(putEntry(store, 1, { artifacts: ["../escape.txt"] }), /must be relative/);
+  await assert.rejects(putEntry(store, 1, { artifacts: ["missing.txt"] }), /Cannot cache artifact/);
+});
+
+Deno.test("stats count entries, hits, misses and time saved per task kind", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  const a = await putEntry(store, 1);
+  await putEntry(store, 2, { task: "lint" });
+  await store.get(a.key);
+  await store.get(a.key);
+  await store.get("c".repeat(64), { task: "test", component: "server" });
+  const stats = await new CacheStore(dir.path).stats();
+  assert.equal(stats.entries, 2);
+  assert.equal(stats.hits, 2);
+  assert.equal(stats.misses, 1);
+  assert.equal(stats.savedMs, 2 * 1001);
+  assert.equal(stats.byTask.test?.hits, 2);
+  assert.equal(stats.byTask.lint?.entries, 1);
+  assert.ok(stats.bytes > 0);
+});
+
+Deno.test("prune removes least recently used entries down to a size and keeps entries in use", async () => {
+  await using dir = await tempDir();
+  const writer = new CacheStore(dir.path, { maxBytes: 0 });
+  const records: TaskRecord[] = [];
+  for (let n = 0; n < 5; n++) {
+    await dir.write({ [`out/${n}.bin`]: String(n).repeat(10_000) });
+    records.push(await putEntry(writer, n, { artifacts: [`out/${n}.bin`] }));
+    const used = new Date(Date.now() - (10 - n) * 3_600_000);
+    await Deno.utime(writer.recordPath(records[n]!.key), used, used);
+  }
+  // A later run: entry 0 is used again, so it is the most recent one now.
+  const run = new CacheStore(dir.path);
+  assert.ok(await run.get(records[0]!.key));
+  const result = await run.prune({ maxBytes: 25_000 });
+  assert.ok(result.bytesAfter <= 25_000 || result.keptEntries === 1);
+  const left = new Set((await run.entries()).map((e) => e.key));
+  assert.ok(left.has(records[0]!.key), "the entry in use is kept");
+  assert.ok(!left.has(records[1]!.key), "the least recently used goes first");
+  assert.ok(left.has(records[4]!.key));
+  assert.equal(result.removedEntries, 5 - left.size);
+  // Everything left still restores: no blob of a kept entry was deleted.
+  for (const key of left) await run.restore((await run.read(key))!);
+
+  const nothing = await run.prune({ maxBytes: 0 });
+  assert.deepEqual([...(await run.entries()).map((e) => e.key)], [records[0]!.key]);
+  assert.equal(nothing.keptEntries, 1);
+});
+
+Deno.test("prune by age removes entries unused for longer than the limit", async () => {
+  await using dir = await tempDir();
+  const writer = new CacheStore(dir.path);
+  const old = await putEntry(writer, 1);
+  const recent = await putEntry(writer, 2);
+  const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000);
+  await Deno.utime(writer.recordPath(old.key), eightDaysAgo, eightDaysAgo);
+  const oneHourAgo = new Date(Date.now() - 3_600_000);
+  await Deno.utime(writer.recordPath(recent.key), oneHourAgo, oneHourAgo);
+  const run = new CacheStore(dir.path);
+  const result = await run.prune({ maxAgeMs: parseDuration("7d") });
+  assert.equal(result.removedEntries, 1);
+  assert.equal(await run.read(old.key), undefined);
+  assert.ok(await run.read(recent.key));
+});
+
+Deno.test("a put over the size limit prunes older entries automatically", async () => {
+  await using dir = await tempDir();
+  const first = new CacheStore(dir.path);
+  const records: TaskRecord[] = [];
+  for (let n = 0; n < 3; n++) {
+    await dir.write({ [`out/${n}.bin`]: String(n).repeat(50_000) });
+    records.push(await putEntry(first, n, { artifacts: [`out/${n}.bin`] }));
+    const used = new Date(Date.now() - (10 - n) * 3_600_000);
+    await Deno.utime(first.recordPath(records[n]!.key), used, used);
+  }
+  const limited = new CacheStore(dir.path, { maxBytes: 120_000 });
+  await dir.write({ "out/new.bin": "n".repeat(50_000) });
+  const added = await putEntry(limited, 9, { artifacts: ["out/new.bin"] });
+  assert.ok(await limited.size() <= 120_000);
+  assert.ok(await limited.read(added.key));
+  assert.equal(await limited.read(records[0]!.key), undefined);
+});
+
+Deno.test("resolveKey accepts unique prefixes and rejects unknown or ambiguous ones", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  const record = await putEntry(store, 1);
+  assert.equal(await store.resolveKey(record.key.slice(0, 8)), record.key);
+  await assert.rejects(store.resolveKey("zz"), UsageError);
+  await assert.rejects(store.resolveKey("0000000000"), /No cache entry/);
+});
+
+Deno.test("parseSize and parseDuration read human units and reject nonsense", () => {
+  assert.equal(parseSize("500MB"), 500 * 1024 ** 2);
+  assert.equal(parseSize("2G"), 2 * 1024 ** 3);
+  assert.equal(parseSize("1.5 GiB"), 1.5 * 1024 ** 3);
+  assert.equal(parseSize("1024"), 1024);
+  assert.throws(() => parseSize("lots"), UsageError);
+  assert.throws(() => parseSize("5XB"), UsageError);
+  assert.equal(parseDuration("7d"), 7 * 86_400_000);
+  assert.equal(parseDuration("12h"), 12 * 3_600_000);
+  assert.equal(parseDuration("1d12h"), 36 * 3_600_000);
+  assert.equal(parseDuration("90s"), 90_000);
+  assert.throws(() => parseDuration("7"), UsageError);
+  assert.throws(() => parseDuration("soon"), UsageError);
+});
+
+const CACHE_MODULE = new URL("../lib/cache.ts", import.meta.url).href;
+const KEY_MODULE = new URL("../lib/task_key.ts", import.meta.url).href;
+
+Deno.test("several processes writing the same entries at once leave a valid store", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "out/big.bin": "x".repeat(2_000_000), "out/small.txt": "s" });
+  const script = `
+    import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
+    import { keyManifest, manifestKey } from ${JSON.stringify(KEY_MODULE)};
+    const root = Deno.args[0];
+    const store = new CacheStore(root, { maxBytes: 0 });
+    for (let round = 0; round < 3; round++) {
+      for (let n = 0; n < 8; n++) {
+        const manifest = keyManifest({ task: "test", component: "c" + (n % 2), command: ["t"],
+          inputs: { ["f" + n]: String(n).repeat(64) } });
+        await store.put({ key: manifestKey(manifest), task: "test", component: "c" + (n % 2),
+          exitCode: 0, summary: { n }, durationMs: n, manifest },
+          { log: "log " + n, artifacts: ["out/big.bin", "out/small.txt"] });
+        await store.get(manifestKey(manifest));
+      }
+    }
+  `;
+  const children = Array.from({ length: 4 }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script, dir.path],
+      stdout: "piped",
+      stderr: "piped",
+    }).output());
+  const outputs = await Promise.all(children);
+  for (const output of outputs) {
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  }
+  const store = new CacheStore(dir.path);
+  const entries = await store.entries();
+  assert.equal(entries.length, 8);
+  await using dest = await tempDir();
+  for (const entry of entries) {
+    const record = await store.read(entry.key);
+    assert.ok(record);
+    await store.restore(record, dest.path);
+    assert.equal(await store.readLog(record), `log ${(record.summary as { n: number }).n}`);
+  }
+  assert.equal((await Deno.readTextFile(dest.join("out/big.bin"))).length, 2_000_000);
+  const stats = await store.stats();
+  assert.equal(stats.hits, 4 * 3 * 8);
+  // No temp or staging files were left behind.
+  const leftovers: string[] = [];
+  const walk = async (folder: string) => {
+    for await (const entry of Deno.readDir(folder)) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory) await walk(full);
+      else if (entry.name.startsWith(".")) leftovers.push(full);
+    }
+  };
+  await walk(store.dir);
+  assert.deepEqual(leftovers, []);
+});
