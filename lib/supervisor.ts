@@ -29,6 +29,8 @@ export interface ServiceSpec {
   ready?: ReadyCheck;
   /** Give up waiting for readiness after this long (default 60s). */
   readyTimeoutMs?: number;
+  /** An output line that means start-up failed (e.g. a traceback), even if the process lives on. */
+  failOn?: RegExp;
 }
 
 /** Options of a supervisor. */
@@ -75,6 +77,8 @@ interface Running {
   exited?: ProcResult;
   startedAt: number;
   readyMs?: number;
+  /** The output line that signalled a failed start. */
+  failedAt?: string;
 }
 
 /** Starts, watches and stops a group of processes. */
@@ -165,6 +169,7 @@ export class Supervisor {
     const keep = this.#options.keepLines ?? 40;
     const lines: string[] = [];
     let logMatched: (() => void) | undefined;
+    let failed: (() => void) | undefined;
     const child = spawn(spec.argv, {
       cwd: spec.cwd,
       env: spec.env,
@@ -177,6 +182,11 @@ export class Supervisor {
         if (logMatched && "log" in (spec.ready ?? {})) {
           if ((spec.ready as { log: RegExp }).log.test(line)) logMatched();
         }
+        if (spec.failOn?.test(line) && running.readyMs === undefined && !running.failedAt) {
+          running.failedAt = line;
+          // Let the rest of the error (the traceback's last line) arrive first.
+          setTimeout(() => failed?.(), 500);
+        }
       },
     });
     const running: Running = { spec, child, lines, startedAt: performance.now() };
@@ -186,7 +196,22 @@ export class Supervisor {
       if (this.#options.signal?.aborted || this.#stopping) this.#endedBySignal = true;
       this.#resolveExit(running);
     });
-    await this.#waitReady(running, (resolve) => (logMatched = resolve));
+    const startFailed = new Promise<never>((_, reject) => {
+      failed = () =>
+        reject(
+          new ServiceError(
+            spec.name,
+            `"${spec.name}" failed to start`,
+            [...running.lines],
+            `Its last output is shown above; fix the error and run again`,
+          ),
+        );
+    });
+    startFailed.catch(() => {});
+    await Promise.race([
+      this.#waitReady(running, (resolve) => (logMatched = resolve)),
+      startFailed,
+    ]);
     running.readyMs = performance.now() - running.startedAt;
     this.#options.onReady?.(spec.name, running.readyMs);
   }

@@ -24,6 +24,9 @@ def on_term(*_):
         return
     sys.exit(0)
 signal.signal(signal.SIGTERM, on_term)
+if os.environ.get("FAIL_LINE"):
+    print("Traceback (most recent call last):", flush=True)
+    print("ImportError: cannot import name 'nope'", flush=True)
 time.sleep(float(os.environ.get("DELAY", "0")))
 if os.environ.get("CRASH_AFTER"):
     time.sleep(float(os.environ["CRASH_AFTER"]))
@@ -175,6 +178,26 @@ Deno.test("supervisor fails start when a service exits before it is ready", asyn
     assert.ok(error.lastLines.includes("broken crashed: boom"));
     return true;
   });
+  assert.deepEqual(supervisor.pids, []);
+});
+
+Deno.test("supervisor fails start on a failure line although the process lives on", async () => {
+  await using dir = await fixture();
+  const port = freePort();
+  const supervisor = new Supervisor([
+    service(dir, "reloader", { FAIL_LINE: "1" }, {
+      ready: { http: `http://127.0.0.1:${port}/health` },
+      failOn: /^Traceback/,
+    }),
+  ], { output: () => {}, graceMs: 1000 });
+  const started = performance.now();
+  await assert.rejects(() => supervisor.start(), (error: unknown) => {
+    assert.ok(error instanceof ServiceError);
+    assert.match(error.message, /"reloader" failed to start/);
+    assert.ok(error.lastLines.includes("ImportError: cannot import name 'nope'"));
+    return true;
+  });
+  assert.ok(performance.now() - started < 5000);
   assert.deepEqual(supervisor.pids, []);
 });
 
