@@ -95,8 +95,7 @@ export function parseEnvText(
         "Key names are letters, digits and underscores, not starting with a digit",
       );
     }
-    const raw = body.slice(eq + 1).trim();
-    const value = unquote(raw, fail, template);
+    const { value, raw } = unquote(body.slice(eq + 1).trim(), fail, template);
     const previous = seen.get(key);
     if (previous !== undefined) fail(`key "${key}" is already set on line ${previous}`);
     seen.set(key, line);
@@ -135,12 +134,19 @@ export function parseEnvText(
   return { file, lines, entries };
 }
 
-function unquote(raw: string, fail: (problem: string) => never, echo: boolean): string {
+/** Splits a value from its inline comment: `raw` is the value as written, `value` unquoted. */
+function unquote(
+  text: string,
+  fail: (problem: string) => never,
+  echo: boolean,
+): { value: string; raw: string } {
+  const raw = text;
   const quote = raw[0];
   if (quote !== '"' && quote !== "'") {
     // An unquoted value ends at " #" (an inline comment), like dotenv.
     const hash = raw.search(/\s#/);
-    return (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    const value = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    return { value, raw: value };
   }
   let out = "";
   let i = 1;
@@ -157,7 +163,7 @@ function unquote(raw: string, fail: (problem: string) => never, echo: boolean): 
   if (rest && !rest.startsWith("#")) {
     fail(`unexpected text after the closing quote${echo ? `: "${rest}"` : ""}`);
   }
-  return out;
+  return { value: out, raw: raw.slice(0, i + 1) };
 }
 
 /** Parses a type annotation such as `port` or `enum(debug|info)`. */
@@ -230,13 +236,17 @@ export function generate(generator: Generator): string {
 
 /** Replaces every `{{…}}` generator in a template value with a fresh value. */
 export function expandGenerators(text: string): string {
-  return text.replace(
-    GENERATOR,
-    (_, spec: string) =>
-      generate(parseGenerator(spec.trim(), (problem) => {
+  // Values were validated when parsed; anything else in braces (say, in an inline comment)
+  // stays as written.
+  return text.replace(GENERATOR, (whole, spec: string) => {
+    try {
+      return generate(parseGenerator(spec.trim(), (problem) => {
         throw new Error(problem);
-      })),
-  );
+      }));
+    } catch {
+      return whole;
+    }
+  });
 }
 
 /** Checks a value against a type; returns the problem, or undefined when it fits. */

@@ -379,3 +379,25 @@ Deno.test("a malformed .env line is reported without echoing its text", () => {
     /^ConfigError: ".env" line 1: unexpected text after the closing quote$/,
   );
 });
+
+Deno.test("the template example in the README parses and generates", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("**Templates.**"));
+  const example = section.match(/```sh\n([\s\S]*?)```/)![1]!;
+  await using dir = await project({ "config/development.env.template": example });
+  const { ui } = testUi();
+  await assert.rejects(
+    loadEnvironment(await loadProject(dir.path), { name: "development", processEnv: {}, ui }),
+    /"PRODUCTION_DATABASE_URL" is required but empty/,
+  );
+  const env = await loadEnvironment(await loadProject(dir.path), {
+    name: "development",
+    processEnv: { PRODUCTION_DATABASE_URL: "postgresql://app:pw-123456@db/app" },
+    ui,
+  });
+  assert.match(env.values.SECRET_KEY!, /^[0-9a-f]{64}$/);
+  assert.match(env.values.SESSION_SALT!, /^[0-9a-f]{32}$/);
+  assert.match(env.values.WEBHOOK_TOKEN!, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(env.values.DATABASE_URL, "sqlite:///data/app.db");
+  assert.equal(env.mask("postgresql://app:pw-123456@db/app"), "postgresql://app:****@db/app");
+});
