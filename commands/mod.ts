@@ -1,7 +1,8 @@
 /** The registry of commands; main.ts dispatches through it. */
 import type { Command } from "../lib/command.ts";
+import { cache } from "./cache.ts";
 import { env } from "./env.ts";
 import { info } from "./info.ts";
 
 /** Every command rig has, in the order help lists them. */
-export const COMMANDS: Command[] = [env, info];
+export const COMMANDS: Command[] = [env, info, cache];

@@ -871,3 +871,9 @@ export function parseDuration(text: string): number {
   }
   return parts.reduce((total, p) => total + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
 }
+
+/** The project cache's size limit: `RIG_CACHE_MAX_SIZE` (e.g. `5G`) when set, else 2 GiB. */
+export function cacheMaxBytes(env: Record<string, string | undefined>): number {
+  const configured = env.RIG_CACHE_MAX_SIZE?.trim();
+  return configured ? parseSize(configured) : DEFAULT_MAX_BYTES;
+}
