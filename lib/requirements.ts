@@ -388,3 +388,111 @@ export function formatRequirement(
   if (r.url) return `${r.name ?? ""}${extras} @ ${r.url}${r.markers ? ` ; ${r.markers}` : ""}`;
   return `${r.name}${extras}${r.specifier}${r.markers ? ` ; ${r.markers}` : ""}`;
 }
+
+/** A string item of a TOML array, with its position in the text. */
+export interface TomlArrayItem {
+  value: string;
+  /** Index of the opening quote and just after the closing quote. */
+  start: number;
+  end: number;
+}
+
+/** A TOML array `key = [ … ]` found textually in a table, with its items. */
+export interface TomlArray {
+  /** Index of `[` and of the matching `]`. */
+  open: number;
+  close: number;
+  items: TomlArrayItem[];
+}
+
+/** Finds `key = [...]` inside `[table]` of a TOML text (strings only), without a TOML library. */
+export function findTomlArray(text: string, table: string, key: string): TomlArray | undefined {
+  const header = new RegExp(`^[ \\t]*\\[[ \\t]*${escapeRe(table)}[ \\t]*\\][ \\t]*(#.*)?$`, "m");
+  const h = header.exec(text);
+  if (!h) return undefined;
+  let pos = h.index + h[0].length;
+  const rest = text.slice(pos);
+  const nextHeader = rest.search(/^[ \t]*\[/m);
+  const tableEnd = nextHeader >= 0 ? pos + nextHeader : text.length;
+  const keyRe = new RegExp(`^[ \\t]*"?${escapeRe(key)}"?[ \\t]*=[ \\t]*\\[`, "m");
+  const body = text.slice(pos, tableEnd);
+  const k = keyRe.exec(body);
+  if (!k) return undefined;
+  const open = pos + k.index + k[0].length - 1;
+  pos = open + 1;
+  const items: TomlArrayItem[] = [];
+  while (pos < text.length) {
+    const c = text[pos]!;
+    if (c === "]") return { open, close: pos, items };
+    if (c === "#") {
+      while (pos < text.length && text[pos] !== "\n") pos++;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      const triple = text.startsWith(c.repeat(3), pos);
+      const quote = triple ? c.repeat(3) : c;
+      let i = pos + quote.length;
+      let value = "";
+      while (i < text.length && !text.startsWith(quote, i)) {
+        if (c === '"' && text[i] === "\\" && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+          continue;
+        }
+        value += text[i];
+        i++;
+      }
+      items.push({ value, start: pos, end: i + quote.length });
+      pos = i + quote.length;
+      continue;
+    }
+    pos++;
+  }
+  return undefined;
+}
+
+/** Replaces one item of a TOML array with a new string (double-quoted). */
+export function replaceTomlItem(text: string, item: TomlArrayItem, value: string): string {
+  return text.slice(0, item.start) + JSON.stringify(value) + text.slice(item.end);
+}
+
+/** Appends a string to a TOML array, following its layout (one item a line, or inline). */
+export function appendTomlItem(text: string, array: TomlArray, value: string): string {
+  const quoted = JSON.stringify(value);
+  const inside = text.slice(array.open + 1, array.close);
+  const last = array.items[array.items.length - 1];
+  if (!inside.includes("\n")) {
+    const insert = last ? `, ${quoted}` : quoted;
+    const at = last ? last.end : array.open + 1;
+    const tail = last ? text.slice(at, array.close).replace(/^\s*,?\s*/, "") : "";
+    return text.slice(0, at) + insert + (tail ? tail : "") + text.slice(array.close);
+  }
+  if (!last) {
+    const indent = "    ";
+    return text.slice(0, array.open + 1) + `\n${indent}${quoted},` + text.slice(array.open + 1);
+  }
+  const lineStart = text.lastIndexOf("\n", last.start) + 1;
+  const indent = text.slice(lineStart, last.start).match(/^[ \t]*/)?.[0] ?? "    ";
+  let after = last.end;
+  let hadComma = false;
+  const m = text.slice(after).match(/^[ \t]*,/);
+  if (m) {
+    after += m[0].length;
+    hadComma = true;
+  }
+  const eol = text.includes("\r\n") ? "\r\n" : "\n";
+  const lineEnd = text.indexOf("\n", after);
+  const endOfLine = lineEnd >= 0 && lineEnd < array.close ? lineEnd + 1 : -1;
+  if (endOfLine < 0) {
+    // The closing bracket sits on the last item's line.
+    return text.slice(0, last.end) + `,${eol}${indent}${quoted},${eol}` +
+      text.slice(after).replace(/^[ \t]*/, "");
+  }
+  const prefix = hadComma ? text.slice(0, endOfLine) : text.slice(0, last.end) + "," +
+    text.slice(last.end, endOfLine);
+  return prefix + `${indent}${quoted},${eol}` + text.slice(endOfLine);
+}
+
+function escapeRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
