@@ -7,4 +7,4 @@ import { info } from "./info.ts";
 import { install } from "./install.ts";
 
 /** Every command rig has, in the order help lists them. */
-export const COMMANDS: Command[] = [env, info, cache];
+export const COMMANDS: Command[] = [install, env, info, cache, doctor];
