@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyReferenceProject, git, rigInProcess, tempDir } from "../helpers.ts";
+import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
 
 const BASE = `# Shared by every environment
 
@@ -298,18 +298,49 @@ Deno.test("rig env generate offers rig's default templates when the project has 
   assert.equal(production.code, 3);
 });
 
-Deno.test("rig env works on the reference project", async () => {
+Deno.test("rig env works on the reference project's templates", async () => {
   await using dir = await tempDir();
   await copyReferenceProject(dir.path);
-  const generate = await rigInProcess(["env", "generate", "-y"], { cwd: dir.path });
+  const generate = await rigInProcess(["env", "generate"], { cwd: dir.path });
   assert.equal(generate.code, 0, generate.stderr);
   const secret = valueOf(await Deno.readTextFile(dir.join(".env")), "SECRET_KEY");
+  assert.match(secret, /^[0-9a-f]{64}$/);
   const check = await rigInProcess(["env", "check", "--json"], { cwd: dir.path });
   assert.equal(check.code, 0, check.stdout);
   const show = await rigInProcess(["env", "show", "--json"], { cwd: dir.path });
   assert.equal(show.code, 0);
+  const values = Object.fromEntries(
+    JSON.parse(show.stdout).keys.map((k: { key: string; value: string }) => [k.key, k.value]),
+  );
+  assert.equal(values.SECRET_KEY, "****");
+  assert.equal(values.DATABASE_URL, "sqlite:///data/dev.db");
+  assert.equal(values.PUBLIC_URL, "http://127.0.0.1:8000");
+  assert.equal(values.LOG_LEVEL, "debug");
   assertAbsent(show, secret);
   assertAbsent(check, secret);
+
+  const test = await rigInProcess(["env", "show", "--env", "test", "--json"], { cwd: dir.path });
+  const testValues = Object.fromEntries(
+    JSON.parse(test.stdout).keys.map((k: { key: string; value: string }) => [k.key, k.value]),
+  );
+  assert.equal(testValues.DATABASE_URL, "sqlite:///data/test.db");
+
+  const production = await rigInProcess(["env", "check", "--env", "production"], {
+    cwd: dir.path,
+  });
+  assert.equal(production.code, 3);
+  assert.match(production.stdout, /✗ SECRET_KEY: .*\n {4}Key used to sign JWTs/);
+  assert.match(production.stdout, /✗ DATABASE_URL: /);
+  const deployed = await rigInProcess(["env", "check", "--env", "production"], {
+    cwd: dir.path,
+    env: {
+      SECRET_KEY: "prod-secret-0123456789",
+      DATABASE_URL: "postgresql+psycopg://auth:db-pass-987@db:5432/auth",
+    },
+  });
+  assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+  assertAbsent(deployed, "prod-secret-0123456789");
+  assertAbsent(deployed, "db-pass-987");
 });
 
 Deno.test("rig env rejects bad usage", async () => {
@@ -328,4 +359,12 @@ Deno.test("rig env rejects bad usage", async () => {
   const help = await rigInProcess(["env", "--help"], { cwd: dir.path });
   assert.equal(help.code, 0);
   assert.match(help.stdout, /rig env generate --force -y/);
+});
+
+Deno.test("rig env check exits 3 as a separate process and names the fix", async () => {
+  await using dir = await fixture();
+  const run = await rigProcess(["env", "check", "--env", "production"], { cwd: dir.path });
+  assert.equal(run.code, 3);
+  assert.match(run.stdout, /fix: add SECRET_KEY=\.\.\. to \.env\.production or export SECRET_KEY/);
+  assert.match(run.stderr, /^error: Environment "production" has 2 missing or invalid keys$/m);
 });
