@@ -366,5 +366,9 @@ Deno.test("rig env check exits 3 as a separate process and names the fix", async
   const run = await rigProcess(["env", "check", "--env", "production"], { cwd: dir.path });
   assert.equal(run.code, 3);
   assert.match(run.stdout, /fix: add SECRET_KEY=\.\.\. to \.env\.production or export SECRET_KEY/);
-  assert.match(run.stderr, /^error: Environment "production" has 2 missing or invalid keys$/m);
+  assert.match(
+    run.stdout,
+    /✗ INSTANCE_ID: "INSTANCE_ID" has not been generated yet\n.*\n {4}fix: run: rig env generate --env production/,
+  );
+  assert.match(run.stderr, /^error: Environment "production" has 3 missing or invalid keys$/m);
 });
