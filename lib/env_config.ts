@@ -258,9 +258,10 @@ export async function generateEnvFile(
   for (const key of templates.keys) {
     const current = present.get(key.key);
     if (current) {
-      if (opts.force && key.generated) {
+      if (key.generated && (opts.force || current.value === "")) {
         lines[current.line - 1] = `${key.key}=${expandGenerators(key.raw)}`;
-        result.regenerated.push(key.key);
+        // An emptied generated key is missing, not a value to keep.
+        (current.value === "" ? result.added : result.regenerated).push(key.key);
       }
       continue;
     }
@@ -473,15 +474,18 @@ async function evaluate(
     const template = templateKeys.get(key);
     const value = resolved.get(key) ?? "";
     const source = sources[key]!;
-    if (template?.required && value === "" && !problems.some((p) => p.key === key)) {
+    const needed = template?.required || template?.generated;
+    if (needed && value === "" && !problems.some((p) => p.key === key)) {
       problems.push({
         key,
         kind: "missing",
-        message: `"${key}" is required but empty`,
+        message: `"${key}" is ${template?.required ? "required" : "generated"} but empty`,
         description: descriptions[key]!,
         file: source.file,
         line: source.line,
-        fix: fix(key),
+        fix: template?.required || source.kind === "process"
+          ? fix(key)
+          : `run: rig env generate${name === "development" ? "" : ` --env ${name}`}`,
       });
       continue;
     }

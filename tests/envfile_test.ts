@@ -401,3 +401,17 @@ Deno.test("the template example in the README parses and generates", async () =>
   assert.equal(env.values.DATABASE_URL, "sqlite:///data/app.db");
   assert.equal(env.mask("postgresql://app:pw-123456@db/app"), "postgresql://app:****@db/app");
 });
+
+Deno.test("an emptied generated key is reported and refilled by generate", async () => {
+  await using dir = await project({ "config/development.env.template": BASE });
+  const proj = await loadProject(dir.path);
+  await dir.write({ ".env": "SECRET_KEY=\nPORT=8000\n" });
+  const report = await inspectEnvironment(proj, { name: "development", processEnv: {} });
+  const problem = report.problems.find((p) => p.key === "SECRET_KEY")!;
+  assert.equal(problem.message, '"SECRET_KEY" is generated but empty');
+  assert.equal(problem.fix, "run: rig env generate");
+  const result = await generateEnvFile(proj, { name: "development", processEnv: PATH_ENV });
+  assert.deepEqual(result.added, ["SECRET_KEY", "DATABASE_URL", "DB_FILE"]);
+  const text = await Deno.readTextFile(dir.join(".env"));
+  assert.match(text, /^SECRET_KEY=[0-9a-f]{64}\nPORT=8000\n/);
+});
