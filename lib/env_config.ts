@@ -530,7 +530,8 @@ async function evaluate(
 /**
  * Loads an environment for `rig run` (development) and `rig test` (test):
  * generates or completes its .env file (unless `generate: false`), then
- * returns the effective values. Missing or invalid keys are an EnvironmentError.
+ * returns the effective values. Missing or invalid keys are an EnvironmentError
+ * (with `generate: false`, keys still to be generated are empty instead).
  * Without templates, returns the process environment (plus an existing .env).
  */
 export async function loadEnvironment(
@@ -557,9 +558,13 @@ export async function loadEnvironment(
     if (result.gitignoreUpdated) ui.debug(`Added ${shown} to .gitignore`);
   }
   const report = await evaluate(project, name, processEnv, templates);
-  const blocking = report.problems.filter((p) => p.kind !== "unknown");
-  for (const problem of report.problems.filter((p) => p.kind === "unknown")) {
-    ui.debug(`Unknown key: ${problem.message}`);
+  const generate = opts.generate ?? true;
+  // Without generation (e.g. a dry run) an ungenerated secret is expected, not an error.
+  const ungenerated = (p: EnvProblem) =>
+    !generate && p.kind === "missing" && report.templateKeys.get(p.key)?.generated === true;
+  const blocking = report.problems.filter((p) => p.kind !== "unknown" && !ungenerated(p));
+  for (const problem of report.problems.filter((p) => p.kind === "unknown" || ungenerated(p))) {
+    ui.debug(problem.message);
   }
   if (blocking.length) {
     throw new EnvironmentError(

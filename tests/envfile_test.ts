@@ -415,3 +415,23 @@ Deno.test("an emptied generated key is reported and refilled by generate", async
   const text = await Deno.readTextFile(dir.join(".env"));
   assert.match(text, /^SECRET_KEY=[0-9a-f]{64}\nPORT=8000\n/);
 });
+
+Deno.test("loadEnvironment with generate false writes nothing and tolerates ungenerated keys", async () => {
+  await using dir = await project({ "config/test.env.template": BASE });
+  const { ui, stderr } = testUi();
+  const env = await loadEnvironment(await loadProject(dir.path), {
+    name: "test",
+    processEnv: {},
+    ui,
+    generate: false,
+  });
+  assert.equal(env.values.SECRET_KEY, "");
+  assert.equal(env.values.PORT, "8000");
+  assert.deepEqual(env.sources.PORT, {
+    kind: "template",
+    file: "config/test.env.template",
+    line: 8,
+  });
+  assert.equal(stderr.text, "");
+  await assert.rejects(Deno.stat(dir.join(".env.test")));
+});
