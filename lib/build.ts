@@ -1,0 +1,711 @@
+/**
+ * `rig build` orchestration: for each selected component, a build task keyed
+ * by its inputs (a hit restores the artifacts from the cache, verifying their
+ * hashes); on a miss it builds into a staging folder, validates every
+ * artifact, moves them to `dist/<component>/` and stores them. Python packages
+ * become a wheel and an sdist, node packages an npm tarball, the python-app a
+ * container image. `dist/manifest.json` lists every artifact.
+ */
+import * as path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { type CacheStore, type TaskRecord } from "./cache.ts";
+import {
+  buildImage,
+  chooseDockerfile,
+  detectEngine,
+  type EngineProbe,
+  imageTags,
+} from "./docker.ts";
+import { EnvironmentError, RigError } from "./errors.ts";
+import { fingerprint, listInputs } from "./fingerprint.ts";
+import { writeFileAtomic } from "./fs_atomic.ts";
+import { shortSha } from "./git.ts";
+import { sha256File } from "./hash.ts";
+import { ensureInstalled } from "./install.ts";
+import { npm } from "./npm.ts";
+import { validateNpmPack } from "./npm_pack.ts";
+import { run, runChecked, tail } from "./proc.ts";
+import type { Component, Project } from "./project.ts";
+import { type KeyManifest, keyManifest, manifestKey } from "./task_key.ts";
+import { defaultPython } from "./tools.ts";
+import type { Ui } from "./ui.ts";
+import { findVenv, readPyvenvCfg, venvLayout } from "./venv.ts";
+import { componentVersion } from "./versions.ts";
+import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "./wheel.ts";
+
+/** The kinds of artifact rig builds. */
+export type ArtifactType = "wheel" | "sdist" | "npm" | "docker-image";
+
+/** One built artifact, as listed in dist/manifest.json. */
+export interface Artifact {
+  component: string;
+  type: ArtifactType;
+  /** The file relative to the project root (`dist/<component>/…`); images have none. */
+  path?: string;
+  sha256?: string;
+  size?: number;
+  version: string;
+  /** The build task key the artifact came from. */
+  sourceKey: string;
+  /** Image tags (docker-image only). */
+  tags?: string[];
+  /** Image id (docker-image only). */
+  imageId?: string;
+}
+
+/** How one component's build went. */
+export interface ComponentBuild {
+  component: string;
+  kind: Component["kind"];
+  status: "built" | "cached" | "skipped" | "failed";
+  /** Why it was skipped or failed. */
+  reason?: string;
+  key?: string;
+  version?: string;
+  artifacts: Artifact[];
+  /** The checks each artifact passed, for the summary. */
+  checks: string[];
+  durationMs: number;
+}
+
+/** The result document of `rig build`. */
+export interface BuildResult {
+  ok: boolean;
+  components: ComponentBuild[];
+  /** dist/manifest.json, absolute. */
+  manifest: string;
+  /** Set when an image was wanted but no engine answers. */
+  docker?: { available: boolean; engine?: string; problem?: string; hint?: string };
+}
+
+/** What the image step does: build when an engine answers, insist on one, or skip. */
+export type DockerMode = "auto" | "require" | "skip";
+
+/** Options of `buildProject`. */
+export interface BuildOptions {
+  env: Record<string, string>;
+  ui: Ui;
+  signal?: AbortSignal;
+  /** The components to build, in project order. */
+  components: Component[];
+  docker: DockerMode;
+  /** The cache store; undefined with --no-cache (always build, store nothing). */
+  cache?: CacheStore;
+  /** Skip installing the wheel into a scratch venv (faster, less checked). */
+  noSmokeTest?: boolean;
+}
+
+/** Format version of dist/manifest.json. */
+export const MANIFEST_VERSION = 1;
+
+/** The folder below the project root that artifacts go to. */
+export function distDir(root: string, component?: string): string {
+  return component ? path.join(root, "dist", component) : path.join(root, "dist");
+}
+
+/** rig's working folder for a component's build (staging, scratch venvs, templates). */
+export function workDir(root: string, component: string): string {
+  return path.join(root, ".rig", "build", component);
+}
+
+/** What a component builds into, or undefined when rig builds nothing for it. */
+export async function buildPlan(
+  component: Component,
+): Promise<{ python: boolean; npm: boolean; image: boolean }> {
+  const python = component.kind !== "node-lib" && await hasProjectTable(component.dir);
+  return {
+    python,
+    npm: component.kind === "node-lib",
+    image: component.kind === "python-app",
+  };
+}
+
+async function hasProjectTable(dir: string): Promise<boolean> {
+  const data = await readPyproject(dir);
+  return data?.project !== undefined && typeof data.project === "object";
+}
+
+async function readPyproject(dir: string): Promise<Record<string, unknown> | undefined> {
+  const file = path.join(dir, "pyproject.toml");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch {
+    return undefined;
+  }
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new EnvironmentError(
+      `Cannot parse "${path.basename(dir)}/pyproject.toml": ${(error as Error).message}`,
+      "Fix the TOML syntax, then rerun: rig build",
+    );
+  }
+}
+
+/** The build task key of a component: its inputs, config, tools and build recipe. */
+export async function buildKey(
+  project: Project,
+  component: Component,
+  options: { env: Record<string, string>; recipe: string[]; tools: Record<string, string> },
+): Promise<KeyManifest> {
+  const include = [
+    ...(project.configFile ? ["rig.toml"] : []),
+    ...component.inputs.map((glob) => path.posix.join(component.path, glob)),
+  ];
+  const files = await listInputs(project.root, {
+    dirs: [component.path],
+    include,
+    exclude: ["*.egg-info/", "build/", "dist-test/"],
+    env: options.env,
+  });
+  const inputs = await fingerprint(project.root, files, { env: options.env });
+  const env: Record<string, string | undefined> = {};
+  for (const name of [...project.settings.env, ...component.env]) env[name] = options.env[name];
+  return keyManifest({
+    task: "build",
+    component: component.name,
+    command: options.recipe,
+    config: component.config,
+    inputs,
+    tools: options.tools,
+    env,
+  });
+}
+
+/** Builds the selected components and writes dist/manifest.json. */
+export async function buildProject(project: Project, options: BuildOptions): Promise<BuildResult> {
+  const { ui } = options;
+  const results: ComponentBuild[] = [];
+  let engine: EngineProbe | undefined;
+  let sha: string | undefined;
+  const plans = new Map<string, Awaited<ReturnType<typeof buildPlan>>>();
+  for (const component of options.components) plans.set(component.name, await buildPlan(component));
+  const wantsImage = options.docker !== "skip" &&
+    options.components.some((c) => plans.get(c.name)!.image);
+  if (wantsImage) {
+    engine = await detectEngine(options.env, { signal: options.signal });
+    // With --docker the caller turns a missing engine into exit 3 after building the rest.
+    if (!engine.engine && options.docker === "auto") {
+      ui.warn(`Skipping container images: ${engine.problem}`, engine.hint);
+    }
+  }
+  if (wantsImage || options.components.length) {
+    sha = await shortSha(project.root, { env: options.env, signal: options.signal });
+  }
+  let failed = false;
+  for (const component of options.components) {
+    const plan = plans.get(component.name)!;
+    const started = performance.now();
+    const result: ComponentBuild = {
+      component: component.name,
+      kind: component.kind,
+      status: "built",
+      artifacts: [],
+      checks: [],
+      durationMs: 0,
+    };
+    results.push(result);
+    if (!plan.python && !plan.npm && !plan.image) {
+      result.status = "skipped";
+      result.reason = "nothing to build (no [project] table in pyproject.toml)";
+      ui.step(`${component.name}`).skip(result.reason);
+      continue;
+    }
+    const imageOnly = !plan.python && !plan.npm;
+    if (imageOnly && !engine?.engine) {
+      result.status = "skipped";
+      result.reason = options.docker === "skip"
+        ? "container image skipped (--no-docker)"
+        : "no container engine answers";
+      ui.step(`${component.name} image`).skip(result.reason);
+      continue;
+    }
+    try {
+      await buildComponent(project, component, result, {
+        ...options,
+        plan,
+        engine: engine?.engine ? engine : undefined,
+        sha,
+      });
+    } catch (error) {
+      result.status = "failed";
+      result.reason = error instanceof Error ? error.message : String(error);
+      failed = true;
+      result.durationMs = performance.now() - started;
+      await writeManifest(project, results, sha);
+      throw error;
+    }
+    result.durationMs = performance.now() - started;
+  }
+  const manifest = await writeManifest(project, results, sha);
+  return {
+    ok: !failed,
+    components: results,
+    manifest,
+    ...(wantsImage
+      ? {
+        docker: {
+          available: !!engine?.engine,
+          engine: engine?.engine?.name,
+          problem: engine?.problem,
+          hint: engine?.engine ? undefined : engine?.hint,
+        },
+      }
+      : {}),
+  };
+}
+
+interface ComponentContext extends BuildOptions {
+  plan: Awaited<ReturnType<typeof buildPlan>>;
+  engine?: EngineProbe;
+  sha?: string;
+}
+
+async function buildComponent(
+  project: Project,
+  component: Component,
+  result: ComponentBuild,
+  options: ComponentContext,
+): Promise<void> {
+  const { ui } = options;
+  const version = await versionOf(project, component);
+  result.version = version;
+  const recipe = [
+    ...(options.plan.python ? ["python -m build", "validate wheel+sdist"] : []),
+    ...(options.plan.npm ? ["npm run build", "npm pack", "validate tarball"] : []),
+    ...(options.plan.image && options.engine ? ["image"] : []),
+  ];
+  const tools = await toolVersions(component, options);
+  const manifest = await buildKey(project, component, { env: options.env, recipe, tools });
+  const key = manifestKey(manifest);
+  result.key = key;
+  const files = options.plan.python || options.plan.npm;
+  const dist = distDir(project.root, component.name);
+
+  if (options.cache && files) {
+    const record = await options.cache.get(key, { task: "build", component: component.name });
+    if (record && await restoreRecord(project, record, dist, options)) {
+      const summary = record.summary as { artifacts?: Artifact[]; checks?: string[] } | null;
+      result.status = "cached";
+      result.artifacts = (summary?.artifacts ?? []).filter((a) => a.type !== "docker-image");
+      result.checks = summary?.checks ?? [];
+      ui.step(`${component.name}`).cached(
+        `restored ${result.artifacts.length} artifact(s) from cache (${key.slice(0, 12)})`,
+      );
+      if (options.plan.image && options.engine?.engine) {
+        await imageStep(project, component, result, { ...options, version, key });
+      }
+      return;
+    }
+  }
+
+  const staging = path.join(workDir(project.root, component.name), "staging");
+  await Deno.remove(staging, { recursive: true }).catch(() => {});
+  await Deno.mkdir(staging, { recursive: true });
+  const built: { file: string; type: ArtifactType }[] = [];
+  if (options.plan.python) {
+    built.push(...await pythonStep(project, component, result, { ...options, version, staging }));
+  }
+  if (options.plan.npm) {
+    built.push(...await npmStep(project, component, result, { ...options, version, staging }));
+  }
+  if (files) {
+    // Replace the component's dist folder only once everything validated.
+    await Deno.remove(dist, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dist, { recursive: true });
+    for (const item of built) {
+      const target = path.join(dist, path.basename(item.file));
+      await Deno.rename(item.file, target);
+      const relative = path.relative(project.root, target).split(path.sep).join("/");
+      const info = await Deno.stat(target);
+      result.artifacts.push({
+        component: component.name,
+        type: item.type,
+        path: relative,
+        sha256: await sha256File(target),
+        size: info.size,
+        version,
+        sourceKey: key,
+      });
+    }
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    if (options.cache) {
+      await options.cache.put(
+        {
+          key,
+          task: "build",
+          component: component.name,
+          exitCode: 0,
+          durationMs: 0,
+          summary: { artifacts: result.artifacts, checks: result.checks },
+          manifest,
+        },
+        { artifacts: result.artifacts.map((a) => a.path!) },
+      );
+    }
+  }
+  if (options.plan.image && options.engine?.engine) {
+    await imageStep(project, component, result, { ...options, version, key });
+  }
+}
+
+async function restoreRecord(
+  project: Project,
+  record: TaskRecord,
+  dist: string,
+  options: BuildOptions,
+): Promise<boolean> {
+  // Restore beside the dist folder first, so a broken cache entry never empties dist/.
+  const scratch = path.join(workDir(project.root, record.component), "restore");
+  await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  try {
+    await options.cache!.restore(record, scratch);
+  } catch (error) {
+    options.ui.warn(
+      `Cannot restore the cached build of "${record.component}": ${
+        (error as Error).message
+      }; building instead`,
+    );
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    return false;
+  }
+  await Deno.remove(dist, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dist, { recursive: true });
+  for (const artifact of record.artifacts) {
+    const from = path.join(scratch, ...artifact.path.split("/"));
+    const to = path.join(project.root, ...artifact.path.split("/"));
+    await Deno.mkdir(path.dirname(to), { recursive: true });
+    await Deno.rename(from, to);
+  }
+  await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  return true;
+}
+
+async function versionOf(project: Project, component: Component): Promise<string> {
+  const version = await componentVersion(project, component);
+  if (version) return version;
+  if (component.kind === "python-app") return "0.0.0";
+  throw new EnvironmentError(
+    `Component "${component.name}" declares no version`,
+    component.kind === "node-lib"
+      ? `Add "version": "0.1.0" to ${component.path}/package.json`
+      : `Add version = "0.1.0" to [project] in ${component.path}/pyproject.toml`,
+  );
+}
+
+async function toolVersions(
+  component: Component,
+  options: ComponentContext,
+): Promise<Record<string, string>> {
+  const tools: Record<string, string> = {};
+  if (options.plan.python) {
+    const venv = findVenv(component, { env: options.env });
+    const cfg = venv ? readPyvenvCfg(venv.dir) : {};
+    tools.python = cfg.version ?? cfg.version_info ?? defaultPython(options.env);
+  }
+  if (options.plan.npm) {
+    const node = await run(["node", "--version"], { env: options.env, timeoutMs: 10_000 })
+      .catch(() => undefined);
+    tools.node = node?.stdout.trim() || "unknown";
+  }
+  return tools;
+}
+
+// ---------------------------------------------------------------------------
+// Python: wheel + sdist
+
+/** The interpreter that runs `python -m build`, and whether `build` is there. */
+interface Builder {
+  python: string;
+  hasBuild: boolean;
+  where: string;
+}
+
+async function pythonBuilder(
+  project: Project,
+  component: Component,
+  options: ComponentContext,
+): Promise<Builder> {
+  const env = pythonEnv(options.env);
+  const hasBuild = async (python: string) =>
+    (await run([python, "-c", "import build"], { env, signal: options.signal })).success;
+  const own = findVenv(component, { env: options.env });
+  if (own && await hasBuild(own.python)) {
+    return { python: own.python, hasBuild: true, where: "the component's venv" };
+  }
+  const dir = path.join(project.root, ".rig", "build", "venv");
+  const venv = venvLayout(dir);
+  const fresh = !exists(venv.python);
+  if (fresh) {
+    const creator = (own && venvBase(own.dir)) ?? defaultPython(options.env);
+    await runChecked([creator, "-m", "venv", dir], {
+      env,
+      signal: options.signal,
+      failureHint: "On Debian/Ubuntu install the venv module: apt-get install python3-venv",
+    });
+  }
+  if (await hasBuild(venv.python)) return { python: venv.python, hasBuild: true, where: ".rig" };
+  const install = await run(
+    [venv.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "build"],
+    { env, signal: options.signal },
+  );
+  if (install.success) return { python: venv.python, hasBuild: true, where: ".rig" };
+  options.ui.warn(
+    `Cannot install "build" into ${path.relative(project.root, dir)} (${
+      tail(install.stderr || install.stdout, 1)
+    }); falling back to pip wheel and the setuptools sdist hook`,
+    "Make the package index reachable (or pre-install build: pip install build) for python -m build",
+  );
+  return { python: venv.python, hasBuild: false, where: ".rig" };
+}
+
+function venvBase(dir: string): string | undefined {
+  const cfg = readPyvenvCfg(dir);
+  if (!cfg.home) return undefined;
+  const candidate = path.join(cfg.home, Deno.build.os === "windows" ? "python.exe" : "python3");
+  return exists(candidate) ? candidate : undefined;
+}
+
+function pythonEnv(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {
+    ...env,
+    PIP_DISABLE_PIP_VERSION_CHECK: "1",
+    PYTHONDONTWRITEBYTECODE: "1",
+  };
+  delete out.VIRTUAL_ENV;
+  delete out.PYTHONPATH;
+  delete out.PYTHONHOME;
+  return out;
+}
+
+async function pythonStep(
+  project: Project,
+  component: Component,
+  result: ComponentBuild,
+  options: ComponentContext & { version: string; staging: string },
+): Promise<{ file: string; type: ArtifactType }[]> {
+  const { ui } = options;
+  const pyproject = await readPyproject(component.dir);
+  const declared = (pyproject?.project ?? {}) as Record<string, unknown>;
+  const name = typeof declared.name === "string" ? declared.name : component.name;
+  const env = pythonEnv(options.env);
+  const out = path.join(options.staging, "python");
+  let builder: Builder | undefined;
+  await ui.task(`${component.name}: wheel + sdist`, async (step) => {
+    builder = await pythonBuilder(project, component, options);
+    step.update(`python -m build (${builder.where})`);
+    if (builder.hasBuild) {
+      await runChecked([builder.python, "-m", "build", "--outdir", out, component.dir], {
+        env,
+        signal: options.signal,
+        cwd: component.dir,
+        failureHint: `Fix the packaging of "${component.path}" (pyproject.toml), then: rig build`,
+      });
+    } else {
+      await runChecked(
+        [builder.python, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", out, component.dir],
+        { env, signal: options.signal, cwd: component.dir },
+      );
+      await runChecked(
+        [
+          builder.python,
+          "-c",
+          "import sys; from setuptools import build_meta as b; b.build_sdist(sys.argv[1])",
+          out,
+        ],
+        { env, signal: options.signal, cwd: component.dir },
+      );
+    }
+  });
+  const produced = [...Deno.readDirSync(out)].map((e) => path.join(out, e.name));
+  const wheel = produced.find((f) => f.endsWith(".whl"));
+  const sdist = produced.find((f) => f.endsWith(".tar.gz"));
+  if (!wheel || !sdist) {
+    throw new RigError(
+      `Building "${component.name}" made ${
+        produced.map((f) => `"${path.basename(f)}"`).join(", ") || "nothing"
+      }; expected a wheel and an sdist`,
+      `Check the build backend in ${component.path}/pyproject.toml`,
+    );
+  }
+  const expected = { name, version: options.version };
+  await ui.task(`${component.name}: validate ${path.basename(wheel)}`, async (step) => {
+    const report = await validateWheel(wheel, expected);
+    result.checks.push(
+      `${
+        path.basename(wheel)
+      }: METADATA ${report.name} ${report.version}, RECORD ${report.filesChecked} files`,
+    );
+    const sources = await wheelSources(wheel);
+    await validateSdist(sdist, { ...expected, sources });
+    result.checks.push(
+      `${path.basename(sdist)}: PKG-INFO, pyproject.toml and ${sources.length} sources`,
+    );
+    if (!options.noSmokeTest) {
+      step.update("install + import in a scratch venv");
+      await smokeTestWheel(wheel, {
+        python: builder!.python,
+        venvDir: path.join(workDir(project.root, component.name), "scratch-venv"),
+        modules: report.topLevel,
+        env,
+        signal: options.signal,
+      });
+      result.checks.push(`installs and imports ${report.topLevel.join(", ")}`);
+    }
+  });
+  return [{ file: wheel, type: "wheel" }, { file: sdist, type: "sdist" }];
+}
+
+// ---------------------------------------------------------------------------
+// Node: npm tarball
+
+async function npmStep(
+  project: Project,
+  component: Component,
+  result: ComponentBuild,
+  options: ComponentContext & { version: string; staging: string },
+): Promise<{ file: string; type: ArtifactType }[]> {
+  const { ui } = options;
+  const pkg = JSON.parse(await Deno.readTextFile(path.join(component.dir, "package.json")));
+  const out = path.join(options.staging, "npm");
+  await Deno.mkdir(out, { recursive: true });
+  let file = "";
+  await ui.task(`${component.name}: npm pack`, async (step) => {
+    if (pkg.scripts?.build) {
+      step.update("installing dependencies");
+      await ensureInstalled(project, [component], {
+        env: options.env,
+        ui,
+        signal: options.signal,
+      });
+      step.update("npm run build");
+      await npm(component.dir, ["run", "build"], { env: options.env, signal: options.signal });
+    }
+    step.update("npm pack");
+    const packed = await npm(
+      component.dir,
+      ["pack", "--json", "--pack-destination", out],
+      { env: options.env, signal: options.signal },
+    );
+    const json = packed.stdout.slice(packed.stdout.indexOf("["));
+    const name = (JSON.parse(json) as { filename: string }[])[0]?.filename;
+    if (!name) throw new RigError(`npm pack printed no file name for "${component.name}"`);
+    file = path.join(out, path.basename(name));
+  });
+  await ui.task(`${component.name}: validate ${path.basename(file)}`, async () => {
+    const report = await validateNpmPack(file, { name: pkg.name, version: options.version });
+    result.checks.push(
+      `${
+        path.basename(file)
+      }: package.json ${report.version}, ${report.entryPoints.length} entry points, no tests or secrets`,
+    );
+  });
+  return [{ file, type: "npm" }];
+}
+
+// ---------------------------------------------------------------------------
+// Container image
+
+async function imageStep(
+  project: Project,
+  component: Component,
+  result: ComponentBuild,
+  options: ComponentContext & { version: string; key: string },
+): Promise<void> {
+  const engine = options.engine!.engine!;
+  const apps = project.components.filter((c) => c.kind === "python-app");
+  const name = apps.length === 1
+    ? project.settings.name
+    : `${project.settings.name}-${component.name}`;
+  const tags = imageTags(name, options.version, options.sha);
+  await options.ui.task(`${component.name}: image ${tags[0]}`, async (step) => {
+    const choice = await chooseDockerfile(component, {
+      workDir: workDir(project.root, component.name),
+      app: component.app ?? "app.main:app",
+      pythonVersion: "3.11",
+      installPackage: options.plan.python,
+    });
+    if (choice.template) step.update("using rig's Dockerfile template");
+    const image = await buildImage(engine, {
+      contextDir: component.dir,
+      dockerfile: choice.file,
+      tags,
+      env: options.env,
+      signal: options.signal,
+      onLine: (line) => options.ui.debug(`  ${line}`),
+    });
+    result.artifacts.push({
+      component: component.name,
+      type: "docker-image",
+      version: options.version,
+      sourceKey: options.key,
+      tags: image.tags,
+      imageId: image.id,
+    });
+    result.checks.push(`image ${image.tags.join(", ")} (${engine.name})`);
+    if (result.status !== "cached") result.status = "built";
+  });
+}
+
+// ---------------------------------------------------------------------------
+// dist/manifest.json
+
+/** The document in dist/manifest.json. */
+export interface DistManifest {
+  formatVersion: number;
+  project: string;
+  generatedAt: string;
+  gitSha: string | null;
+  artifacts: Artifact[];
+}
+
+/** Reads dist/manifest.json, or undefined when absent or unreadable. */
+export async function readManifest(root: string): Promise<DistManifest | undefined> {
+  try {
+    const data = JSON.parse(await Deno.readTextFile(path.join(distDir(root), "manifest.json")));
+    return data?.formatVersion === MANIFEST_VERSION ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes dist/manifest.json atomically: this run's artifacts plus earlier
+ * entries of other components whose files are still there.
+ */
+export async function writeManifest(
+  project: Project,
+  results: ComponentBuild[],
+  sha: string | undefined,
+): Promise<string> {
+  const file = path.join(distDir(project.root), "manifest.json");
+  const previous = await readManifest(project.root);
+  const touched = new Set(
+    results.filter((r) => r.status === "built" || r.status === "cached").map((r) => r.component),
+  );
+  const kept = (previous?.artifacts ?? []).filter((a) =>
+    !touched.has(a.component) && (!a.path || exists(path.join(project.root, a.path)))
+  );
+  const artifacts = [...kept, ...results.flatMap((r) => r.artifacts)].sort((a, b) =>
+    a.component.localeCompare(b.component) || (a.path ?? "").localeCompare(b.path ?? "")
+  );
+  const document: DistManifest = {
+    formatVersion: MANIFEST_VERSION,
+    project: project.settings.name,
+    generatedAt: new Date().toISOString(),
+    gitSha: sha ?? null,
+    artifacts,
+  };
+  await writeFileAtomic(file, JSON.stringify(document, null, 2) + "\n");
+  return file;
+}
+
+function exists(file: string): boolean {
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
