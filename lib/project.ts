@@ -206,12 +206,28 @@ export async function findFastApiApp(dir: string): Promise<string | undefined> {
     }
   };
   await scan(dir, 0);
-  for (const file of candidates) {
-    const text = await Deno.readTextFile(file).catch(() => "");
-    const match = text.match(/^(\w+)\s*(?::[^=]*)?=\s*FastAPI\(/m);
-    if (match && /\b(from\s+fastapi\s+import|import\s+fastapi)\b/.test(text)) {
-      const module = path.relative(dir, file).replace(/\.py$/, "").split(path.sep).join(".");
-      return `${module.replace(/\.__init__$/, "")}:${match[1]}`;
+  const sources = await Promise.all(
+    candidates.map(async (file) => ({ file, text: await Deno.readTextFile(file).catch(() => "") })),
+  );
+  const usesFastApi = sources.filter(({ text }) =>
+    /\b(from\s+fastapi\s+import|import\s+fastapi)\b/.test(text)
+  );
+  const moduleName = (file: string) =>
+    path.relative(dir, file).replace(/\.py$/, "").split(path.sep).join(".").replace(
+      /\.__init__$/,
+      "",
+    );
+  // A module-level `app = FastAPI(...)` wins; else an app built by a factory
+  // (`app = create_app()`) in a module that imports FastAPI.
+  for (
+    const pattern of [
+      /^(\w+)\s*(?::[^=\n]*)?=\s*(?:fastapi\.)?FastAPI\(/m,
+      /^(app|application|api)\s*(?::[^=\n]*)?=\s*\w[\w.]*\(/m,
+    ]
+  ) {
+    for (const { file, text } of usesFastApi) {
+      const match = text.match(pattern);
+      if (match) return `${moduleName(file)}:${match[1]}`;
     }
   }
   return undefined;

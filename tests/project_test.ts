@@ -197,3 +197,15 @@ Deno.test("an invalid readiness table in rig.toml is refused", async () => {
   const error = await configError(`[components.js-client]\nready = { http = "health" }\n`);
   assert.match(error.message, /line 2: "components.js-client.ready" must be a table such as/);
 });
+
+Deno.test("an app built by a factory function is found in the module that imports FastAPI", async () => {
+  await using dir = await tempDir();
+  await dir.write({
+    "server/requirements.txt": "fastapi\n",
+    "server/app/__init__.py": "",
+    "server/app/main.py":
+      "from fastapi import FastAPI\n\ndef create_app() -> FastAPI:\n    return FastAPI()\n\napp = create_app()\n",
+  });
+  const [component] = await detectComponents(dir.path);
+  assert.equal(component?.app, "app.main:app");
+});
