@@ -4,7 +4,8 @@ import { cache } from "./cache.ts";
 import { doctor } from "./doctor.ts";
 import { env } from "./env.ts";
 import { info } from "./info.ts";
+import { run } from "./run.ts";
 import { install } from "./install.ts";
 
 /** Every command rig has, in the order help lists them. */
-export const COMMANDS: Command[] = [install, env, info, cache, doctor];
+export const COMMANDS: Command[] = [run, install, env, info, cache, doctor];

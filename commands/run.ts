@@ -1,0 +1,464 @@
+import * as path from "node:path";
+import type { Command, Context } from "../lib/command.ts";
+import { parseFlags } from "../lib/command.ts";
+import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
+import { hasAlembic, migrationStatus, requireSingleHead, upgrade } from "../lib/alembic.ts";
+import {
+  type DatabaseConfig,
+  describeDatabase,
+  maskPassword,
+  parseDatabaseUrl,
+  prepareDatabase,
+} from "../lib/database.ts";
+import { loadEnvironment } from "../lib/env_config.ts";
+import { ensureInstalled } from "../lib/install.ts";
+import { isPortInUse, nextFreePort } from "../lib/net.ts";
+import {
+  type Component,
+  loadProject,
+  type Project,
+  type Readiness,
+  topoOrder,
+} from "../lib/project.ts";
+import {
+  describeExit,
+  type ReadyCheck,
+  ServiceError,
+  type ServiceSpec,
+  Supervisor,
+} from "../lib/supervisor.ts";
+import { formatDuration } from "../lib/ui.ts";
+import { findVenv, type Venv, venvEnv } from "../lib/venv.ts";
+
+/** `rig run`: the whole development environment from one command. */
+export const run: Command = {
+  name: "run",
+  summary: "Start the dev environment: .env, dependencies, database, migrations, server",
+  usage: ["run [--env NAME] [--db URL] [--host HOST] [--port PORT] [options]"],
+  description: "Gets the project ready and starts it, skipping every step that is already done: " +
+    "loads (or generates) the .env of the environment, installs what changed, creates the " +
+    "database (SQLite folder, or the PostgreSQL database on a running server), applies Alembic " +
+    "migrations (a SQLite file is backed up first and restored when an upgrade fails), then " +
+    "starts the server with uvicorn --reload plus every component that declares a dev command " +
+    "in rig.toml, in dependency order. Output is prefixed with the component name. Ctrl-C stops " +
+    "everything in reverse order, gracefully, then forcefully. Relative SQLite paths resolve " +
+    "against the server folder.",
+  options: {
+    env: {
+      type: "string",
+      value: "NAME",
+      description: "Environment to start (default development: .env from config/)",
+    },
+    db: { type: "string", value: "URL", description: "Use this DATABASE_URL instead of .env's" },
+    host: { type: "string", value: "HOST", description: "Interface to bind (default .env HOST)" },
+    port: { type: "string", value: "PORT", description: "Port to listen on (default .env PORT)" },
+    "no-reload": { type: "boolean", description: "Do not restart the server on code changes" },
+    "no-migrate": { type: "boolean", description: "Do not apply Alembic migrations" },
+    "no-install": { type: "boolean", description: "Do not check or install dependencies" },
+  },
+  examples: [
+    "rig run",
+    "rig run --port 8001",
+    "rig run --db postgresql+psycopg://postgres@127.0.0.1:5432/auth",
+    "rig run --env test --no-reload",
+    "rig -C examples/authserver run --json",
+  ],
+  async run(ctx, argv) {
+    const args = parseFlags("run", this.options, argv);
+    if (args.positionals.length) {
+      throw new UsageError(
+        `"rig run" takes no arguments, got "${args.positionals[0]}"`,
+        "Run: rig run --help",
+      );
+    }
+    const flags = args.values;
+    return await startDev(ctx, {
+      env: (flags.env as string | undefined) ?? "development",
+      db: flags.db as string | undefined,
+      host: flags.host as string | undefined,
+      port: flags.port === undefined ? undefined : parsePort(flags.port as string, "--port"),
+      reload: !flags["no-reload"],
+      migrate: !flags["no-migrate"],
+      install: !flags["no-install"],
+    });
+  },
+};
+
+interface RunOptions {
+  env: string;
+  db?: string;
+  host?: string;
+  port?: number;
+  reload: boolean;
+  migrate: boolean;
+  install: boolean;
+}
+
+function parsePort(text: string, source: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || port < 1 || port > 65535) {
+    throw new UsageError(
+      `${source} must be a port number (1-65535), got "${text}"`,
+      "Example: rig run --port 8001",
+    );
+  }
+  return port;
+}
+
+async function startDev(ctx: Context, options: RunOptions): Promise<number> {
+  const started = performance.now();
+  const ui = ctx.ui;
+  const project = await loadProject(ctx.cwd);
+  const server = findServer(project);
+  const devComponents = topoOrder(project.components).filter((c) =>
+    c !== server && c.commands.dev?.length
+  );
+
+  // 1. Configuration.
+  const envStep = ui.step("environment");
+  let loaded;
+  try {
+    loaded = await loadEnvironment(project, {
+      name: options.env,
+      processEnv: ctx.env,
+      ui,
+      generate: true,
+    });
+  } catch (error) {
+    envStep.fail();
+    throw error;
+  }
+  const values = { ...loaded.values };
+  const envShown = path.relative(project.root, loaded.file) || loaded.file;
+  envStep.done(`${options.env} (${envShown})`);
+
+  const host = options.host ?? (values.HOST || "127.0.0.1");
+  const port = options.port ?? (values.PORT ? parsePort(values.PORT, `PORT in ${envShown}`) : 8000);
+  const probeHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  if (await isPortInUse(port, probeHost)) {
+    const free = await nextFreePort(port, probeHost);
+    throw new EnvironmentError(
+      `Port ${port} on "${host}" is already in use`,
+      `Stop what uses it (lsof -i :${port}), or use a free port: rig run --port ${free}`,
+    );
+  }
+
+  // 2. Dependencies.
+  const toInstall = [server, ...devComponents];
+  if (options.install) {
+    await ensureInstalled(project, toInstall, { env: ctx.env, ui, signal: ctx.signal });
+  } else {
+    ui.step("install").skip("--no-install");
+  }
+  const venv = findVenv(server, { env: ctx.env });
+  if (!venv) {
+    throw new EnvironmentError(
+      `The "${server.name}" component has no virtual environment`,
+      "Run: rig install",
+    );
+  }
+
+  // 3. Database.
+  let db: DatabaseConfig | undefined;
+  let dbExisted = false;
+  const mask = (text: string) => db ? maskPassword(loaded.mask(text), db) : loaded.mask(text);
+  const dbStep = ui.step("database");
+  const url = options.db ?? values.DATABASE_URL;
+  try {
+    if (!url) {
+      dbStep.skip("no DATABASE_URL");
+    } else {
+      db = parseDatabaseUrl(url, { baseDir: server.dir });
+      const prepared = await prepareDatabase(db, {
+        python: venv.python,
+        env: ctx.env,
+        signal: ctx.signal,
+      });
+      dbExisted = !prepared.created;
+      const shown = describeDatabase(db, { baseDir: server.dir });
+      if (db.kind === "sqlite") {
+        dbStep.done(`${shown}${prepared.created ? " (new)" : ""}`);
+      } else {
+        dbStep.done(`${shown}${prepared.created ? " (created)" : ""}`);
+      }
+      values.DATABASE_URL = db.resolvedUrl;
+    }
+  } catch (error) {
+    dbStep.fail();
+    throw error;
+  }
+
+  // 4. Migrations.
+  let applied = 0;
+  if (!options.migrate) {
+    ui.step("migrations").skip("--no-migrate");
+  } else if (!hasAlembic(server.dir)) {
+    ui.step("migrations").skip("no alembic.ini");
+  } else if (!db) {
+    ui.step("migrations").skip("no DATABASE_URL");
+  } else {
+    applied = await migrate(ctx, { project, server, venv, db, dbExisted, values, mask });
+  }
+
+  // 5. Server and dev processes.
+  const showHost = probeHost.includes(":") ? `[${probeHost}]` : probeHost;
+  const baseUrl = `http://${showHost}:${port}`;
+  const appEnv: Record<string, string> = {
+    ...values,
+    HOST: host,
+    PORT: String(port),
+    PYTHONUNBUFFERED: "1",
+  };
+  const services: ServiceSpec[] = [
+    serverService(server, venv, { host, port, baseUrl, reload: options.reload, env: appEnv }),
+    ...devComponents.map((c) => devService(c, project, { baseUrl, env: appEnv, venvOf: ctx.env })),
+  ];
+  const width = Math.max(...services.map((s) => s.name.length));
+  const serverStep = ui.step(`start ${services.map((s) => s.name).join(", ")}`);
+  const supervisor = new Supervisor(services, {
+    signal: ctx.signal,
+    graceMs: 5000,
+    output: (line) => ui.print(mask(line)),
+  });
+  try {
+    await supervisor.start();
+  } catch (error) {
+    serverStep.fail();
+    if (error instanceof ServiceError) {
+      throw new RigError(
+        `${error.message}\n${indent(mask(error.lastLines.slice(-15).join("\n")))}`,
+        error.hint,
+      );
+    }
+    throw error;
+  }
+  const elapsed = performance.now() - started;
+  serverStep.done(`${baseUrl}`);
+  const parts = [
+    `env ${options.env}`,
+    db ? describeDatabase(db, { baseDir: server.dir }) : "no database",
+    ...(hasAlembic(server.dir) && options.migrate && db
+      ? [
+        applied
+          ? `${applied} migration${applied === 1 ? "" : "s"} applied`
+          : "migrations up to date",
+      ]
+      : []),
+    ...devComponents.map((c) => `${c.name} dev`),
+  ];
+  ui.print(`${"".padEnd(width)}   API   ${baseUrl}`);
+  ui.print(`${"".padEnd(width)}   docs  ${baseUrl}/docs`);
+  ui.success(
+    `${server.name} ready at ${baseUrl} (docs: /docs) in ${formatDuration(elapsed)} — ${
+      parts.join(", ")
+    }`,
+  );
+  ui.info(ui.style("dim", "Press Ctrl-C to stop"));
+
+  const exit = await supervisor.wait();
+  const document = {
+    ok: exit.reason === "signal",
+    url: baseUrl,
+    docs: `${baseUrl}/docs`,
+    env: options.env,
+    database: db ? describeDatabase(db, { baseDir: server.dir }) : null,
+    migrationsApplied: applied,
+    readyMs: Math.round(elapsed),
+    services: services.map((s) => s.name),
+    stopped: exit.reason === "signal" ? "signal" : `${exit.service} exited`,
+  };
+  if (exit.reason === "signal") {
+    ui.info(`Stopped ${services.map((s) => s.name).join(", ")}`);
+    ui.result(document);
+    return 0;
+  }
+  ui.result(document);
+  const shown = exit.lastLines.slice(-15).join("\n");
+  throw new RigError(
+    `"${exit.service}" exited with ${exit.result ? describeExit(exit.result) : "an error"}${
+      shown ? `; its last output:\n${indent(mask(shown))}` : ""
+    }`,
+    "Fix the error shown above and run again: rig run",
+  );
+}
+
+function findServer(project: Project): Component {
+  const apps = project.components.filter((c) => c.kind === "python-app");
+  if (apps.length === 0) {
+    throw new EnvironmentError(
+      `No server found in "${project.root}": rig run starts a python-app component`,
+      "Add alembic.ini or a FastAPI app to the server folder, or declare one in rig.toml: " +
+        '[components.server] path = "server" kind = "python-app" app = "app.main:app"',
+    );
+  }
+  if (apps.length > 1) {
+    throw new EnvironmentError(
+      `Several python-app components (${
+        apps.map((a) => `"${a.name}"`).join(", ")
+      }); rig run starts one`,
+      "Mark the others as python-lib in rig.toml",
+    );
+  }
+  return apps[0]!;
+}
+
+async function migrate(
+  ctx: Context,
+  state: {
+    project: Project;
+    server: Component;
+    venv: Venv;
+    db: DatabaseConfig;
+    dbExisted: boolean;
+    values: Record<string, string>;
+    mask: (text: string) => string;
+  },
+): Promise<number> {
+  const { project, server, venv, db, values, mask } = state;
+  const step = ctx.ui.step("migrations");
+  const options = {
+    python: venv.python,
+    env: venvEnv(venv, { ...values, PYTHONUNBUFFERED: "1" }),
+    signal: ctx.signal,
+    mask,
+    onLine: (line: string) => ctx.ui.debug(`  alembic │ ${mask(line)}`),
+  };
+  try {
+    // A SQLite file that does not exist yet has nothing applied; do not create it here.
+    const fresh = db.kind === "sqlite" && !state.dbExisted;
+    const status = await migrationStatus(server.dir, {
+      ...options,
+      databaseUrl: fresh ? undefined : db.resolvedUrl,
+    });
+    requireSingleHead(status.heads, { dir: server.dir, root: project.root });
+    if (status.heads.length === 0) {
+      step.skip("no migrations");
+      return 0;
+    }
+    if (status.upToDate) {
+      step.skip(`up to date (at ${status.heads[0]})`);
+      return 0;
+    }
+    const result = await upgrade(server.dir, {
+      ...options,
+      root: project.root,
+      sqliteFile: db.kind === "sqlite" ? db.file : undefined,
+    });
+    step.done(`${result.applied.length} applied, now at ${status.heads[0]}`);
+    return result.applied.length;
+  } catch (error) {
+    step.fail();
+    throw error;
+  }
+}
+
+function serverService(
+  server: Component,
+  venv: Venv,
+  options: {
+    host: string;
+    port: number;
+    baseUrl: string;
+    reload: boolean;
+    env: Record<string, string>;
+  },
+): ServiceSpec {
+  const app = server.app ?? "app.main:app";
+  const argv = [
+    venv.python,
+    "-m",
+    "uvicorn",
+    app,
+    "--host",
+    options.host,
+    "--port",
+    String(options.port),
+  ];
+  if (options.reload) {
+    argv.push("--reload");
+    for (const dir of reloadDirs(server, app)) argv.push("--reload-dir", dir);
+  }
+  return {
+    name: server.name,
+    argv,
+    cwd: server.dir,
+    env: venvEnv(venv, options.env),
+    ready: readiness(server, options.baseUrl, { http: "/health" }),
+    readyTimeoutMs: 90_000,
+    // uvicorn's reloader survives a worker that cannot import the app.
+    failOn: /^(Traceback \(most recent call last\)|ERROR:\s+Error loading ASGI app)/,
+  };
+}
+
+function devService(
+  component: Component,
+  project: Project,
+  options: { baseUrl: string; env: Record<string, string>; venvOf: Record<string, string> },
+): ServiceSpec {
+  const venv = component.kind === "node-lib"
+    ? undefined
+    : findVenv(component, { env: options.venvOf });
+  const env = { ...options.env, RIG_SERVER_URL: options.baseUrl, API_URL: options.baseUrl };
+  return {
+    name: component.name,
+    argv: component.commands.dev!,
+    cwd: component.dir,
+    env: venv ? venvEnv(venv, env) : env,
+    dependsOn: component.dependsOn.filter((d) =>
+      project.components.some((c) => c.name === d && (c.kind === "python-app" || c.commands.dev))
+    ),
+    ready: readiness(component, options.baseUrl),
+  };
+}
+
+function readiness(component: Component, baseUrl: string, fallback?: { http: string }): ReadyCheck {
+  const ready: Readiness | undefined = component.ready ?? fallback;
+  if (!ready) return { started: true };
+  if (ready.log) return { log: new RegExp(ready.log) };
+  if (ready.port) return { port: ready.port };
+  if (ready.http) {
+    const url = /^https?:\/\//.test(ready.http)
+      ? ready.http
+      : `${baseUrl}${ready.http.startsWith("/") ? "" : "/"}${ready.http}`;
+    // A 404 on the default /health still proves the app answers (it has no such route).
+    const isDefault = !component.ready;
+    return {
+      http: url,
+      accept: (status) => (status >= 200 && status < 400) || (isDefault && status === 404),
+    };
+  }
+  return { started: true };
+}
+
+/** The server's own source packages (the app's package and its sibling packages). */
+function reloadDirs(server: Component, app: string): string[] {
+  const skip = new Set(["tests", "test", "migrations", "alembic", "node_modules", "data"]);
+  const dirs = new Set<string>();
+  const appPackage = app.split(":")[0]!.split(".")[0]!;
+  if (isDir(path.join(server.dir, appPackage))) dirs.add(appPackage);
+  for (const entry of Deno.readDirSync(server.dir)) {
+    if (!entry.isDirectory || entry.name.startsWith(".") || skip.has(entry.name)) continue;
+    if (isFile(path.join(server.dir, entry.name, "__init__.py"))) dirs.add(entry.name);
+  }
+  return dirs.size ? [...dirs].sort() : ["."];
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((l) => `  ${l}`).join("\n");
+}
+
+function isDir(file: string): boolean {
+  try {
+    return Deno.statSync(file).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return Deno.statSync(file).isFile;
+  } catch {
+    return false;
+  }
+}
