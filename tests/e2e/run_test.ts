@@ -1,0 +1,319 @@
+/**
+ * `rig run` end to end on a temp copy of the reference project: rig runs as a
+ * long-lived child process, as a user would start it, and the test talks to
+ * the server it starts. One copy (one venv install) serves every scenario.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { freePort } from "../../lib/net.ts";
+import { baseEnv, copyReferenceProject, REPO_ROOT, rigProcess, tempDir } from "../helpers.ts";
+import { startPostgres } from "../pg.ts";
+
+const MAIN = path.join(REPO_ROOT, "main.ts");
+
+/** A `rig run` started as a child process whose output the test reads. */
+interface RigChild {
+  pid: number;
+  /** stdout and stderr interleaved, as lines arrive. */
+  output(): string;
+  /** Waits until the output matches; fails with the output so far. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+  status: Promise<Deno.CommandStatus>;
+}
+
+function startRig(root: string, args: string[]): RigChild {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, "-C", root, "run", ...args],
+    env: { ...baseEnv(), NO_COLOR: "1" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const status = child.status.then(async (s) => {
+    await pumps;
+    return s;
+  });
+  let exited = false;
+  status.then(() => (exited = true));
+  return {
+    pid: child.pid,
+    output: () => text,
+    status,
+    async waitFor(pattern, timeoutMs = 60_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        const match = text.match(pattern);
+        if (match) return match;
+        if (exited) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`rig run output never matched ${pattern}:\n${text}`);
+    },
+    async stop(signal = "SIGINT") {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 20_000);
+      const result = await status;
+      clearTimeout(timer);
+      return result.code;
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose command line mentions `text` (our temp project). */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(text) && alive(Number(entry.name))) found.push(Number(entry.name));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found;
+}
+
+async function register(base: string, email: string): Promise<Response> {
+  return await fetch(`${base}/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "correct horse battery" }),
+  });
+}
+
+async function login(base: string, email: string): Promise<Response> {
+  return await fetch(`${base}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: email, password: "correct horse battery" }),
+  });
+}
+
+async function sha256(file: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(file));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const READY = /server ready at (http:\/\/\S+) \(docs: \/docs\) in ([\d.]+)(ms|s|m\d+s)/;
+
+function readySeconds(match: RegExpMatchArray): number {
+  const value = Number(match[2]);
+  return match[3] === "ms" ? value / 1000 : value;
+}
+
+Deno.test({
+  name: "rig run starts the reference project, reloads, stops cleanly and reports failures",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-run-e2e-");
+    const root = await copyReferenceProject(dir.join("authserver"));
+    const server = path.join(root, "server");
+    let firstSeconds = 0;
+    let rig: RigChild | undefined;
+    try {
+      await t.step(
+        "a first run sets everything up and serves /health, register and login",
+        async () => {
+          const port = freePort();
+          rig = startRig(root, ["--port", String(port)]);
+          const ready = await rig.waitFor(READY, 600_000);
+          firstSeconds = readySeconds(ready);
+          const base = ready[1]!;
+          assert.equal(base, `http://127.0.0.1:${port}`);
+          const out = rig.output();
+          assert.match(out, /✓ environment development \(\.env\)/);
+          assert.match(out, /✓ install server/);
+          assert.match(out, /✓ database sqlite data\/dev\.db \(new\)/);
+          assert.match(out, /✓ migrations 2 applied, now at 0002/);
+          assert.match(out, /server │ .*Uvicorn running/);
+          assert.match(out, /2 migrations applied/);
+          const health = await fetch(`${base}/health`);
+          assert.equal(health.status, 200);
+          assert.deepEqual(await health.json(), { status: "ok", database: "ok" });
+          const registered = await register(base, "ada@example.com");
+          assert.equal(registered.status, 201, await registered.clone().text());
+          await registered.body?.cancel();
+          const loggedIn = await login(base, "ada@example.com");
+          assert.equal(loggedIn.status, 200);
+          assert.ok((await loggedIn.json()).access_token);
+          const secret = (await Deno.readTextFile(path.join(root, ".env"))).match(
+            /^SECRET_KEY=(.+)$/m,
+          )![1]!;
+          assert.ok(!out.includes(secret), "the generated secret must never be printed");
+        },
+      );
+
+      await t.step("editing a server file reloads the server", async () => {
+        const port = Number(rig!.output().match(READY)![1]!.split(":").pop());
+        const main = path.join(server, "app", "main.py");
+        await Deno.writeTextFile(
+          main,
+          (await Deno.readTextFile(main)) +
+            '\n\n@app.get("/rig-reload-probe")\ndef _rig_reload_probe() -> dict[str, bool]:\n' +
+            '    return {"reloaded": True}\n',
+        );
+        await rig!.waitFor(/server │ .*(Reloading|detected changes)/, 30_000);
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 200; i++) {
+          try {
+            const response = await fetch(`http://127.0.0.1:${port}/rig-reload-probe`);
+            status = response.status;
+            await response.body?.cancel();
+          } catch {
+            // The worker is restarting.
+          }
+          if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(status, 200, rig!.output());
+      });
+
+      await t.step("Ctrl-C stops the server and leaves no process behind", async () => {
+        const pids = [
+          ...rig!.output().matchAll(/Started (?:reloader|server) process \[(\d+)\]/g),
+        ].map((m) => Number(m[1]));
+        assert.ok(pids.length >= 2, rig!.output());
+        const code = await rig!.stop("SIGINT");
+        assert.equal(code, 0, rig!.output());
+        assert.match(rig!.output(), /Stopped server/);
+        rig = undefined;
+        await new Promise((r) => setTimeout(r, 200));
+        for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} is still running`);
+        assert.deepEqual(processesMentioning(server), []);
+      });
+
+      await t.step("a second run skips install and migrations and is ready faster", async () => {
+        const port = freePort();
+        rig = startRig(root, ["--port", String(port)]);
+        const ready = await rig.waitFor(READY, 120_000);
+        const secondSeconds = readySeconds(ready);
+        const out = rig.output();
+        assert.match(out, /- install server up to date/);
+        assert.match(out, /- migrations up to date \(at 0002\)/);
+        assert.match(out, /✓ database sqlite data\/dev\.db \(/);
+        console.log(`rig run ready: first ${firstSeconds}s, second ${secondSeconds}s`);
+        assert.ok(secondSeconds < firstSeconds, `${secondSeconds}s !< ${firstSeconds}s`);
+        const loggedIn = await login(ready[1]!, "ada@example.com");
+        assert.equal(loggedIn.status, 200, "the user registered in the first run is still there");
+        await loggedIn.body?.cancel();
+        assert.equal(await rig.stop("SIGTERM"), 0);
+        rig = undefined;
+        assert.deepEqual(processesMentioning(server), []);
+      });
+
+      await t.step("a busy port is an environment error naming a free one", async () => {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const port = (listener.addr as Deno.NetAddr).port;
+        try {
+          const result = await rigProcess(["-C", root, "run", "--port", String(port)]);
+          assert.equal(result.code, 3, result.stderr);
+          assert.match(result.stderr, new RegExp(`Port ${port} on "127.0.0.1" is already in use`));
+          assert.match(result.stderr, /hint: .*rig run --port \d+/);
+        } finally {
+          listener.close();
+        }
+      });
+
+      await t.step(
+        "a failing migration names the revision and restores the SQLite file",
+        async () => {
+          const dbFile = path.join(server, "data", "dev.db");
+          const before = await sha256(dbFile);
+          const broken = path.join(server, "migrations", "versions", "0003_broken.py");
+          await Deno.writeTextFile(
+            broken,
+            '"""broken on purpose"""\nfrom alembic import op\n\nrevision = "0003"\n' +
+              'down_revision = "0002"\nbranch_labels = None\ndepends_on = None\n\n\n' +
+              'def upgrade() -> None:\n    op.execute("CREATE TABLE half_done (id INTEGER)")\n' +
+              '    op.execute("THIS IS NOT SQL")\n\n\ndef downgrade() -> None:\n    pass\n',
+          );
+          try {
+            const result = await rigProcess(["-C", root, "run", "--port", String(freePort())]);
+            assert.equal(result.code, 1, result.stderr);
+            assert.match(result.stderr, /✗ migrations/);
+            assert.match(
+              result.stderr,
+              /Migration "0003" failed \(0002 -> 0003: broken on purpose\)/,
+            );
+            assert.match(result.stderr, /THIS IS NOT SQL/);
+            assert.match(result.stderr, /Restored "dev\.db" from the backup/);
+            assert.match(result.stderr, /hint: .*0003_broken\.py.*alembic history/);
+            assert.equal(await sha256(dbFile), before, "dev.db must be restored byte for byte");
+          } finally {
+            await Deno.remove(broken);
+          }
+        },
+      );
+
+      await t.step("PostgreSQL: rig run creates the database, migrates and serves", async () => {
+        await using pg = await startPostgres();
+        if (!pg) return;
+        const port = freePort();
+        const url = pg.url("authserver_dev", "postgresql+psycopg");
+        rig = startRig(root, ["--port", String(port), "--db", url]);
+        const ready = await rig.waitFor(READY, 120_000);
+        const out = rig.output();
+        assert.match(out, /✓ database postgresql 127\.0\.0\.1:\d+\/authserver_dev \(created\)/);
+        assert.match(out, /✓ migrations 2 applied/);
+        const registered = await register(ready[1]!, "grace@example.com");
+        assert.equal(registered.status, 201);
+        await registered.body?.cancel();
+        const loggedIn = await login(ready[1]!, "grace@example.com");
+        assert.equal(loggedIn.status, 200);
+        await loggedIn.body?.cancel();
+        assert.equal(await rig.stop("SIGINT"), 0);
+        rig = undefined;
+
+        const down = freePort();
+        const refused = await rigProcess([
+          "-C",
+          root,
+          "run",
+          "--port",
+          String(freePort()),
+          "--db",
+          `postgresql+psycopg://app:hunter2@127.0.0.1:${down}/auth`,
+        ]);
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(
+          refused.stderr,
+          new RegExp(`PostgreSQL at "127\\.0\\.0\\.1:${down}" does not answer`),
+        );
+        assert.doesNotMatch(refused.stderr, /hunter2/);
+      });
+    } finally {
+      if (rig) await (rig as RigChild).stop("SIGTERM");
+    }
+  },
+});
