@@ -15,7 +15,7 @@ export function projectCacheDir(root: string): string {
 
 /** The stat cache file that lets unchanged files skip re-hashing. */
 export function statCacheFile(root: string): string {
-  return path.join(projectCacheDir(root), "stat-cache.json");
+  return path.join(projectCacheDir(root), "stat-cache.bin");
 }
 
 /**

@@ -152,11 +152,11 @@ Deno.test("touching a file's mtime alone does not change the key, with or withou
   await using dir = await tempDir();
   await dir.write({ "a.txt": "same", "b.txt": "other" });
   await ageAll(dir.path, ["a.txt", "b.txt"]);
-  const statCache = await StatCache.load(dir.join(".rig/cache/stat-cache.json"));
+  const statCache = await StatCache.load(dir.join(".rig/cache/stat-cache.bin"));
   const before = await keyOf(dir.path, { statCache });
   const later = new Date();
   await Deno.utime(dir.join("a.txt"), later, later);
-  const reloaded = await StatCache.load(dir.join(".rig/cache/stat-cache.json"));
+  const reloaded = await StatCache.load(dir.join(".rig/cache/stat-cache.bin"));
   assert.equal(await keyOf(dir.path, { statCache: reloaded }), before);
   assert.equal(await keyOf(dir.path), before);
 });
@@ -165,7 +165,7 @@ Deno.test("the stat cache skips unchanged files and re-hashes changed ones", asy
   await using dir = await tempDir();
   await dir.write({ "a.txt": "one", "b.txt": "two", "c.txt": "three" });
   await ageAll(dir.path, ["a.txt", "b.txt", "c.txt"]);
-  const file = dir.join(".rig/cache/stat-cache.json");
+  const file = dir.join(".rig/cache/stat-cache.bin");
   const files = ["a.txt", "b.txt", "c.txt"];
   const cold = { hashed: 0, reused: 0 };
   const first = await fingerprint(dir.path, files, {
@@ -193,7 +193,7 @@ Deno.test("the stat cache skips unchanged files and re-hashes changed ones", asy
 
 Deno.test("a corrupt stat cache file is treated as empty", async () => {
   await using dir = await tempDir();
-  await dir.write({ "a.txt": "x", ".rig/cache/stat-cache.json": "{not json" });
+  await dir.write({ "a.txt": "x", ".rig/cache/stat-cache.bin": "{not json" });
   const cache = await StatCache.open(dir.path);
   assert.equal(cache.size, 0);
   const manifest = await fingerprint(dir.path, ["a.txt"], { statCache: cache });
@@ -427,4 +427,54 @@ Deno.test("userCacheDir follows each OS's convention and RIG_CACHE_DIR overrides
     userDownloadCacheDir({ LOCALAPPDATA: "D:\\L" }, { os: "windows", tool: "npm" }),
     "D:\\L\\rig\\cache\\npm",
   );
+});
+
+Deno.test("hash workers give the same manifest as hashing on the main thread", async () => {
+  await using dir = await tempDir();
+  const files: Record<string, string> = { ".gitattributes": "*.txt text\n" };
+  for (let i = 0; i < 150; i++) files[`d${i % 7}/f${i}.txt`] = `line ${i}\r\n`.repeat(i);
+  files["bin.dat"] = "a\r\nb";
+  await dir.write(files);
+  const names = await listInputs(dir.path, { dirs: ["."], useGit: false });
+  const textRules = await loadTextRules(dir.path, { files: names, autocrlf: false });
+  const counters = { hashed: 0, reused: 0 };
+  const threaded = await fingerprint(dir.path, [...names, "gone.txt"], {
+    textRules,
+    workers: 2,
+    counters,
+  });
+  const single = await fingerprint(dir.path, names, { textRules, workers: 0 });
+  assert.deepEqual(threaded, single);
+  assert.equal(counters.hashed, names.length);
+  assert.equal(threaded["d1/f1.txt"], threaded["d1/f1.txt"]);
+  const { createHash } = await import("node:crypto");
+  assert.equal(
+    threaded["d3/f3.txt"],
+    createHash("sha256").update("line 3\n".repeat(3)).digest("hex"),
+  );
+});
+
+Deno.test("the stat cache file round-trips unicode paths and all text modes", async () => {
+  await using dir = await tempDir();
+  await dir.write({
+    ".gitattributes": "*.md text\n*.txt text=auto\n",
+    "héllo wörld/ünïcode.md": "x\r\n",
+    "a.txt": "y\r\n",
+    "b.bin": "z",
+  });
+  const names = await listInputs(dir.path, { dirs: ["."], useGit: false });
+  await ageAll(dir.path, names);
+  const textRules = await loadTextRules(dir.path, { files: names, autocrlf: false });
+  const first = await fingerprint(dir.path, names, {
+    statCache: await StatCache.open(dir.path),
+    textRules,
+  });
+  const counters = { hashed: 0, reused: 0 };
+  const second = await fingerprint(dir.path, names, {
+    statCache: await StatCache.open(dir.path),
+    textRules,
+    counters,
+  });
+  assert.deepEqual(second, first);
+  assert.deepEqual(counters, { hashed: 0, reused: names.length });
 });
