@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { detectEngine, imageTags, renderTemplate } from "../../lib/docker.ts";
+import { sha256File } from "../../lib/hash.ts";
+import { validateWheel, ValidationError } from "../../lib/wheel.ts";
+import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
+
+const WHEEL = "dist/python-client/authserver_client-0.1.0-py3-none-any.whl";
+const SDIST = "dist/python-client/authserver_client-0.1.0.tar.gz";
+const TARBALL = "dist/js-client/authserver-client-0.1.0.tgz";
+
+interface BuildJson {
+  ok: boolean;
+  components: {
+    name: string;
+    status: string;
+    reason: string | null;
+    artifacts: { path?: string; type: string; sha256?: string }[];
+  }[];
+  docker: { available: boolean; problem?: string; hint?: string } | null;
+}
+
+function statusOf(doc: BuildJson): Record<string, string> {
+  return Object.fromEntries(doc.components.map((c) => [c.name, c.status]));
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await Deno.stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("imageTags names version, git sha and latest", () => {
+  assert.deepEqual(imageTags("AuthServer", "1.2.0+b1", "abc1234"), [
+    "authserver:1.2.0-b1",
+    "authserver:abc1234",
+    "authserver:latest",
+  ]);
+  assert.deepEqual(imageTags("svc", "0.1.0"), ["svc:0.1.0", "svc:latest"]);
+});
+
+Deno.test("renderTemplate fills the app, Python version and migrations", async () => {
+  const text = await renderTemplate({
+    app: "api.main:app",
+    pythonVersion: "3.12",
+    requirements: ["requirements.txt"],
+    installPackage: false,
+    migrations: false,
+  });
+  assert.match(text, /^FROM python:3\.12-slim$/m);
+  assert.match(text, /^RUN pip install -r requirements\.txt$/m);
+  assert.match(text, /^CMD \["uvicorn","api\.main:app","--host","0\.0\.0\.0","--port","8000"\]$/m);
+  assert.doesNotMatch(text, /\{\{/);
+});
+
+Deno.test("detectEngine explains how to get an engine when none is on PATH", async () => {
+  const probe = await detectEngine({ PATH: "/nonexistent" });
+  assert.equal(probe.engine, undefined);
+  assert.match(probe.problem!, /neither docker nor podman is on PATH/);
+  assert.match(probe.hint, /rig build --docker/);
+});
+
+Deno.test({
+  name: "rig build makes validated artifacts, restores them from cache and rebuilds only changes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-build-");
+    const root = await copyReferenceProject(dir.join("authserver"));
+    await git(root, "init", "-q");
+    await git(root, "add", "-A");
+    await git(root, "commit", "-qm", "init");
+    const build = async (...args: string[]) => {
+      const out = await rigInProcess(["--json", "build", ...args], { cwd: root });
+      return { ...out, doc: out.stdout ? JSON.parse(out.stdout) as BuildJson : undefined };
+    };
+
+    await t.step("a cold build makes a wheel, an sdist and an npm tarball", async () => {
+      const { code, doc, stderr } = await build("--skip-tests");
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(statusOf(doc!), {
+        "js-client": "built",
+        "python-client": "built",
+        server: "skipped",
+      });
+      assert.match(stderr, /warning: Skipping tests \(--skip-tests\)/);
+      assert.match(stderr, /No container engine answers/);
+      assert.match(stderr, /sudo systemctl start docker/);
+      for (const file of [WHEEL, SDIST, TARBALL]) {
+        assert.ok(await exists(path.join(root, file)), file);
+      }
+      const manifest = JSON.parse(await Deno.readTextFile(path.join(root, "dist/manifest.json")));
+      assert.deepEqual(
+        manifest.artifacts.map((a: { path: string }) => a.path).sort(),
+        [TARBALL, WHEEL, SDIST].sort(),
+      );
+      for (const artifact of manifest.artifacts) {
+        assert.equal(artifact.sha256, await sha256File(path.join(root, artifact.path)));
+        assert.equal(artifact.version, "0.1.0");
+        assert.match(artifact.sourceKey, /^[0-9a-f]{64}$/);
+      }
+    });
+
+    await t.step("a corrupted wheel fails validation naming the file and mismatch", async () => {
+      const corrupt = dir.join("corrupt.whl");
+      const python = `import zipfile, sys
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as b:
+  for i in a.infolist():
+    data = a.read(i)
+    if i.filename == "authclient/client.py":
+      data += b"\\n# tampered\\n"
+    b.writestr(i, data)
+`;
+      const out = await new Deno.Command("python3", {
+        args: ["-c", python, path.join(root, WHEEL), corrupt],
+      }).output();
+      assert.ok(out.success);
+      const target = dir.join("authserver_client-0.1.0-py3-none-any.whl");
+      await Deno.rename(corrupt, target);
+      await assert.rejects(
+        () => validateWheel(target, { name: "authserver-client", version: "0.1.0" }),
+        (error: unknown) =>
+          error instanceof ValidationError &&
+          /^Wheel "authserver_client-0\.1\.0-py3-none-any\.whl" is invalid: RECORD hash mismatch for "authclient\/client\.py"/
+            .test(error.message),
+      );
+    });
+
+    await t.step("an unchanged second build restores every artifact from the cache", async () => {
+      await Deno.remove(path.join(root, "dist"), { recursive: true });
+      const { code, doc, stderr } = await build("--skip-tests");
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(statusOf(doc!), {
+        "js-client": "cached",
+        "python-client": "cached",
+        server: "skipped",
+      });
+      for (const file of [WHEEL, SDIST, TARBALL]) {
+        assert.ok(await exists(path.join(root, file)), file);
+      }
+    });
+
+    await t.step("changing one client rebuilds only that client", async () => {
+      const file = path.join(root, "clients/js/src/index.ts");
+      await Deno.writeTextFile(file, (await Deno.readTextFile(file)) + "\n// a change\n");
+      const { code, doc, stderr } = await build("--skip-tests", "--js-client", "--python-client");
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(statusOf(doc!), { "js-client": "built", "python-client": "cached" });
+    });
+
+    await t.step(
+      "--docker without an engine builds the rest and exits 3 with the fix",
+      async () => {
+        const { code, stderr, stdout } = await rigProcess(["build", "--skip-tests", "--docker"], {
+          cwd: root,
+        });
+        assert.equal(code, 3, stderr);
+        assert.match(stdout, /python-client .* cached/);
+        assert.match(
+          stderr,
+          /error: Cannot build the container image: No container engine answers: docker is installed but its engine is not running/,
+        );
+        assert.match(stderr, /hint: Start Docker Desktop or run: sudo systemctl start docker/);
+      },
+    );
+
+    await t.step("a failing test stops the build before anything is built", async () => {
+      await Deno.remove(path.join(root, "dist"), { recursive: true });
+      const testFile = path.join(root, "clients/js/test/client.test.ts");
+      const original = await Deno.readTextFile(testFile);
+      await Deno.writeTextFile(
+        testFile,
+        original + `\nit("rig build guard", () => {\n  throw new Error("boom");\n});\n`,
+      );
+      const failed = await rigInProcess(["build", "--js-client"], { cwd: root });
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /Tests failed for js-client: nothing was built/);
+      assert.ok(!(await exists(path.join(root, TARBALL))));
+      await Deno.writeTextFile(testFile, original);
+      const passed = await rigInProcess(["build", "--js-client"], { cwd: root });
+      assert.equal(passed.code, 0, passed.stderr);
+      assert.ok(await exists(path.join(root, TARBALL)));
+    });
+
+    await t.step("--bump sets one version in every file and refuses a dirty tree", async () => {
+      await git(root, "add", "-A");
+      await git(root, "commit", "-qm", "changes");
+      const dry = await rigInProcess(["build", "--bump", "minor", "--dry-run"], { cwd: root });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /Would set version 0\.2\.0 \(was 0\.1\.0\):/);
+      assert.match(
+        dry.stdout,
+        /server\/app\/main\.py FastAPI\(version=\.\.\.\) +0\.1\.0 → 0\.2\.0/,
+      );
+      assert.equal((await git(root, "status", "--porcelain")).trim(), "");
+
+      const bumped = await rigInProcess(["build", "--bump", "minor", "--no-build"], { cwd: root });
+      assert.equal(bumped.code, 0, bumped.stderr);
+      assert.match(bumped.stderr, /Set version 0\.2\.0 in 6 file\(s\)/);
+      const read = (f: string) => Deno.readTextFile(path.join(root, f));
+      assert.match(await read("clients/python/pyproject.toml"), /^version = "0\.2\.0"$/m);
+      assert.match(await read("clients/python/src/authclient/__init__.py"), /"0\.2\.0"/);
+      assert.match(await read("server/app/__init__.py"), /__version__ = "0\.2\.0"/);
+      assert.match(await read("server/app/main.py"), /version="0\.2\.0"/);
+      const pkg = JSON.parse(await read("clients/js/package.json"));
+      const lock = JSON.parse(await read("clients/js/package-lock.json"));
+      assert.equal(pkg.version, "0.2.0");
+      assert.equal(lock.version, "0.2.0");
+      assert.equal(lock.packages[""].version, "0.2.0");
+      const changed = (await git(root, "diff", "--numstat")).trim().split("\n");
+      assert.equal(changed.length, 6, "only the version lines changed");
+      assert.ok(changed.every((l) => /^(1\t1|2\t2)\t/.test(l)), changed.join("\n"));
+
+      const dirty = await rigInProcess(["build", "--bump", "patch", "--no-build"], { cwd: root });
+      assert.equal(dirty.code, 3);
+      assert.match(dirty.stderr, /Refusing to bump versions with uncommitted changes/);
+      assert.match(dirty.stderr, /--allow-dirty/);
+    });
+  },
+});
