@@ -329,6 +329,7 @@ async function migrate(
     const status = await migrationStatus(server.dir, {
       ...options,
       databaseUrl: fresh ? undefined : db.resolvedUrl,
+      sqliteFile: db.kind === "sqlite" ? db.file : undefined,
     });
     requireSingleHead(status.heads, { dir: server.dir, root: project.root });
     if (status.heads.length === 0) {

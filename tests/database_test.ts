@@ -16,6 +16,7 @@ import {
   alembicHeads,
   MigrationError,
   migrationStatus,
+  quickSqliteStatus,
   requireSingleHead,
   upgrade,
 } from "../lib/alembic.ts";
@@ -278,6 +279,7 @@ Deno.test({
         databaseUrl: db.resolvedUrl,
       });
       assert.deepEqual(after, { heads: ["0002"], current: ["0002"], upToDate: true });
+      assert.deepEqual(await quickSqliteStatus(project.path, db.file!), after);
       assert.deepEqual(await alembicHeads(project.path, options), ["0002"]);
       assert.deepEqual(await alembicCurrent(project.path, options), ["0002"]);
       assert.equal(await exists(`${db.file}.rig-backup`), false);
@@ -337,6 +339,8 @@ Deno.test({
       });
       const status = await migrationStatus(project.path, options);
       assert.deepEqual(status.heads.sort(), ["0003a", "0003b"]);
+      const quick = await quickSqliteStatus(project.path, db.file!);
+      assert.deepEqual(quick, { heads: ["0003a", "0003b"], current: ["0002"], upToDate: false });
       assert.throws(
         () => requireSingleHead(status.heads.sort(), { dir: project.path, root: project.path }),
         (error: unknown) => {
