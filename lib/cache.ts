@@ -23,6 +23,13 @@ import { tempSibling, writeFileAtomic } from "./fs_atomic.ts";
 import { projectCacheDir } from "./cache_paths.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
 import { RIG_VERSION } from "./version.ts";
+import {
+  type PackedEntry,
+  packEntry,
+  type RemoteCache,
+  remoteCacheFromSettings,
+  unpackEntry,
+} from "./remote_cache.ts";
 
 /** A file stored in the blob store. */
 export interface BlobRef {
@@ -92,6 +99,10 @@ export interface CacheStoreOptions {
   maxBytes?: number;
   /** Receives debug messages (corrupt records, pruning); pass `ctx.ui.debug`. */
   debug?: (message: string) => void;
+  /** Receives warnings (remote cache trouble); pass `ctx.ui.warn`. */
+  warn?: (message: string, hint?: string) => void;
+  /** A remote cache consulted on local misses and fed by every `put`. */
+  remote?: RemoteCache;
   /** Current time, for tests. */
   now?: () => number;
 }
@@ -150,6 +161,7 @@ export interface PruneOptions {
 
 interface CacheEvent {
   type: "hit" | "miss" | "put";
+  remote?: boolean;
   task?: string;
   component?: string;
   key: string;
@@ -166,9 +178,14 @@ export class CacheStore {
   readonly #now: () => number;
   readonly #startedAt: number;
   readonly #inUse = new Set<string>();
+  readonly #warn: (message: string, hint?: string) => void;
+  readonly #remote: RemoteCache | undefined;
+  #remoteWarned = false;
 
   constructor(readonly root: string, opts: CacheStoreOptions = {}) {
     this.dir = opts.dir ?? projectCacheDir(root);
+    this.#warn = opts.warn ?? (() => {});
+    this.#remote = opts.remote;
     this.#maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.#debug = opts.debug ?? (() => {});
     this.#now = opts.now ?? Date.now;
@@ -194,9 +211,19 @@ export class CacheStore {
     key: string,
     opts: { task?: string; component?: string } = {},
   ): Promise<TaskRecord | undefined> {
-    const record = await this.read(key);
+    let record = await this.read(key);
+    let remote = false;
+    if (!record && this.#remote) {
+      record = await this.#pull(key);
+      remote = record !== undefined;
+    }
     if (record) {
       this.#inUse.add(key);
+      // The entry now reflects the current inputs: the next --explain compares against it.
+      await writeFileAtomic(
+        this.#latestPath(record.task, record.component),
+        JSON.stringify({ key }),
+      ).catch(() => {});
       const now = new Date(this.#now());
       await Deno.utime(this.recordPath(key), now, now).catch(() => {});
       record.lastUsedAt = now.toISOString();
@@ -207,6 +234,7 @@ export class CacheStore {
         component: record.component,
         ms: record.durationMs,
         at: now.getTime(),
+        ...(remote ? { remote } : {}),
       });
     } else {
       await this.#event({
@@ -299,6 +327,7 @@ export class CacheStore {
       ms: record.durationMs,
       at: this.#now(),
     });
+    if (this.#remote) await this.#push(record);
     if (this.#maxBytes > 0 && Number.isFinite(this.#maxBytes)) {
       const size = await this.size();
       if (size > this.#maxBytes) {
@@ -603,6 +632,79 @@ export class CacheStore {
     return { entries, bytes };
   }
 
+  /**
+   * Stores an entry that came from elsewhere (the remote cache): the record
+   * must be valid for `key` and every blob it names must be present and match
+   * its hash. Throws a RigError otherwise.
+   */
+  async importEntry(key: string, entry: PackedEntry): Promise<TaskRecord> {
+    const record = validateRecord(JSON.stringify(entry.record), key);
+    if (typeof record === "string") {
+      throw new RigError(`Cache entry "${key.slice(0, 12)}" is unusable: ${record}`);
+    }
+    const refs = [...record.artifacts, ...(record.log ? [record.log] : [])];
+    for (const ref of refs) {
+      const bytes = entry.blobs.get(ref.sha256);
+      if (!bytes || bytes.length !== ref.size) {
+        throw new RigError(
+          `Cache entry "${key.slice(0, 12)}" lacks blob "${ref.sha256.slice(0, 12)}"`,
+        );
+      }
+      const stored = await this.putBlob(bytes);
+      if (stored.sha256 !== ref.sha256) {
+        throw new RigError(`Cache entry "${key.slice(0, 12)}" has a corrupt blob`);
+      }
+    }
+    await writeFileAtomic(this.recordPath(key), JSON.stringify(record));
+    return (await this.read(key))!;
+  }
+
+  /** Packs a stored record and its blobs as one artifact (for the remote cache). */
+  async exportEntry(record: TaskRecord): Promise<Uint8Array> {
+    const blobs = new Map<string, Uint8Array>();
+    for (const ref of [...record.artifacts, ...(record.log ? [record.log] : [])]) {
+      blobs.set(ref.sha256, await this.readBlob(ref));
+    }
+    const { lastUsedAt: _unused, ...body } = record;
+    return await packEntry({ record: { ...body, lastUsedAt: record.createdAt }, blobs });
+  }
+
+  async #pull(key: string): Promise<TaskRecord | undefined> {
+    try {
+      const bytes = await this.#remote!.download(key);
+      if (!bytes) return undefined;
+      const record = await this.importEntry(key, await unpackEntry(bytes));
+      this.#debug(`Cache entry "${key.slice(0, 12)}" came from the remote cache`);
+      return record;
+    } catch (error) {
+      this.#remoteTrouble(error);
+      return undefined;
+    }
+  }
+
+  async #push(record: TaskRecord): Promise<void> {
+    try {
+      if (await this.#remote!.exists(record.key)) return;
+      await this.#remote!.upload(record.key, await this.exportEntry(record), {
+        durationMs: record.durationMs,
+      });
+    } catch (error) {
+      this.#remoteTrouble(error);
+    }
+  }
+
+  #remoteTrouble(error: unknown): void {
+    const message = (error as Error).message;
+    this.#debug(`Remote cache: ${message}`);
+    // One warning per run is enough; the local cache keeps working.
+    if (this.#remoteWarned) return;
+    this.#remoteWarned = true;
+    this.#warn(
+      `Remote cache unavailable, using the local cache only: ${message}`,
+      error instanceof RigError ? error.hint : undefined,
+    );
+  }
+
   #latestPath(task: string, component: string): string {
     return path.join(
       this.dir,
@@ -876,4 +978,24 @@ export function parseDuration(text: string): number {
 export function cacheMaxBytes(env: Record<string, string | undefined>): number {
   const configured = env.RIG_CACHE_MAX_SIZE?.trim();
   return configured ? parseSize(configured) : DEFAULT_MAX_BYTES;
+}
+
+/** Options of `openCacheStore`. */
+export interface OpenCacheStoreOptions {
+  /** The caller's environment: RIG_CACHE_MAX_SIZE and the remote cache token are read from it. */
+  env: Record<string, string | undefined>;
+  /** rig.toml's `[project] remote_cache` (project.settings.remoteCache). */
+  remoteCache?: { url: string; team?: string; tokenEnv?: string };
+  /** Where debug lines and warnings go (pass `ctx.ui`). */
+  ui?: { debug(text: string): void; warn(text: string, hint?: string): void };
+}
+
+/** Opens a project's cache store the way commands should: size limit from env, remote cache from rig.toml. */
+export function openCacheStore(root: string, opts: OpenCacheStoreOptions): CacheStore {
+  return new CacheStore(root, {
+    maxBytes: cacheMaxBytes(opts.env),
+    remote: remoteCacheFromSettings(opts.remoteCache, opts.env),
+    debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,
+    warn: opts.ui ? (text, hint) => opts.ui!.warn(text, hint) : undefined,
+  });
 }

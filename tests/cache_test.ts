@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { CacheStore, parseDuration, parseSize, type TaskRecord } from "../lib/cache.ts";
+import {
+  CacheStore,
+  openCacheStore,
+  parseDuration,
+  parseSize,
+  type TaskRecord,
+} from "../lib/cache.ts";
+import { packEntry, unpackEntry } from "../lib/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task_key.ts";
-import { tempDir } from "./helpers.ts";
+import { freePort, tempDir } from "./helpers.ts";
 
 function input(n: number, extra: Partial<TaskKeyInput> = {}): TaskKeyInput {
   return {
@@ -315,4 +322,127 @@ Deno.test("several processes writing the same entries at once leave a valid stor
   };
   await walk(store.dir);
   assert.deepEqual(leftovers, []);
+});
+
+/** A tiny Turborepo-style remote cache server on 127.0.0.1 (PUT/GET/HEAD /v8/artifacts/:hash). */
+function remoteServer(token: string) {
+  const artifacts = new Map<string, Uint8Array>();
+  const requests: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const url = new URL(request.url);
+      requests.push(`${request.method} ${url.pathname}${url.search}`);
+      if (request.headers.get("authorization") !== `Bearer ${token}`) {
+        return new Response("unauthorized", { status: 401 });
+      }
+      const match = url.pathname.match(/^\/v8\/artifacts\/([0-9a-f]+)$/);
+      if (!match) return new Response("not found", { status: 404 });
+      const key = `${url.searchParams.get("teamId")}/${match[1]}`;
+      if (request.method === "PUT") {
+        artifacts.set(key, new Uint8Array(await request.arrayBuffer()));
+        return Response.json({ urls: [] }, { status: 202 });
+      }
+      const artifact = artifacts.get(key);
+      if (!artifact) return new Response("not found", { status: 404 });
+      if (request.method === "HEAD") return new Response(null, { status: 200 });
+      return new Response(artifact as BodyInit, {
+        headers: { "content-type": "application/octet-stream" },
+      });
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    artifacts,
+    requests,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("the remote cache shares entries between two checkouts through the Turborepo API", async () => {
+  await using remote = remoteServer("s3cret");
+  await using one = await tempDir();
+  await using two = await tempDir();
+  await one.write({ "dist/app.whl": "wheel" });
+  const settings = { url: remote.url, team: "team_rig", tokenEnv: "RIG_TOKEN" };
+  const warnings: string[] = [];
+  const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
+  const writer = openCacheStore(one.path, {
+    env: { RIG_TOKEN: "s3cret" },
+    remoteCache: settings,
+    ui,
+  });
+  const record = await putEntry(writer, 1, { artifacts: ["dist/app.whl"], log: "built\n" });
+  assert.ok(remote.artifacts.has(`team_rig/${record.key}`));
+  assert.ok(remote.requests.includes(`PUT /v8/artifacts/${record.key}?teamId=team_rig`));
+
+  const reader = openCacheStore(two.path, {
+    env: { RIG_TOKEN: "s3cret" },
+    remoteCache: settings,
+    ui,
+  });
+  const found = await reader.get(record.key);
+  assert.ok(found, "a local miss is served by the remote cache");
+  assert.equal(await reader.readLog(found), "built\n");
+  await reader.restore(found);
+  assert.equal(await Deno.readTextFile(two.join("dist/app.whl")), "wheel");
+  assert.ok(await new CacheStore(two.path).read(record.key), "now stored locally too");
+  assert.deepEqual(warnings, []);
+
+  // Putting an entry the server already has skips the upload.
+  const puts = remote.requests.filter((r) => r.startsWith("PUT")).length;
+  await putEntry(writer, 1, { artifacts: ["dist/app.whl"], log: "built\n" });
+  assert.equal(remote.requests.filter((r) => r.startsWith("PUT")).length, puts);
+});
+
+Deno.test("remote cache trouble is one warning and a miss, never a failure", async () => {
+  await using remote = remoteServer("right");
+  await using dir = await tempDir();
+  const settings = { url: remote.url, team: "t", tokenEnv: "RIG_TOKEN" };
+  const warnings: string[] = [];
+  const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
+  const store = openCacheStore(dir.path, {
+    env: { RIG_TOKEN: "wrong" },
+    remoteCache: settings,
+    ui,
+  });
+  const record = await putEntry(store, 1);
+  assert.equal(await store.get("e".repeat(64)), undefined);
+  assert.ok(await store.get(record.key), "the local cache still works");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Remote cache unavailable.*HTTP 401/);
+
+  // A corrupt artifact on the server is a miss as well.
+  await using other = await tempDir();
+  remote.artifacts.set(`t/${"d".repeat(64)}`, new TextEncoder().encode("garbage"));
+  const reader = openCacheStore(other.path, {
+    env: { RIG_TOKEN: "right" },
+    remoteCache: settings,
+    ui,
+  });
+  assert.equal(await reader.get("d".repeat(64)), undefined);
+  assert.match(warnings.at(-1)!, /not gzip data/);
+
+  // An unreachable server too.
+  const down = openCacheStore(other.path, {
+    env: {},
+    remoteCache: { url: `http://127.0.0.1:${freePort()}` },
+    ui,
+  });
+  assert.equal(await down.get("c".repeat(64)), undefined);
+  assert.match(warnings.at(-1)!, /Cannot reach the remote cache/);
+});
+
+Deno.test("a packed entry round-trips and a tampered blob is refused", async () => {
+  const blobs = new Map([["a".repeat(64), new Uint8Array([1, 2, 3])]]);
+  await assert.rejects(unpackEntry(await packEntry({ record: {}, blobs })), /corrupt blob/);
+  const bytes = new TextEncoder().encode("hello");
+  const { createHash } = await import("node:crypto");
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  const packed = await packEntry({ record: { k: 1 }, blobs: new Map([[sha, bytes]]) });
+  const unpacked = await unpackEntry(packed);
+  assert.deepEqual(unpacked.record, { k: 1 });
+  assert.deepEqual(unpacked.blobs.get(sha), bytes);
 });
