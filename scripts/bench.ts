@@ -3,6 +3,7 @@
  * and prints their timings. Add a section by writing a module in
  * scripts/bench/ that exports a `BenchSection` and listing it in `SECTIONS`.
  */
+import { buildSection } from "./bench/build.ts";
 import { fingerprintSection } from "./bench/fingerprint.ts";
 
 /** What a section gets: a scratch folder (removed afterwards) and a way to print. */
@@ -21,7 +22,7 @@ export interface BenchSection {
 }
 
 /** Every benchmark section, run in this order. */
-export const SECTIONS: BenchSection[] = [fingerprintSection];
+export const SECTIONS: BenchSection[] = [fingerprintSection, buildSection];
 
 /** Runs the sections whose names are given (all when none are); returns the exit code. */
 export async function runBench(args: string[], sections = SECTIONS): Promise<number> {
