@@ -18,7 +18,7 @@ import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "
 import { type Component, type Project, topoOrder } from "./project.ts";
 import type { Ui } from "./ui.ts";
 import { loadEnvironment } from "./env_config.ts";
-import { CacheStore } from "./cache.ts";
+import { openCacheStore } from "./cache.ts";
 import { fingerprint, listInputs, type Manifest, StatCache } from "./fingerprint.ts";
 import {
   describeExplanation,
@@ -366,7 +366,7 @@ export function pythonCheckArgs(
     Object.values(configTexts).some((t) => /^\[(tool\.mypy|mypy)\][^[]*^\s*files\s*=/m.test(t)) ||
     exists(path.join(component.dir, "mypy.ini"));
   return {
-    black: ["--check", "--quiet", "."],
+    black: ["--check", "."],
     flake8: [],
     mypy: mypyFiles ? [] : ["."],
     alembic: exists(path.join(component.dir, "alembic.ini")) ? ["check"] : null,
@@ -511,7 +511,11 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     if (value !== undefined) configValues[key] = value;
   }
   const mask = loaded.mask;
-  const store = new CacheStore(project.root, { debug: (m) => ui.debug(m) });
+  const store = openCacheStore(project.root, {
+    env: opts.env,
+    remoteCache: project.settings.remoteCache,
+    ui,
+  });
   const servers = new Set<Component>();
   for (const c of opts.components) {
     const server = serverOf(project, c);
@@ -622,7 +626,11 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     if (!t.manifest) reasons.push("not run yet: its key needs the installed environment");
     else if (!previous) reasons.push("no earlier green run is cached");
     else {
-      for (const line of describeExplanation(explain(previous.manifest, t.manifest))) {
+      // A narrowed run is compared with the full run it stands in for.
+      const current = t.files
+        ? { ...t.manifest, command: fullCommand(t.manifest.command) }
+        : t.manifest;
+      for (const line of describeExplanation(explain(previous.manifest, current))) {
         reasons.push(line);
       }
     }
