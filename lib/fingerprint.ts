@@ -105,7 +105,8 @@ export async function listInputs(root: string, opts: ListInputsOptions): Promise
     if (venvs.length && venvs.some((v) => v === "." || file.startsWith(v + "/"))) continue;
     result.push(file);
   }
-  return result.sort(comparePaths);
+  // The default sort compares UTF-16 code units, the same order as comparePaths, only faster.
+  return result.sort();
 }
 
 /** Compares posix paths by code unit, the order every manifest and key uses. */
@@ -118,11 +119,14 @@ function normaliseDir(dir: string): string {
   return clean === "." || clean === "/" || clean === "" ? "" : clean.replace(/^\.\//, "");
 }
 
+const ALWAYS_EXCLUDED_PATH = new RegExp(
+  `(?:^|/)(?:${[...ALWAYS_EXCLUDED_DIRS].map((d) => d.replace(/\./g, "\\.")).join("|")})/|` +
+    `(?:^|/)${ALWAYS_EXCLUDED_FILES.source.slice(1)}`,
+);
+
 function isAlwaysExcluded(file: string): boolean {
-  const parts = file.split("/");
-  const name = parts.pop()!;
-  if (ALWAYS_EXCLUDED_FILES.test(name)) return true;
-  return parts.some((p) => ALWAYS_EXCLUDED_DIRS.has(p));
+  // One regular expression per path: splitting 10,000 paths costs more than git's listing.
+  return ALWAYS_EXCLUDED_PATH.test(file);
 }
 
 async function gitFiles(
@@ -605,19 +609,23 @@ export async function fingerprint(
   files: string[],
   opts: FingerprintOptions = {},
 ): Promise<Manifest> {
-  const sorted = [...new Set(files)].sort(comparePaths);
+  const sorted = [...new Set(files)].sort();
   const rules = opts.textRules ?? await loadTextRules(root, { files: sorted, env: opts.env });
   const trivial = rules.trivial;
   const hashes = new Map<string, string>();
   const todo: Omit<HashItem, "abs">[] = [];
+  const gone: string[] = [];
   for (const file of sorted) {
     let info: Deno.FileInfo;
     try {
       // Synchronous stat is ~7x faster than awaiting 10,000 promises here.
       info = Deno.statSync(path.join(root, file));
     } catch (error) {
-      if (isMissing(error)) continue;
-      throw error;
+      if (isMissing(error)) {
+        gone.push(file);
+        continue;
+      }
+      throw unreadable(file, error);
     }
     if (!info.isFile) continue;
     const mode: TextMode = trivial ? "raw" : rules.modeFor(file);
@@ -650,6 +658,7 @@ export async function fingerprint(
   };
   const concurrency = Math.max(1, Math.min(opts.concurrency ?? 8, left.length));
   await Promise.all(Array.from({ length: concurrency }, hashOnMainThread));
+  opts.statCache?.forget(gone);
   await opts.statCache?.save();
   const manifest: Manifest = {};
   for (const file of sorted) {
