@@ -132,15 +132,17 @@ export interface PythonPlan {
 }
 
 /** Works out what to install for a Python component. */
-export function pythonPlan(component: Component): PythonPlan {
+export function pythonPlan(component: Component, root?: string): PythonPlan {
   const dir = component.dir;
+  const display = (file: string) =>
+    path.relative(root ?? path.dirname(dir), file).split(path.sep).join("/");
   const requirementFiles = ["requirements.txt", "requirements-dev.txt"]
     .map((f) => path.join(dir, f))
     .filter(isFile);
   const inputs = new Set<string>();
   for (const file of requirementFiles) {
     inputs.add(file);
-    for (const included of requirementIncludes(file)) inputs.add(included);
+    for (const included of requirementIncludes(file, { display })) inputs.add(included);
   }
   let editable: string | undefined;
   const pyproject = path.join(dir, "pyproject.toml");
@@ -184,7 +186,7 @@ export async function fingerprint(
   const inputs: Record<string, string> = {};
   const rel = (file: string) => path.relative(opts.root, file).split(path.sep).join("/");
   if (isPython(component)) {
-    const plan = pythonPlan(component);
+    const plan = pythonPlan(component, opts.root);
     for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
     inputs["(plan)"] = planArgs(plan).join(" ");
     if (opts.venv) {
@@ -349,7 +351,7 @@ async function installPython(
   const reason = venv.created
     ? `created ${path.relative(component.dir, venv.dir)} (${venv.reason})`
     : opts.reason;
-  const plan = pythonPlan(component);
+  const plan = pythonPlan(component, project.root);
   const installer = chooseInstaller(opts.env);
   const args = planArgs(plan);
   if (args.length) {
@@ -537,12 +539,12 @@ interface ExistingEntry {
   item?: TomlArrayItem;
 }
 
-function readExisting(files: DependencyFiles): ExistingEntry[] {
+function readExisting(files: DependencyFiles, rel: (file: string) => string): ExistingEntry[] {
   const out: ExistingEntry[] = [];
   if (files.mode === "requirements") {
     for (const file of [files.prod, files.dev]) {
       if (!isFile(file)) continue;
-      const entries = parseRequirements(Deno.readTextFileSync(file), path.basename(file));
+      const entries = parseRequirements(Deno.readTextFileSync(file), rel(file));
       for (const requirement of requirementsOf(entries)) out.push({ file, requirement });
     }
     return out;
@@ -559,7 +561,7 @@ function readExisting(files: DependencyFiles): ExistingEntry[] {
         if (error instanceof RequirementSyntaxError) {
           const line = text.slice(0, item.start).split("\n").length;
           throw new ConfigError(
-            "pyproject.toml",
+            rel(files.file),
             line,
             error.message,
             "Fix the dependency, then run: rig install",
@@ -599,7 +601,7 @@ async function addPython(
     return requirement;
   });
   const files = dependencyFiles(component);
-  const existing = readExisting(files);
+  const existing = readExisting(files, rel);
   const planned: PlannedPackage[] = [];
   for (const requirement of requested) {
     const same = existing.filter((e) => e.requirement.key === requirement.key);
@@ -631,7 +633,7 @@ async function addPython(
     ...venvLayout(defaultVenvDir(component)),
   };
   const installArgs = [
-    ...planArgs(pythonPlan(component)),
+    ...planArgs(pythonPlan(component, project.root)),
     ...planned.map((p) =>
       formatRequirement({
         ...p.requirement,

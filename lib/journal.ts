@@ -189,8 +189,8 @@ export async function rollback(
       );
     }
   }
-  const { clearState } = await import("./install.ts");
-  await clearState(root, journal.component);
+  // The install state stays: the next run's fingerprint and installed-version check tell
+  // whether the rollback brought everything back to what was recorded.
   await endJournal(root);
   return notes;
 }

@@ -271,8 +271,13 @@ export function parseRequirement(input: string): Requirement {
 }
 
 /** The files a requirements file pulls in with `-r`/`-c`, recursively (absolute paths, no repeats). */
-export function requirementIncludes(file: string, seen = new Set<string>()): string[] {
+export function requirementIncludes(
+  file: string,
+  opts: { display?: (file: string) => string; seen?: Set<string> } = {},
+): string[] {
   const absolute = path.resolve(file);
+  const seen = opts.seen ?? new Set<string>();
+  const display = opts.display ?? ((f: string) => path.basename(f));
   if (seen.has(absolute)) return [];
   seen.add(absolute);
   let text: string;
@@ -282,7 +287,7 @@ export function requirementIncludes(file: string, seen = new Set<string>()): str
     return [];
   }
   const out: string[] = [];
-  for (const entry of parseRequirements(text, path.basename(absolute))) {
+  for (const entry of parseRequirements(text, display(absolute))) {
     if (
       entry.kind === "option" && (entry.option === "-r" || entry.option === "-c") && entry.value
     ) {
@@ -290,7 +295,7 @@ export function requirementIncludes(file: string, seen = new Set<string>()): str
       const included = path.resolve(path.dirname(absolute), entry.value);
       if (!seen.has(included)) {
         out.push(included);
-        out.push(...requirementIncludes(included, seen));
+        out.push(...requirementIncludes(included, { display, seen }));
       }
     }
   }

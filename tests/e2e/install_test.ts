@@ -1,0 +1,631 @@
+/**
+ * End-to-end tests of `rig install` and `rig doctor` with real venvs, real pip
+ * (and uv, and npm), against tiny wheels built here and served as a PEP 503
+ * index on 127.0.0.1 — never PyPI's live contents.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { installedDistributions, venvLayout } from "../../lib/venv.ts";
+import { journalFile } from "../../lib/journal.ts";
+import { baseEnv, REPO_ROOT, rigInProcess, type RigRun, tempDir } from "../helpers.ts";
+
+const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");
+
+const PACKAGES = [
+  { name: "rigdemo-a", version: "1.0", scripts: { "rigdemo-a": "rigdemo_a:main" } },
+  { name: "rigdemo-a", version: "2.0", scripts: { "rigdemo-a": "rigdemo_a:main" } },
+  { name: "rigdemo-b", version: "1.0", requires: ["rigdemo-a<2"] },
+  { name: "rigdemo-c", version: "1.0" },
+  { name: "rigdemo-c", version: "1.5" },
+  { name: "rigdemo-d", version: "0.3" },
+  { name: "pytest-rigdemo", version: "0.1" },
+  { name: "rigdemo-slow", version: "1.0" },
+];
+
+let wheels: Promise<string> | undefined;
+
+/** Builds the test wheels once per test file (into a folder removed at exit). */
+function buildWheels(): Promise<string> {
+  wheels ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "rig-wheels-" });
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already gone.
+      }
+    });
+    const child = new Deno.Command("python3", {
+      args: [MAKE_WHEELS, dir],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(PACKAGES)));
+    await writer.close();
+    const out = await child.output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return dir;
+  })();
+  return wheels;
+}
+
+/** A PEP 503 simple index over a folder of wheels; files matching `slow` wait until released. */
+interface Index extends AsyncDisposable {
+  url: string;
+  slow: RegExp | undefined;
+  /** Number of slow requests currently held back. */
+  held(): number;
+  release(): void;
+}
+
+async function serveIndex(): Promise<Index> {
+  const dir = await buildWheels();
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  const project = (file: string) => file.split("-")[0]!.replace(/_/g, "-").toLowerCase();
+  let waiting: (() => void)[] = [];
+  const controller = new AbortController();
+  const index: Index = {
+    url: "",
+    slow: undefined,
+    held: () => waiting.length,
+    release() {
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    },
+    async [Symbol.asyncDispose]() {
+      index.release();
+      controller.abort();
+      await server.finished;
+    },
+  };
+  const html = (body: string) =>
+    new Response(`<!DOCTYPE html><html><body>\n${body}\n</body></html>`, {
+      headers: { "content-type": "text/html" },
+    });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    async (request) => {
+      const url = new URL(request.url);
+      const parts = url.pathname.split("/").filter(Boolean);
+      if (parts[0] === "simple" && parts.length === 1) {
+        const names = [...new Set(files.map(project))];
+        return html(names.map((n) => `<a href="/simple/${n}/">${n}</a>`).join("\n"));
+      }
+      if (parts[0] === "simple" && parts.length === 2) {
+        const mine = files.filter((f) => project(f) === parts[1]);
+        if (!mine.length) return new Response("not found", { status: 404 });
+        return html(mine.map((f) => `<a href="/files/${f}">${f}</a>`).join("\n"));
+      }
+      if (parts[0] === "files" && parts[1] && files.includes(parts[1])) {
+        if (index.slow?.test(parts[1])) await new Promise<void>((r) => waiting.push(r));
+        return new Response(await Deno.readFile(path.join(dir, parts[1])), {
+          headers: { "content-type": "application/octet-stream" },
+        });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  );
+  index.url = `http://127.0.0.1:${server.addr.port}`;
+  return index;
+}
+
+function read(file: string): string {
+  return Deno.readTextFileSync(file);
+}
+
+function dists(componentDir: string): Record<string, string> {
+  const all = installedDistributions(venvLayout(path.join(componentDir, ".venv")));
+  return Object.fromEntries(Object.entries(all).filter(([n]) => n.includes("rigdemo")));
+}
+
+function show(run: RigRun): string {
+  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+}
+
+async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test({
+  name:
+    "rig install sets up components, skips unchanged ones, adds packages, refuses conflicts and rolls back failures",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using index = await serveIndex();
+    await using dir = await tempDir();
+    await dir.write({
+      "rig.toml": '[project]\nname = "demo"\n',
+      "server/alembic.ini": "[alembic]\n",
+      "server/requirements.txt": "# server deps\nrigdemo-b<2\n",
+      "tool/requirements.txt": "rigdemo-c==1.0\n",
+    });
+    const env = {
+      PIP_INDEX_URL: `${index.url}/simple/`,
+      RIG_CACHE_DIR: dir.join(".cache"),
+      RIG_INSTALLER: "pip",
+    };
+    const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
+    const server = dir.join("server");
+    const tool = dir.join("tool");
+
+    await t.step("a fresh clone gets venvs and requirements", async () => {
+      const run = await rig("install");
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr, /✓ install server pip: created \.venv/);
+      assert.match(run.stderr, /✓ install tool pip: created \.venv/);
+      assert.deepEqual(dists(server), { "rigdemo-a": "1.0", "rigdemo-b": "1.0" });
+      assert.deepEqual(dists(tool), { "rigdemo-c": "1.0" });
+      const state = JSON.parse(read(dir.join(".rig/install/server.json")));
+      assert.equal(state.packages["rigdemo-b"], "1.0");
+    });
+
+    await t.step("a second rig install skips everything", async () => {
+      const started = performance.now();
+      const run = await rig("install");
+      const elapsed = performance.now() - started;
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr, /- install server up to date/);
+      assert.match(run.stderr, /- install tool up to date/);
+      assert.match(run.stderr, /Everything is up to date/);
+      assert.ok(elapsed < 2000, `took ${elapsed}ms`);
+    });
+
+    await t.step("a changed requirement re-installs only that component", async () => {
+      await Deno.writeTextFile(dir.join("tool/requirements.txt"), "rigdemo-c==1.5\n");
+      const run = await rig("install");
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr, /✓ install tool pip: "tool\/requirements\.txt" changed/);
+      assert.match(run.stderr, /- install server up to date/);
+      assert.deepEqual(dists(tool), { "rigdemo-c": "1.5" });
+    });
+
+    await t.step("a package removed behind rig's back is noticed", async () => {
+      const py = venvLayout(dir.join("tool/.venv")).python;
+      const out = await new Deno.Command(py, {
+        args: ["-m", "pip", "uninstall", "-y", "-q", "rigdemo-c"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.ok(out.success);
+      const run = await rig("install", "--tool");
+      assert.equal(run.code, 0, show(run));
+      assert.match(
+        run.stderr,
+        /install tool pip: the environment changed since the last install \(rigdemo-c removed\)/,
+      );
+      assert.deepEqual(dists(tool), { "rigdemo-c": "1.5" });
+    });
+
+    await t.step("rig install PKG records a runtime dependency in requirements.txt", async () => {
+      const run = await rig("install", "rigdemo-c");
+      assert.equal(run.code, 0, show(run));
+      assert.equal(
+        read(dir.join("server/requirements.txt")),
+        "# server deps\nrigdemo-b<2\nrigdemo-c>=1.5\n",
+      );
+      assert.match(run.stdout, /server\/requirements\.txt:3 {2}add "rigdemo-c>=1\.5"/);
+      assert.deepEqual(dists(server), {
+        "rigdemo-a": "1.0",
+        "rigdemo-b": "1.0",
+        "rigdemo-c": "1.5",
+      });
+      assert.throws(() => Deno.statSync(journalFile(dir.path)), "journal left behind");
+    });
+
+    await t.step("development tools and --dev go to requirements-dev.txt", async () => {
+      let run = await rig("install", "pytest-rigdemo");
+      assert.equal(run.code, 0, show(run));
+      assert.equal(
+        read(dir.join("server/requirements-dev.txt")),
+        "-r requirements.txt\npytest-rigdemo>=0.1\n",
+      );
+      run = await rig("install", "rigdemo-d", "--dev", "--server");
+      assert.equal(run.code, 0, show(run));
+      assert.equal(
+        read(dir.join("server/requirements-dev.txt")),
+        "-r requirements.txt\npytest-rigdemo>=0.1\nrigdemo-d>=0.3\n",
+      );
+      assert.equal(
+        read(dir.join("server/requirements.txt")),
+        "# server deps\nrigdemo-b<2\nrigdemo-c>=1.5\n",
+      );
+      run = await rig("install");
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr, /Everything is up to date/);
+    });
+
+    await t.step("a user's specifier updates the existing line in place", async () => {
+      const run = await rig("install", "rigdemo-c>=1.0,<2");
+      assert.equal(run.code, 0, show(run));
+      assert.equal(
+        read(dir.join("server/requirements.txt")),
+        "# server deps\nrigdemo-b<2\nrigdemo-c>=1.0,<2\n",
+      );
+      assert.match(
+        run.stdout,
+        /server\/requirements\.txt:3 {2}change "rigdemo-c>=1\.5" → "rigdemo-c>=1\.0,<2"/,
+      );
+    });
+
+    const snapshot = () => ({
+      prod: read(dir.join("server/requirements.txt")),
+      dev: read(dir.join("server/requirements-dev.txt")),
+      dists: dists(server),
+    });
+
+    await t.step(
+      "a conflicting specifier is refused with both lines quoted and files untouched",
+      async () => {
+        const before = snapshot();
+        const run = await rig("install", "rigdemo-b>=2");
+        assert.equal(run.code, 1, show(run));
+        assert.match(
+          run.stderr,
+          /Cannot add "rigdemo-b>=2": server\/requirements\.txt:2 already requires "rigdemo-b<2", and no version satisfies both/,
+        );
+        assert.match(run.stderr, /hint: Ask for a version that fits \(rig install "rigdemo-b<2"\)/);
+        assert.deepEqual(snapshot(), before);
+      },
+    );
+
+    await t.step("an unsatisfiable install rolls back files and environment", async () => {
+      const before = snapshot();
+      const run = await rig("install", "rigdemo-a>=2");
+      assert.equal(run.code, 1, show(run));
+      assert.match(run.stderr, /Install failed; rolling back server/);
+      assert.match(run.stderr, /Command failed with exit code 1: .*pip install/);
+      assert.deepEqual(snapshot(), before);
+      assert.throws(() => Deno.statSync(journalFile(dir.path)));
+    });
+
+    await t.step("--dry-run prints the change and does nothing", async () => {
+      const before = read(dir.join("tool/requirements.txt"));
+      const run = await rig("install", "rigdemo-d", "--tool", "--dry-run");
+      assert.equal(run.code, 0, show(run));
+      assert.match(
+        run.stdout,
+        /Would run \(in tool\): .*pip install -r requirements\.txt rigdemo-d/,
+      );
+      assert.match(
+        run.stdout,
+        /tool\/requirements\.txt:2 {2}would add "rigdemo-d>=<installed version>"/,
+      );
+      assert.equal(read(dir.join("tool/requirements.txt")), before);
+      assert.deepEqual(dists(tool), { "rigdemo-c": "1.5" });
+    });
+
+    await t.step("selection mistakes and malformed files are clear errors", async () => {
+      let run = await rig("install", "rigdemo-d", "--tool", "--server");
+      assert.equal(run.code, 2, show(run));
+      assert.match(run.stderr, /Packages go into one component/);
+      run = await rig("install", "rigdemo-d", "--nope");
+      assert.equal(run.code, 2, show(run));
+      await Deno.writeTextFile(dir.join("tool/requirements.txt"), "rigdemo-c >= = 1\n");
+      run = await rig("install");
+      assert.equal(run.code, 3, show(run));
+      assert.match(run.stderr, /"tool\/requirements\.txt" line 1: invalid version specifier/);
+      await Deno.writeTextFile(dir.join("tool/requirements.txt"), "rigdemo-c==1.5\n");
+    });
+
+    await t.step(
+      "a journal left by an interrupted install is rolled back by the next run",
+      async () => {
+        // What an interrupted `rig install rigdemo-d --tool` leaves: rigdemo-d installed, the file edited.
+        const py = venvLayout(dir.join("tool/.venv")).python;
+        const before = installedDistributions(venvLayout(dir.join("tool/.venv")));
+        const original = read(dir.join("tool/requirements.txt"));
+        const out = await new Deno.Command(py, {
+          args: ["-m", "pip", "install", "-q", "--index-url", `${index.url}/simple/`, "rigdemo-d"],
+          stdout: "null",
+          stderr: "piped",
+          env: { PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+        }).output();
+        assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        await Deno.writeTextFile(dir.join("tool/requirements.txt"), original + "rigdemo-d>=0.3\n");
+        await Deno.mkdir(path.dirname(journalFile(dir.path)), { recursive: true });
+        await Deno.writeTextFile(
+          journalFile(dir.path),
+          JSON.stringify({
+            version: 1,
+            component: "tool",
+            kind: "python",
+            pid: 999999,
+            startedAt: new Date().toISOString(),
+            action: "pip install rigdemo-d",
+            files: [{ path: dir.join("tool/requirements.txt"), content: original }],
+            venvDir: dir.join("tool/.venv"),
+            before,
+            installer: "pip",
+          }),
+        );
+        const run = await rig("install");
+        assert.equal(run.code, 0, show(run));
+        assert.match(
+          run.stderr,
+          /An earlier "rig install" \(pip install rigdemo-d\) of component "tool" was interrupted; rolling it back/,
+        );
+        assert.match(
+          run.stderr,
+          /Rolled back: restored tool\/requirements\.txt; uninstalled rigdemo-d/,
+        );
+        assert.equal(read(dir.join("tool/requirements.txt")), original);
+        assert.deepEqual(dists(tool), { "rigdemo-c": "1.5" });
+        assert.throws(() => Deno.statSync(journalFile(dir.path)));
+      },
+    );
+
+    await t.step("a killed rig install leaves a journal that the next run finishes", async () => {
+      const before = { file: read(dir.join("tool/requirements.txt")), dists: dists(tool) };
+      index.slow = /rigdemo_slow/;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          path.join(REPO_ROOT, "main.ts"),
+          "install",
+          "rigdemo-slow",
+          "--tool",
+        ],
+        cwd: dir.path,
+        env: { ...baseEnv(), NO_COLOR: "1", ...env },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        await waitFor(() => index.held() > 0, 60_000, "pip to download rigdemo-slow");
+        const journal = JSON.parse(read(journalFile(dir.path)));
+        assert.equal(journal.component, "tool");
+        child.kill("SIGKILL");
+        await child.status;
+      } finally {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already stopped.
+        }
+      }
+      assert.ok(Deno.statSync(journalFile(dir.path)).isFile);
+      index.slow = undefined;
+      const run = await rig("install", "--tool");
+      index.release();
+      assert.equal(run.code, 0, show(run));
+      assert.match(
+        run.stderr,
+        /\(pip install rigdemo-slow\) of component "tool" was interrupted; rolling it back/,
+      );
+      assert.equal(read(dir.join("tool/requirements.txt")), before.file);
+      assert.deepEqual(dists(tool), before.dists);
+      assert.throws(() => Deno.statSync(journalFile(dir.path)));
+    });
+
+    await t.step("Ctrl-C during rig install PKG rolls back at once", async () => {
+      const before = { file: read(dir.join("tool/requirements.txt")), dists: dists(tool) };
+      index.slow = /rigdemo_slow/;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          path.join(REPO_ROOT, "main.ts"),
+          "install",
+          "rigdemo-slow",
+          "--tool",
+        ],
+        cwd: dir.path,
+        env: { ...baseEnv(), NO_COLOR: "1", ...env },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let output: Deno.CommandOutput;
+      try {
+        await waitFor(() => index.held() > 0, 60_000, "pip to download rigdemo-slow");
+        child.kill("SIGINT");
+        output = await child.output();
+      } finally {
+        index.slow = undefined;
+        index.release();
+      }
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 130, stderr);
+      assert.match(stderr, /Interrupted; rolling back tool/);
+      assert.equal(read(dir.join("tool/requirements.txt")), before.file);
+      assert.deepEqual(dists(tool), before.dists);
+      assert.throws(() => Deno.statSync(journalFile(dir.path)));
+    });
+
+    await t.step(
+      "a venv whose interpreter is gone is reported by doctor and recreated",
+      async () => {
+        const python = venvLayout(dir.join("server/.venv")).python;
+        await Deno.remove(python);
+        await Deno.symlink("/usr/bin/python3.10-removed", python);
+        let run = await rig("doctor");
+        assert.equal(run.code, 3, show(run));
+        assert.match(
+          run.stdout,
+          /server .*server\/\.venv: its interpreter "\/usr\/bin\/python3\.10-removed" no longer exists/,
+        );
+        assert.match(run.stdout, /fix: rig install --server \(recreates it\)/);
+        run = await rig("install");
+        assert.equal(run.code, 0, show(run));
+        assert.match(
+          run.stderr,
+          /Recreating server\/\.venv: its interpreter "\/usr\/bin\/python3\.10-removed" no longer exists/,
+        );
+        assert.match(run.stderr, /- install tool up to date/);
+        assert.deepEqual(dists(server), {
+          "rigdemo-a": "1.0",
+          "rigdemo-b": "1.0",
+          "rigdemo-c": "1.5",
+          "rigdemo-d": "0.3",
+          "pytest-rigdemo": "0.1",
+        });
+        run = await rig("--json", "doctor");
+        assert.equal(run.code, 0, show(run));
+        const report = JSON.parse(run.stdout);
+        const serverFinding = report.findings.find((f: { name: string }) => f.name === "server");
+        assert.equal(serverFinding.severity, "ok");
+      },
+    );
+  },
+});
+
+/** Installs uv into a throwaway venv; undefined (with the reason printed) when that fails. */
+async function installUv(dir: string): Promise<string | undefined> {
+  const venv = path.join(dir, "uv-venv");
+  const make = await new Deno.Command("python3", { args: ["-m", "venv", "--without-pip", venv] })
+    .output();
+  if (!make.success) return undefined;
+  const pip = await new Deno.Command("python3", {
+    args: ["-m", "pip", "--python", path.join(venv, "bin", "python"), "install", "-q", "uv"],
+    env: { PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!pip.success) {
+    console.log(
+      `skipping the uv test: pip install uv failed: ${
+        new TextDecoder().decode(pip.stderr).slice(-300)
+      }`,
+    );
+    return undefined;
+  }
+  return path.join(venv, "bin");
+}
+
+Deno.test({
+  name: "rig install uses uv when asked and records packages the same way",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir();
+    const uvBin = await installUv(dir.path);
+    if (!uvBin) return;
+    await using index = await serveIndex();
+    await dir.write({
+      "proj/rig.toml": '[project]\nname = "uvdemo"\n',
+      "proj/tool/requirements.txt": "rigdemo-b\n",
+    });
+    const env = {
+      PIP_INDEX_URL: `${index.url}/simple/`,
+      RIG_CACHE_DIR: dir.join("cache"),
+      RIG_INSTALLER: "uv",
+      PATH: `${uvBin}:${baseEnv().PATH}`,
+    };
+    const cwd = dir.join("proj");
+    let run = await rigInProcess(["install"], { cwd, env });
+    assert.equal(run.code, 0, show(run));
+    assert.match(run.stderr, /✓ install tool uv: created \.venv/);
+    assert.deepEqual(dists(dir.join("proj/tool")), { "rigdemo-a": "1.0", "rigdemo-b": "1.0" });
+    assert.ok(Deno.statSync(dir.join("cache/uv")).isDirectory);
+    run = await rigInProcess(["install", "rigdemo-c"], { cwd, env });
+    assert.equal(run.code, 0, show(run));
+    assert.equal(read(dir.join("proj/tool/requirements.txt")), "rigdemo-b\nrigdemo-c>=1.5\n");
+    run = await rigInProcess(["install", "rigdemo-a>=2"], { cwd, env });
+    assert.equal(run.code, 1, show(run));
+    assert.match(run.stderr, /Command failed with exit code \d+: uv pip install/);
+    assert.equal(read(dir.join("proj/tool/requirements.txt")), "rigdemo-b\nrigdemo-c>=1.5\n");
+    run = await rigInProcess(["install"], { cwd, env });
+    assert.equal(run.code, 0, show(run));
+    assert.match(run.stderr, /Everything is up to date/);
+  },
+});
+
+Deno.test({
+  name:
+    "rig install runs npm for node components, skips when node_modules matches, and restores package.json on failure",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir();
+    await dir.write({
+      "src/tiny/package.json": JSON.stringify({
+        name: "rig-tiny",
+        version: "1.0.0",
+        main: "index.js",
+      }),
+      "src/tiny/index.js": "module.exports = 42;\n",
+      "src/tiny2/package.json": JSON.stringify({
+        name: "rig-tiny2",
+        version: "2.0.0",
+        main: "index.js",
+      }),
+      "src/tiny2/index.js": "module.exports = 43;\n",
+      "proj/rig.toml": '[project]\nname = "npmdemo"\n',
+    });
+    await Deno.mkdir(dir.join("pkgs"));
+    for (const name of ["tiny", "tiny2"]) {
+      const out = await new Deno.Command("npm", {
+        args: ["pack", "--silent", "--pack-destination", dir.join("pkgs")],
+        cwd: dir.join("src", name),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    }
+    const manifest = JSON.stringify(
+      {
+        name: "web",
+        version: "0.1.0",
+        private: true,
+        dependencies: { "rig-tiny": "file:../../pkgs/rig-tiny-1.0.0.tgz" },
+      },
+      null,
+      2,
+    ) + "\n";
+    await dir.write({ "proj/web/package.json": manifest });
+    const env = { RIG_CACHE_DIR: dir.join("cache"), npm_config_offline: "true" };
+    const cwd = dir.join("proj");
+    let run = await rigInProcess(["install"], { cwd, env });
+    assert.equal(run.code, 0, show(run));
+    assert.match(run.stderr, /✓ install web npm/);
+    assert.equal(
+      read(dir.join("proj/web/node_modules/rig-tiny/index.js")),
+      "module.exports = 42;\n",
+    );
+    assert.ok(Deno.statSync(dir.join("proj/web/package-lock.json")).isFile);
+
+    run = await rigInProcess(["install"], { cwd, env });
+    assert.match(run.stderr, /- install web up to date/);
+
+    await Deno.remove(dir.join("proj/web/node_modules"), { recursive: true });
+    run = await rigInProcess(["--json", "doctor"], { cwd, env });
+    const finding = JSON.parse(run.stdout).findings.find((f: { name: string }) => f.name === "web");
+    assert.match(finding.detail, /node_modules missing \(package-lock\.json present\)/);
+    run = await rigInProcess(["install"], { cwd, env });
+    assert.equal(run.code, 0, show(run));
+    assert.match(run.stderr, /✓ install web npm: node_modules is missing/);
+
+    run = await rigInProcess(["install", "--web", "--dev", "../../pkgs/rig-tiny2-2.0.0.tgz"], {
+      cwd,
+      env,
+    });
+    assert.equal(run.code, 0, show(run));
+    const pkg = JSON.parse(read(dir.join("proj/web/package.json")));
+    assert.deepEqual(Object.keys(pkg.devDependencies), ["rig-tiny2"]);
+    run = await rigInProcess(["install"], { cwd, env });
+    assert.match(run.stderr, /- install web up to date/);
+
+    const before = {
+      manifest: read(dir.join("proj/web/package.json")),
+      lock: read(dir.join("proj/web/package-lock.json")),
+    };
+    run = await rigInProcess(["install", "--web", "../../pkgs/missing-9.9.9.tgz"], { cwd, env });
+    assert.equal(run.code, 1, show(run));
+    assert.match(run.stderr, /Install failed; rolling back web/);
+    assert.equal(read(dir.join("proj/web/package.json")), before.manifest);
+    assert.equal(read(dir.join("proj/web/package-lock.json")), before.lock);
+  },
+});
