@@ -4,6 +4,7 @@
  * under `.rig/install/<component>.json`), in parallel where safe.
  */
 import * as path from "node:path";
+import { userCacheDir as sharedUserCacheDir } from "./cache_paths.ts";
 import { sha256File, sha256Hex } from "./hash.ts";
 import { type Component, type Project } from "./project.ts";
 import { ConfigError, InterruptedError, RigError, UsageError } from "./errors.ts";
@@ -105,20 +106,9 @@ export function stateFile(root: string, component: string): string {
   return path.join(root, ".rig", "install", `${component}.json`);
 }
 
-/** The user-level cache folder (RIG_CACHE_DIR, XDG_CACHE_HOME/rig, ~/Library/Caches/rig, %LOCALAPPDATA%\rig\cache). */
-export function userCacheDir(env: Record<string, string>, os: string = Deno.build.os): string {
-  const api = os === "windows" ? path.win32 : path.posix;
-  if (env.RIG_CACHE_DIR?.trim()) return api.resolve(env.RIG_CACHE_DIR.trim());
-  if (os === "windows") {
-    const local = env.LOCALAPPDATA ||
-      (env.USERPROFILE ? api.join(env.USERPROFILE, "AppData", "Local") : "C:\\Temp");
-    return api.join(local, "rig", "cache");
-  }
-  const home = env.HOME || "/tmp";
-  if (os === "darwin") return api.join(home, "Library", "Caches", "rig");
-  const xdg = env.XDG_CACHE_HOME?.trim();
-  if (xdg && api.isAbsolute(xdg)) return api.join(xdg, "rig");
-  return api.join(home, ".cache", "rig");
+/** The user-level download cache folder (see lib/cache_paths.ts); pip uses `pip/`, uv `uv/`, npm `npm/` below it. */
+export function userCacheDir(env: Record<string, string>): string {
+  return sharedUserCacheDir(env, Deno.build.os);
 }
 
 /** How a Python component is installed: requirement files and/or the project itself. */

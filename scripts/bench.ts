@@ -5,6 +5,7 @@
  */
 import { buildSection } from "./bench/build.ts";
 import { fingerprintSection } from "./bench/fingerprint.ts";
+import { installSection } from "./bench/install.ts";
 import { testSection } from "./bench/test.ts";
 
 /** What a section gets: a scratch folder (removed afterwards) and a way to print. */
@@ -23,7 +24,12 @@ export interface BenchSection {
 }
 
 /** Every benchmark section, run in this order. */
-export const SECTIONS: BenchSection[] = [fingerprintSection, buildSection, testSection];
+export const SECTIONS: BenchSection[] = [
+  fingerprintSection,
+  buildSection,
+  testSection,
+  installSection,
+];
 
 /** Runs the sections whose names are given (all when none are); returns the exit code. */
 export async function runBench(args: string[], sections = SECTIONS): Promise<number> {
