@@ -109,6 +109,8 @@ export interface CacheStoreOptions {
 
 /** The default size limit of a project cache. */
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+/** The event log is folded into per-task totals when it grows past this. */
+const EVENTS_COMPACT_BYTES = 1024 * 1024;
 /** Unreferenced blobs younger than this may belong to a `put` in progress elsewhere. */
 const BLOB_GRACE_MS = 10 * 60_000;
 
@@ -160,7 +162,10 @@ export interface PruneOptions {
 }
 
 interface CacheEvent {
-  type: "hit" | "miss" | "put";
+  /** `summary` lines stand for many older hits and misses (see #compactEvents). */
+  type: "hit" | "miss" | "put" | "summary";
+  hits?: number;
+  misses?: number;
   remote?: boolean;
   task?: string;
   component?: string;
@@ -526,7 +531,11 @@ export class CacheStore {
     for (const event of await this.#events()) {
       if (event.type === "put") continue;
       const stats = bucket(event.task ?? "unknown");
-      if (event.type === "hit") {
+      if (event.type === "summary") {
+        stats.hits += event.hits ?? 0;
+        stats.misses += event.misses ?? 0;
+        stats.savedMs += event.ms ?? 0;
+      } else if (event.type === "hit") {
         stats.hits++;
         stats.savedMs += event.ms ?? 0;
       } else stats.misses++;
@@ -578,6 +587,9 @@ export class CacheStore {
         const count = (refs.get(blob) ?? 1) - 1;
         refs.set(blob, count);
         if (count === 0 && blobSize.has(blob)) {
+          // A put elsewhere that reuses this blob refreshes its mtime: then it stays.
+          const info = await Deno.stat(this.blobPath(blob)).catch(() => undefined);
+          if ((info?.mtime?.getTime() ?? 0) >= this.#startedAt) continue;
           await Deno.remove(this.blobPath(blob)).catch(() => {});
           total -= blobSize.get(blob)!;
           blobSize.delete(blob);
@@ -610,6 +622,7 @@ export class CacheStore {
       removedBlobs++;
     }
     await this.#removeStaleTemps(now);
+    await this.#compactEvents();
     if (removedEntries) {
       this.#debug(`Pruned ${removedEntries} cache entries and ${removedBlobs} blobs`);
     }
@@ -830,6 +843,31 @@ export class CacheStore {
     } catch (error) {
       this.#debug(`Cannot record cache ${event.type}: ${(error as Error).message}`);
     }
+  }
+
+  /** Folds the event log into one summary line per task once it passes 1 MB. */
+  async #compactEvents(): Promise<void> {
+    const file = path.join(this.dir, "events.jsonl");
+    const info = await Deno.stat(file).catch(() => undefined);
+    if (!info || info.size < EVENTS_COMPACT_BYTES) return;
+    const totals = new Map<string, CacheEvent>();
+    for (const event of await this.#events()) {
+      if (event.type === "put") continue;
+      const task = event.task ?? "unknown";
+      const sum = totals.get(task) ??
+        { type: "summary", task, key: "", hits: 0, misses: 0, ms: 0, at: this.#now() };
+      if (event.type === "summary") {
+        sum.hits! += event.hits ?? 0;
+        sum.misses! += event.misses ?? 0;
+        sum.ms! += event.ms ?? 0;
+      } else if (event.type === "hit") {
+        sum.hits!++;
+        sum.ms! += event.ms ?? 0;
+      } else sum.misses!++;
+      totals.set(task, sum);
+    }
+    const text = [...totals.values()].map((e) => JSON.stringify(e) + "\n").join("");
+    await writeFileAtomic(file, text);
   }
 
   async #events(): Promise<CacheEvent[]> {

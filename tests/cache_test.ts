@@ -446,3 +446,22 @@ Deno.test("a packed entry round-trips and a tampered blob is refused", async () 
   assert.deepEqual(unpacked.record, { k: 1 });
   assert.deepEqual(unpacked.blobs.get(sha), bytes);
 });
+
+Deno.test("a large event log is folded into totals without changing the stats", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  await putEntry(store, 1);
+  const line = (type: string, i: number) =>
+    JSON.stringify({ type, task: i % 2 ? "lint" : "test", key: "k".repeat(64), ms: 10, at: i }) +
+    "\n";
+  const lines: string[] = [];
+  for (let i = 0; i < 12_000; i++) lines.push(line(i % 3 ? "hit" : "miss", i));
+  await Deno.writeTextFile(path.join(store.dir, "events.jsonl"), lines.join(""), { append: true });
+  const before = await store.stats();
+  await new CacheStore(dir.path).prune({ maxAgeMs: parseDuration("1d") });
+  const size = (await Deno.stat(path.join(store.dir, "events.jsonl"))).size;
+  assert.ok(size < 1000, `compacted to ${size} bytes`);
+  const after = await store.stats();
+  assert.deepEqual(after.byTask, before.byTask);
+  assert.equal(after.hits, 8000);
+});
