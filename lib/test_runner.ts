@@ -503,7 +503,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     name: "test",
     processEnv: opts.env,
     ui,
-    generate: !opts.dryRun,
+    generate: true,
   });
   const configValues: Record<string, string> = {};
   for (const key of loaded.keys) {

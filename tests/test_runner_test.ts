@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import {
+  hermeticEnv,
+  integrationTestFiles,
+  parseCoverageJson,
+  pytestArgv,
+  pytestTestPaths,
+  pythonTestFiles,
+  readNodeResult,
+  undeclaredVariables,
+} from "../lib/test_runner.ts";
+
+Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {
+  const env = hermeticEnv(
+    {
+      PATH: "/bin",
+      HOME: "/home/me",
+      LC_ALL: "C.UTF-8",
+      PIP_INDEX_URL: "https://pypi.example/simple",
+      https_proxy: "http://proxy:3128",
+      STRIPE_KEY: "sk_live",
+      AWS_SECRET_ACCESS_KEY: "nope",
+      DATABASE_URL: "postgresql://prod",
+    },
+    {
+      declared: ["STRIPE_KEY"],
+      values: { DATABASE_URL: "sqlite:///data/test.db", SECRET_KEY: "s" },
+    },
+  );
+  assert.deepEqual(env, {
+    PATH: "/bin",
+    HOME: "/home/me",
+    LC_ALL: "C.UTF-8",
+    PIP_INDEX_URL: "https://pypi.example/simple",
+    https_proxy: "http://proxy:3128",
+    STRIPE_KEY: "sk_live",
+    DATABASE_URL: "sqlite:///data/test.db",
+    SECRET_KEY: "s",
+  });
+});
+
+Deno.test("undeclaredVariables names hidden variables the sources mention or that share a prefix", () => {
+  const hidden = undeclaredVariables(
+    { PATH: "/bin", FEATURE_FLAG: "1", SERVER_MODE: "x", AUTH_TOKEN: "t", UNRELATED: "u" },
+    {
+      passed: { PATH: "/bin" },
+      sourceText: 'flag = os.environ["FEATURE_FLAG"]',
+      component: "server",
+    },
+  );
+  assert.deepEqual(hidden, ["AUTH_TOKEN", "FEATURE_FLAG", "SERVER_MODE"]);
+});
+
+Deno.test("pytest test paths, test files and integration files are found from config and sources", () => {
+  const paths = pytestTestPaths({
+    "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "-ra"\n',
+  });
+  assert.deepEqual(paths, ["tests"]);
+  assert.deepEqual(pytestTestPaths({ "setup.cfg": "[tool:pytest]\ntestpaths = tests it\n" }), [
+    "tests",
+    "it",
+  ]);
+  assert.deepEqual(
+    pythonTestFiles(
+      ["app/test_x.py", "tests/test_a.py", "tests/b_test.py", "tests/conftest.py"],
+      paths,
+    ),
+    ["tests/b_test.py", "tests/test_a.py"],
+  );
+  assert.deepEqual(
+    integrationTestFiles(
+      new Map([
+        ["tests/test_client.py", "def test(): pass"],
+        ["tests/test_integration.py", 'URL = os.environ.get("AUTH_SERVER_URL")'],
+      ]),
+    ),
+    ["tests/test_integration.py"],
+  );
+});
+
+Deno.test("pytestArgv adds coverage, thresholds, ignores and passthrough in order", () => {
+  assert.deepEqual(
+    pytestArgv({
+      pytest: "/v/bin/pytest",
+      junitFile: "/t/j.xml",
+      coverageFile: "/t/c.json",
+      coverSources: ["app"],
+      failUnder: 80,
+      ignore: ["tests/test_integration.py"],
+      passthrough: ["-k", "login"],
+    }),
+    [
+      "/v/bin/pytest",
+      "-p",
+      "no:cacheprovider",
+      "--junitxml=/t/j.xml",
+      "--cov=app",
+      "--cov-report=json:/t/c.json",
+      "--cov-report=term",
+      "--cov-fail-under=80",
+      "--ignore=tests/test_integration.py",
+      "-k",
+      "login",
+    ],
+  );
+  const partial = pytestArgv({
+    pytest: "pytest",
+    junitFile: "j",
+    coverageFile: "c",
+    failUnder: 80,
+    partial: true,
+    files: ["tests/test_a.py"],
+  });
+  assert.ok(partial.includes("--cov-fail-under=0"));
+  assert.equal(partial.at(-1), "tests/test_a.py");
+});
+
+Deno.test("coverage JSON and node test output are read into numbers", () => {
+  assert.equal(parseCoverageJson('{"totals": {"percent_covered": 91.2345}}'), 91.2);
+  assert.equal(parseCoverageJson("not json"), null);
+  const failed = readNodeResult({
+    code: 1,
+    success: false,
+    output: "# tests 3\n# pass 2\n# fail 1\n# skipped 0\n",
+    durationMs: 1,
+  });
+  assert.deepEqual(failed.counts, { passed: 2, failed: 1, skipped: 0, errors: 0 });
+  assert.equal(failed.failure, "1 test failed");
+});
