@@ -8,6 +8,7 @@ import {
   parseSize,
   type TaskRecord,
 } from "../lib/cache.ts";
+import { userCacheDir } from "../lib/cache_paths.ts";
 import { findRoot } from "../lib/project.ts";
 import { describeExplanation, explain } from "../lib/task_key.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
@@ -133,11 +134,13 @@ export const cache: Command = {
 async function statsCommand(ctx: Context, store: CacheStore, list: boolean): Promise<number> {
   const stats = await store.stats();
   const entries = list ? (await store.entries()).sort((a, b) => b.lastUsedMs - a.lastUsedMs) : [];
+  const userDir = userCacheDir(ctx.env, Deno.build.os);
   const lookups = stats.hits + stats.misses;
   const hitRate = lookups ? Math.round((stats.hits / lookups) * 100) : 0;
   if (ctx.flags.json) {
     ctx.ui.result({
       ...stats,
+      userCacheDir: userDir,
       hitRate: lookups ? stats.hits / lookups : null,
       ...(list
         ? {
@@ -169,6 +172,7 @@ async function statsCommand(ctx: Context, store: CacheStore, list: boolean): Pro
     }`,
   );
   ui.print(`${ui.style("bold", "Saved")}   ${formatDuration(stats.savedMs)} of task time`);
+  ui.print(`${ui.style("bold", "Downloads")} ${userDir} (pip and npm, shared by all projects)`);
   const tasks = Object.entries(stats.byTask);
   if (tasks.length) {
     ui.print();
