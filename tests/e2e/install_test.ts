@@ -629,3 +629,92 @@ Deno.test({
     assert.equal(read(dir.join("proj/web/package-lock.json")), before.lock);
   },
 });
+
+const LIB_PYPROJECT = `[build-system]
+requires = []
+build-backend = "rig_inline_backend"
+backend-path = ["_backend"]
+
+[project]
+name = "libdemo"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = [
+    "rigdemo-c>=1.0",  # the core dependency
+]
+
+[project.optional-dependencies]
+dev = ["pytest-rigdemo"]
+
+[tool.black]
+line-length = 88
+`;
+
+Deno.test({
+  name: "rig install edits pyproject.toml of package components in place",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using index = await serveIndex();
+    await using dir = await tempDir();
+    const backend = read(
+      path.join(REPO_ROOT, "tests/testdata/wheels-src/inline_backend/rig_inline_backend.py"),
+    );
+    await dir.write({
+      "rig.toml": '[project]\nname = "libdemo"\n',
+      "libdemo/pyproject.toml": LIB_PYPROJECT,
+      "libdemo/_backend/rig_inline_backend.py": backend,
+      "libdemo/src/libdemo/__init__.py": "VALUE = 1\n",
+    });
+    const env = {
+      PIP_INDEX_URL: `${index.url}/simple/`,
+      RIG_CACHE_DIR: dir.join(".cache"),
+      RIG_INSTALLER: "pip",
+    };
+    const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
+    const lib = dir.join("libdemo");
+    const pyproject = dir.join("libdemo/pyproject.toml");
+
+    await t.step("setup installs the package editable with its dev extra", async () => {
+      const run = await rig("install");
+      assert.equal(run.code, 0, show(run));
+      assert.deepEqual(dists(lib), { "rigdemo-c": "1.5", "pytest-rigdemo": "0.1" });
+      assert.ok("libdemo" in installedDistributions(venvLayout(path.join(lib, ".venv"))));
+    });
+
+    await t.step("a runtime dependency is appended to [project] dependencies", async () => {
+      const run = await rig("install", "rigdemo-d");
+      assert.equal(run.code, 0, show(run));
+      assert.equal(
+        read(pyproject),
+        LIB_PYPROJECT.replace(
+          '    "rigdemo-c>=1.0",  # the core dependency\n',
+          '    "rigdemo-c>=1.0",  # the core dependency\n    "rigdemo-d>=0.3",\n',
+        ),
+      );
+    });
+
+    await t.step("--dev appends to the dev extra and a specifier updates an entry", async () => {
+      let run = await rig("install", "rigdemo-a", "--dev");
+      assert.equal(run.code, 0, show(run));
+      assert.match(read(pyproject), /^dev = \["pytest-rigdemo", "rigdemo-a>=2\.0"\]$/m);
+      run = await rig("install", "rigdemo-c>=1.5");
+      assert.equal(run.code, 0, show(run));
+      assert.match(read(pyproject), /^ {4}"rigdemo-c>=1\.5", {2}# the core dependency$/m);
+    });
+
+    await t.step("a conflict names pyproject.toml and its line", async () => {
+      const before = read(pyproject);
+      const run = await rig("install", "rigdemo-c<1");
+      assert.equal(run.code, 1, show(run));
+      assert.match(run.stderr, /libdemo\/pyproject\.toml:11 already requires "rigdemo-c>=1\.5"/);
+      assert.equal(read(pyproject), before);
+    });
+
+    await t.step("nothing changed: the next rig install skips", async () => {
+      const run = await rig("install");
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr, /Everything is up to date/);
+    });
+  },
+});
