@@ -7,6 +7,7 @@ import {
   listInputs,
   loadTextRules,
   looksBinary,
+  readAutocrlf,
   StatCache,
 } from "../lib/fingerprint.ts";
 import { compileRules, isPathIgnored } from "../lib/ignore.ts";
@@ -477,4 +478,19 @@ Deno.test("the stat cache file round-trips unicode paths and all text modes", as
   });
   assert.deepEqual(second, first);
   assert.deepEqual(counters, { hashed: 0, reused: names.length });
+});
+
+Deno.test("core.autocrlf is read from the repository and global config files without git", async () => {
+  await using dir = await tempDir();
+  await using home = await tempDir();
+  await git(dir.path, "init", "-q");
+  const homeEnv = { HOME: home.path, PATH: env.PATH ?? "", GIT_CONFIG_NOSYSTEM: "1" };
+  assert.equal(readAutocrlf(dir.path, homeEnv), false);
+  await home.write({ ".gitconfig": "[core]\n\tautocrlf = true\n" });
+  assert.equal(readAutocrlf(dir.path, homeEnv), true);
+  await git(dir.path, "config", "core.autocrlf", "false");
+  assert.equal(readAutocrlf(dir.path, homeEnv), false, "the repository overrides global");
+  await home.write({ ".gitconfig": '[include]\n\tpath = other\n[core]\n\tautocrlf = "input"\n' });
+  assert.equal(readAutocrlf(dir.path, homeEnv), undefined, "includes need git itself");
+  assert.equal(readAutocrlf(dir.path, { ...homeEnv, GIT_CONFIG_COUNT: "1" }), undefined);
 });
