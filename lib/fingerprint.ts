@@ -99,7 +99,7 @@ export async function listInputs(root: string, opts: ListInputsOptions): Promise
   const result: string[] = [];
   for (const file of candidates) {
     if (isAlwaysExcluded(file)) continue;
-    const inDirs = everything || dirs.some((d) => file.startsWith(d + "/"));
+    const inDirs = everything || dirs.some((d) => file.startsWith(d + "/") || file === d);
     if (!inDirs && !(include.rules.length && matchRuleSets([include], file, false))) continue;
     if (exclude.rules.length && isPathIgnored([exclude], file)) continue;
     if (venvs.length && venvs.some((v) => v === "." || file.startsWith(v + "/"))) continue;

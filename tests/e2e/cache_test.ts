@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CacheStore } from "../../lib/cache.ts";
 import { fingerprint, listInputs, StatCache } from "../../lib/fingerprint.ts";
 import { keyManifest, manifestKey } from "../../lib/task_key.ts";
-import { rigInProcess, rigProcess, scrub, tempDir } from "../helpers.ts";
+import { copyReferenceProject, rigInProcess, rigProcess, scrub, tempDir } from "../helpers.ts";
 
 /** Caches two runs of `test server` (before and after an edit) and one `lint server`. */
 async function populate(root: string): Promise<{ first: string; second: string; lint: string }> {
@@ -183,4 +183,27 @@ Deno.test("rig cache stats, show, diff, prune and clean work end to end", async 
     const cleaned = await rigProcess(["cache", "clean", "-y"], { cwd: dir.path });
     assert.equal(cleaned.code, 0, cleaned.stderr);
   });
+});
+
+Deno.test("two copies of the reference project get identical input manifests and keys", async () => {
+  await using one = await tempDir();
+  await using two = await tempDir();
+  await copyReferenceProject(one.path);
+  await copyReferenceProject(two.path);
+  // Litter that must never count as input.
+  await Deno.mkdir(two.join("server/.venv/lib"), { recursive: true });
+  await Deno.writeTextFile(two.join("server/.venv/lib/x.py"), "x");
+  await Deno.mkdir(two.join("server/app/__pycache__"), { recursive: true });
+  await Deno.writeTextFile(two.join("server/app/__pycache__/main.cpython-311.pyc"), "x");
+  const manifestOf = async (root: string) => {
+    const files = await listInputs(root, { dirs: ["server", "clients"], include: ["rig.toml"] });
+    return await fingerprint(root, files, { statCache: await StatCache.open(root) });
+  };
+  const a = await manifestOf(one.path);
+  const b = await manifestOf(two.path);
+  assert.ok(Object.keys(a).some((f) => f.startsWith("server/app/")));
+  assert.deepEqual(b, a);
+  const key = (inputs: Record<string, string>) =>
+    manifestKey(keyManifest({ task: "test", component: "server", command: ["pytest"], inputs }));
+  assert.equal(key(b), key(a));
 });
