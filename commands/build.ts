@@ -219,7 +219,7 @@ async function runTests(
     env: ctx.env,
     ui: ctx.ui,
     signal: ctx.signal,
-    mode: "no-lint",
+    mode: "all",
     passthrough: [],
     readCache: !ctx.flags.noCache,
     writeCache: !ctx.flags.noCache,

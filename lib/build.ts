@@ -178,7 +178,6 @@ export async function buildProject(project: Project, options: BuildOptions): Pro
   const { ui } = options;
   const results: ComponentBuild[] = [];
   let engine: EngineProbe | undefined;
-  let sha: string | undefined;
   const plans = new Map<string, Awaited<ReturnType<typeof buildPlan>>>();
   for (const component of options.components) plans.set(component.name, await buildPlan(component));
   const wantsImage = options.docker !== "skip" &&
@@ -190,9 +189,7 @@ export async function buildProject(project: Project, options: BuildOptions): Pro
       ui.warn(`Skipping container images: ${engine.problem}`, engine.hint);
     }
   }
-  if (wantsImage || options.components.length) {
-    sha = await shortSha(project.root, { env: options.env, signal: options.signal });
-  }
+  const sha = await shortSha(project.root, { env: options.env, signal: options.signal });
   let failed = false;
   for (const component of options.components) {
     const plan = plans.get(component.name)!;
@@ -300,6 +297,7 @@ async function buildComponent(
     }
   }
 
+  const started = performance.now();
   const staging = path.join(workDir(project.root, component.name), "staging");
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
@@ -337,7 +335,7 @@ async function buildComponent(
           task: "build",
           component: component.name,
           exitCode: 0,
-          durationMs: 0,
+          durationMs: performance.now() - started,
           summary: { artifacts: result.artifacts, checks: result.checks },
           manifest,
         },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { detectEngine, imageTags, renderTemplate } from "../../lib/docker.ts";
+import { chooseDockerfile, detectEngine, imageTags, renderTemplate } from "../../lib/docker.ts";
+import { loadProject } from "../../lib/project.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { validateWheel, ValidationError } from "../../lib/wheel.ts";
 import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
@@ -61,6 +62,54 @@ Deno.test("detectEngine explains how to get an engine when none is on PATH", asy
   assert.equal(probe.engine, undefined);
   assert.match(probe.problem!, /neither docker nor podman is on PATH/);
   assert.match(probe.hint, /rig build --docker/);
+});
+
+Deno.test("chooseDockerfile renders rig's template beside a dockerignore when none exists", async () => {
+  await using dir = await tempDir();
+  await dir.write({
+    "api/requirements.txt": "fastapi\n",
+    "api/alembic.ini": "[alembic]\n",
+    "api/app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+  });
+  const project = await loadProject(dir.path);
+  const component = project.components[0]!;
+  const work = dir.join(".rig", "build", component.name);
+  const choice = await chooseDockerfile(component, {
+    workDir: work,
+    app: "app.main:app",
+    pythonVersion: "3.11",
+    installPackage: false,
+  });
+  assert.deepEqual(choice, { file: path.join(work, "Dockerfile"), template: true });
+  assert.match(
+    await Deno.readTextFile(choice.file),
+    /alembic upgrade head && uvicorn app\.main:app/,
+  );
+  assert.match(await Deno.readTextFile(`${choice.file}.dockerignore`), /^\.venv$/m);
+  await dir.write({ "api/Dockerfile": "FROM scratch\n" });
+  const own = await chooseDockerfile(component, {
+    workDir: work,
+    app: "app.main:app",
+    pythonVersion: "3.11",
+    installPackage: false,
+  });
+  assert.deepEqual(own, { file: dir.join("api", "Dockerfile"), template: false });
+});
+
+Deno.test("rig build rejects contradictory or misplaced options with exit 2", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "lib/pyproject.toml": '[project]\nname = "x"\nversion = "1.0.0"\n' });
+  const cases: [string[], RegExp][] = [
+    [["--docker", "--no-docker"], /"--docker" and "--no-docker" cannot be used together/],
+    [["--dry-run"], /Option "--dry-run" only works with "--bump"/],
+    [["--bump", "1.0"], /Invalid version "1\.0"/],
+    [["nope"], /No component named "nope"/],
+  ];
+  for (const [args, message] of cases) {
+    const out = await rigInProcess(["build", ...args], { cwd: dir.path });
+    assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+    assert.match(out.stderr, message);
+  }
 });
 
 Deno.test({
@@ -150,6 +199,23 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
       const { code, doc, stderr } = await build("--skip-tests", "--js-client", "--python-client");
       assert.equal(code, 0, stderr);
       assert.deepEqual(statusOf(doc!), { "js-client": "built", "python-client": "cached" });
+    });
+
+    await t.step("a tarball with test files fails validation and keeps the old dist", async () => {
+      const file = path.join(root, "clients/js/package.json");
+      const original = await Deno.readTextFile(file);
+      await Deno.writeTextFile(file, original.replace(`"dist"\n`, `"dist",\n    "test"\n`));
+      const before = await sha256File(path.join(root, TARBALL));
+      const { code, stderr } = await rigInProcess(["build", "--skip-tests", "--js-client"], {
+        cwd: root,
+      });
+      await Deno.writeTextFile(file, original);
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /error: Package "authserver-client-0\.1\.0\.tgz" is invalid: "test\/[\w.]+\.test\.ts" is a test file and must not be published/,
+      );
+      assert.equal(await sha256File(path.join(root, TARBALL)), before);
     });
 
     await t.step(
