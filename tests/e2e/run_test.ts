@@ -125,11 +125,15 @@ async function sha256(file: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const READY = /server ready at (http:\/\/\S+) \(docs: \/docs\) in ([\d.]+)(ms|s|m\d+s)/;
+const READY = /server ready at (http:\/\/\S+) \(docs: \/docs\) in (\S+) —/;
 
+/** Seconds from rig's duration format: 850ms, 3.2s, 2m05s. */
 function readySeconds(match: RegExpMatchArray): number {
-  const value = Number(match[2]);
-  return match[3] === "ms" ? value / 1000 : value;
+  const text = match[2]!;
+  const minutes = text.match(/^(\d+)m(\d+)s$/);
+  if (minutes) return Number(minutes[1]) * 60 + Number(minutes[2]);
+  if (text.endsWith("ms")) return Number(text.slice(0, -2)) / 1000;
+  return Number(text.slice(0, -1));
 }
 
 Deno.test({
@@ -147,6 +151,7 @@ Deno.test({
         "a first run sets everything up and serves /health, register and login",
         async () => {
           const port = freePort();
+          if (rig) await rig.stop("SIGTERM");
           rig = startRig(root, ["--port", String(port)]);
           const ready = await rig.waitFor(READY, 600_000);
           firstSeconds = readySeconds(ready);
@@ -215,6 +220,7 @@ Deno.test({
 
       await t.step("a second run skips install and migrations and is ready faster", async () => {
         const port = freePort();
+        if (rig) await rig.stop("SIGTERM");
         rig = startRig(root, ["--port", String(port)]);
         const ready = await rig.waitFor(READY, 120_000);
         const secondSeconds = readySeconds(ready);
@@ -276,11 +282,66 @@ Deno.test({
         },
       );
 
+      await t.step("several Alembic heads are refused with the merge command", async () => {
+        const versions = path.join(server, "migrations", "versions");
+        const head = (id: string) =>
+          `revision = "${id}"\ndown_revision = "0002"\n\n\ndef upgrade() -> None:\n    pass\n`;
+        await Deno.writeTextFile(path.join(versions, "0003_left.py"), head("0003a"));
+        await Deno.writeTextFile(path.join(versions, "0003_right.py"), head("0003b"));
+        try {
+          const result = await rigProcess(["-C", root, "run", "--port", String(freePort())]);
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(
+            result.stderr,
+            /Alembic migrations in "server" have 2 heads: "0003a", "0003b"/,
+          );
+          assert.match(
+            result.stderr,
+            /hint: Merge them into one: cd server && alembic merge -m "merge heads" 0003a 0003b/,
+          );
+        } finally {
+          await Deno.remove(path.join(versions, "0003_left.py"));
+          await Deno.remove(path.join(versions, "0003_right.py"));
+        }
+      });
+
+      await t.step(
+        "a component's dev command starts once the server is ready and stops with it",
+        async () => {
+          await Deno.writeTextFile(
+            path.join(root, "rig.toml"),
+            '[components.python-client]\ndev = ["python3", "-u", "-c", ' +
+              "\"import time; print('client watching', flush=True); time.sleep(600)\"]\n" +
+              'ready = { log = "client watching" }\n',
+          );
+          try {
+            if (rig) await rig.stop("SIGTERM");
+            rig = startRig(root, ["--port", String(freePort()), "--no-install", "--no-reload"]);
+            await rig.waitFor(READY, 120_000);
+            const out = rig.output();
+            assert.match(out, /- install --no-install/);
+            assert.match(out, /python-client dev/);
+            const health = out.search(/server +│ .*GET \/health/);
+            const client = out.indexOf("python-client │ client watching");
+            assert.ok(health >= 0 && client > health, out);
+            const pids = processesMentioning("client watching");
+            assert.equal(pids.length, 1);
+            assert.equal(await rig.stop("SIGINT"), 0);
+            rig = undefined;
+            assert.deepEqual(processesMentioning("client watching"), []);
+            assert.deepEqual(processesMentioning(server), []);
+          } finally {
+            await Deno.remove(path.join(root, "rig.toml"));
+          }
+        },
+      );
+
       await t.step("PostgreSQL: rig run creates the database, migrates and serves", async () => {
         await using pg = await startPostgres();
         if (!pg) return;
         const port = freePort();
         const url = pg.url("authserver_dev", "postgresql+psycopg");
+        if (rig) await rig.stop("SIGTERM");
         rig = startRig(root, ["--port", String(port), "--db", url]);
         const ready = await rig.waitFor(READY, 120_000);
         const out = rig.output();
