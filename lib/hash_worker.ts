@@ -2,8 +2,6 @@
  * A hash worker: receives batches of files and answers with their hashes, so
  * cold fingerprints use every core. Started by `fingerprint` (lib/fingerprint.ts).
  */
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
 import { hashFileSync, type TextMode } from "./content_hash.ts";
 
 /** One file to hash. */
@@ -22,7 +20,13 @@ export interface HashResult {
   error?: string;
 }
 
-self.onmessage = (event: MessageEvent<{ jobs: HashJob[] }>) => {
+// Typed by hand: a `lib="deno.worker"` reference here would leak into every program importing this file's types.
+const scope = self as unknown as {
+  onmessage: ((event: MessageEvent<{ jobs: HashJob[] }>) => void) | null;
+  postMessage(message: { results: HashResult[] }): void;
+};
+
+scope.onmessage = (event) => {
   const results: HashResult[] = [];
   for (const job of event.data.jobs) {
     try {
@@ -35,5 +39,5 @@ self.onmessage = (event: MessageEvent<{ jobs: HashJob[] }>) => {
       );
     }
   }
-  self.postMessage({ results });
+  scope.postMessage({ results });
 };
