@@ -158,21 +158,23 @@ async function statsCommand(ctx: Context, store: CacheStore, list: boolean): Pro
     return 0;
   }
   const ui = ctx.ui;
-  ui.print(`${ui.style("bold", "Cache")}   ${stats.dir}`);
+  ui.print(`${ui.style("bold", "Cache".padEnd(9))} ${stats.dir}`);
   ui.print(
-    `${ui.style("bold", "Entries")} ${stats.entries} (${formatBytes(stats.bytes)} in ${
+    `${ui.style("bold", "Entries".padEnd(9))} ${stats.entries} (${formatBytes(stats.bytes)} in ${
       plural(stats.blobs, "blob")
     })`,
   );
   ui.print(
-    `${ui.style("bold", "Lookups")} ${stats.hits} ${
+    `${ui.style("bold", "Lookups".padEnd(9))} ${stats.hits} ${
       stats.hits === 1 ? "hit" : "hits"
     }, ${stats.misses} ${stats.misses === 1 ? "miss" : "misses"}${
       lookups ? ` (${hitRate}% hit rate)` : ""
     }`,
   );
-  ui.print(`${ui.style("bold", "Saved")}   ${formatDuration(stats.savedMs)} of task time`);
-  ui.print(`${ui.style("bold", "Downloads")} ${userDir} (pip and npm, shared by all projects)`);
+  ui.print(`${ui.style("bold", "Saved".padEnd(9))} ${formatDuration(stats.savedMs)} of task time`);
+  ui.print(
+    `${ui.style("bold", "Downloads".padEnd(9))} ${userDir} (pip and npm, shared by all projects)`,
+  );
   const tasks = Object.entries(stats.byTask);
   if (tasks.length) {
     ui.print();
