@@ -32,7 +32,7 @@ export const install: Command = {
   name: "install",
   summary: "Set up every component (venvs, pip/uv, npm), or add packages to one",
   usage: [
-    "install [--<component>...] [--force]",
+    "install [COMPONENT...] [--<component>...] [--force]",
     "install PKG[SPEC]... [--<component> | --component NAME] [--dev|--prod] [--dry-run]",
   ],
   description:
@@ -47,6 +47,7 @@ export const install: Command = {
   options: OPTIONS,
   examples: [
     "rig install",
+    "rig install --server --js-client",
     "rig install httpx",
     'rig install "sqlalchemy>=2.0,<3" --server',
     "rig install pytest-xdist --dev",
@@ -70,7 +71,13 @@ export const install: Command = {
       v[c.name] === true && c.name in componentFlags
     );
     if (typeof v.component === "string") selected.push(getComponent(project, v.component));
-    const packages = [...args.positionals, ...args.passthrough];
+    let packages = [...args.positionals, ...args.passthrough];
+    // "rig install server" means the component, not a package called "server".
+    const names = new Set(project.components.map((c) => c.name));
+    if (packages.length && args.passthrough.length === 0 && packages.every((p) => names.has(p))) {
+      selected.push(...packages.map((p) => getComponent(project, p)));
+      packages = [];
+    }
 
     if (packages.length === 0) {
       if (v.dev || v.prod) {

@@ -20,7 +20,13 @@ import {
   type Venv,
   venvLayout,
 } from "./venv.ts";
-import { chooseInstaller, installArgv, type Installer, pipCheck, pipInstall } from "./pip.ts";
+import {
+  chooseInstaller,
+  installArgv,
+  type Installer,
+  installWithFallback,
+  pipCheck,
+} from "./pip.ts";
 import { hiddenLockfile, npm, npmInputs, setupArgs } from "./npm.ts";
 import {
   appendLine,
@@ -342,17 +348,19 @@ async function installPython(
     ? `created ${path.relative(component.dir, venv.dir)} (${venv.reason})`
     : opts.reason;
   const plan = pythonPlan(component, project.root);
-  const installer = chooseInstaller(opts.env);
+  let installer = chooseInstaller(opts.env);
   const args = planArgs(plan);
   if (args.length) {
     opts.step.update(`${installer} install ${args.join(" ")}`);
-    await pipInstall(venv, args, {
+    installer = await installWithFallback(venv, args, {
       env: opts.env,
       installer,
       cacheDir: userCacheDir(opts.env),
       cwd: component.dir,
       signal: opts.signal,
       onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
+      warn: (text) =>
+        opts.ui.warn(`${component.name}: ${text}`, "Set RIG_INSTALLER=pip to skip uv"),
     });
   }
   await recordPython(project, component, venv, { env: opts.env, installer, started });
@@ -667,7 +675,8 @@ async function addPython(
     });
     journalStarted = true;
     step.update(`${installer} install`);
-    await pipInstall(venv, installArgs, {
+    const used = await installWithFallback(venv, installArgs, {
+      warn: (text) => opts.ui.warn(text, "Set RIG_INSTALLER=pip to skip uv"),
       env: opts.env,
       installer,
       cacheDir: userCacheDir(opts.env),
@@ -699,7 +708,7 @@ async function addPython(
         "Ask for versions that fit together, then run rig install again",
       );
     }
-    await recordPython(project, component, venv, { env: opts.env, installer, started });
+    await recordPython(project, component, venv, { env: opts.env, installer: used, started });
     await endJournal(project.root);
     step.done(
       Object.entries(installed).map(([n, v]) => `${n} ${v}`).join(", "),

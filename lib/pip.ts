@@ -129,3 +129,29 @@ async function runTracked(argv: string[], venv: Venv, opts: PipOptions): Promise
   }
   return result;
 }
+
+/**
+ * `pip install` with uv when chosen, falling back to pip (with a warning) when uv fails;
+ * returns the installer that succeeded. An interruption is never retried.
+ */
+export async function installWithFallback(
+  venv: Venv,
+  args: string[],
+  opts: PipOptions & { warn: (text: string) => void },
+): Promise<Installer> {
+  if (opts.installer === "pip") {
+    await pipInstall(venv, args, opts);
+    return "pip";
+  }
+  try {
+    await pipInstall(venv, args, opts);
+    return "uv";
+  } catch (error) {
+    if (!(error instanceof ProcessError) || opts.signal?.aborted) throw error;
+    const reason = error.output.trim().split("\n").filter(Boolean).pop() ??
+      `exit code ${error.code}`;
+    opts.warn(`uv failed (${reason}); retrying with pip`);
+    await pipInstall(venv, args, { ...opts, installer: "pip" });
+    return "pip";
+  }
+}
