@@ -318,7 +318,10 @@ export class CacheStore {
       tools: { ...input.manifest.tools },
       manifest: input.manifest,
     };
-    const record: TaskRecord = { ...body, checksum: recordChecksum(body) };
+    // Round-trip through JSON first: the checksum must be of what a reader will parse
+    // (Dates become strings, undefined members vanish).
+    const plain = JSON.parse(JSON.stringify(body)) as Omit<TaskRecord, "checksum">;
+    const record: TaskRecord = { ...plain, checksum: recordChecksum(plain) };
     await writeFileAtomic(this.recordPath(input.key), JSON.stringify(record));
     await writeFileAtomic(
       this.#latestPath(input.task, input.component),

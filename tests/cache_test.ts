@@ -465,3 +465,23 @@ Deno.test("a large event log is folded into totals without changing the stats", 
   assert.deepEqual(after.byTask, before.byTask);
   assert.equal(after.hits, 8000);
 });
+
+Deno.test("a summary with dates and undefined members reads back as a valid record", async () => {
+  await using dir = await tempDir();
+  const store = new CacheStore(dir.path);
+  const manifest = keyManifest(input(7));
+  const key = manifestKey(manifest);
+  await store.put({
+    key,
+    task: "test",
+    component: "server",
+    exitCode: 0,
+    summary: { when: new Date(0), missing: undefined, ratio: 0.5 },
+    durationMs: 12.7,
+    manifest,
+  });
+  const record = await store.get(key);
+  assert.ok(record);
+  assert.deepEqual(record.summary, { when: "1970-01-01T00:00:00.000Z", ratio: 0.5 });
+  assert.equal(record.durationMs, 13);
+});
