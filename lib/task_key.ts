@@ -55,6 +55,9 @@ export function stableJson(value: unknown): string {
   if (value === null || typeof value !== "object") {
     return JSON.stringify(value) ?? "null";
   }
+  // Dates (TOML dates too) serialise as JSON.stringify would, not as empty objects.
+  const withJson = value as { toJSON?: () => unknown };
+  if (typeof withJson.toJSON === "function") return stableJson(withJson.toJSON());
   if (Array.isArray(value)) {
     return `[${value.map((v) => (v === undefined ? "null" : stableJson(v))).join(",")}]`;
   }

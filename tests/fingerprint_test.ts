@@ -494,3 +494,10 @@ Deno.test("core.autocrlf is read from the repository and global config files wit
   assert.equal(readAutocrlf(dir.path, homeEnv), undefined, "includes need git itself");
   assert.equal(readAutocrlf(dir.path, { ...homeEnv, GIT_CONFIG_COUNT: "1" }), undefined);
 });
+
+Deno.test("stableJson sorts keys at every level and serialises dates like JSON", () => {
+  assert.equal(
+    stableJson({ b: [{ y: 1, x: undefined }, null], a: new Date(0), c: undefined }),
+    '{"a":"1970-01-01T00:00:00.000Z","b":[{"y":1},null]}',
+  );
+});
