@@ -156,7 +156,7 @@ export const install: Command = {
     }
     const ui = ctx.ui;
     if (result.dryRun) {
-      ui.print(`Would run (in ${target.path}): ${result.command.join(" ")}`);
+      ui.print(`Would run (in ${target.path}): ${result.command.map(shellQuote).join(" ")}`);
       if (result.changes.length === 0) ui.print("Would change no files (already required)");
     }
     for (const change of result.changes) {
@@ -210,4 +210,8 @@ function unique(components: Component[]): Component[] {
 
 function quote(text: string): string {
   return `"${text}"`;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }

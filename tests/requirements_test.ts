@@ -181,3 +181,37 @@ Deno.test("TOML array edits append and replace items and keep the formatting", (
   );
   assert.equal(findTomlArray(PYPROJECT, "project", "nothing"), undefined);
 });
+
+Deno.test("development tools are recognised by name", async () => {
+  const { isDevTool } = await import("../lib/install.ts");
+  for (
+    const name of [
+      "pytest",
+      "pytest-cov",
+      "Black",
+      "flake8-bugbear",
+      "ruff",
+      "mypy",
+      "types-requests",
+      "pre_commit",
+      "coverage",
+      "isort",
+    ]
+  ) {
+    assert.equal(isDevTool(name), true, name);
+  }
+  for (const name of ["fastapi", "httpx", "typer", "blackjack", "types"]) {
+    assert.equal(isDevTool(name), false, name);
+  }
+});
+
+Deno.test("RIG_INSTALLER forces pip or uv and rejects anything else", async () => {
+  const { chooseInstaller } = await import("../lib/pip.ts");
+  assert.equal(chooseInstaller({ RIG_INSTALLER: "pip", PATH: "" }), "pip");
+  assert.equal(chooseInstaller({ PATH: "" }), "pip");
+  assert.throws(() => chooseInstaller({ RIG_INSTALLER: "uv", PATH: "" }), /"uv" is not on PATH/);
+  assert.throws(
+    () => chooseInstaller({ RIG_INSTALLER: "poetry", PATH: "" }),
+    /must be "uv" or "pip"/,
+  );
+});
