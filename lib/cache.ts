@@ -14,6 +14,25 @@
  * missing or corrupt blob makes `restore` throw a RigError rather than
  * silently miss. Records are least-recently-used first when pruning; entries
  * used or written by this store instance (this run) are never pruned.
+ *
+ * Typical use by a command:
+ *
+ * ```ts
+ * const files = await listInputs(root, { dirs: [component.path], include: ["rig.toml"], env });
+ * const inputs = await fingerprint(root, files, { statCache: await StatCache.open(root), env });
+ * const manifest = keyManifest({ task: "test", component: component.name, command, inputs, env: declared });
+ * const key = manifestKey(manifest);
+ * const store = openCacheStore(root, { env, remoteCache: project.settings.remoteCache, ui });
+ * const hit = ctx.flags.noCache ? undefined : await store.get(key, { task: "test", component: component.name });
+ * if (hit) { ui.print(await store.readLog(hit)); await store.restore(hit); }
+ * else {
+ *   const previous = await store.latest("test", component.name);
+ *   if (previous) describeExplanation(explain(previous, manifest)).forEach((l) => ui.info(l));
+ *   // … run the task, then:
+ *   await store.put({ key, task: "test", component: component.name, exitCode, summary, durationMs, manifest },
+ *     { log, artifacts: ["server/coverage.xml"] });
+ * }
+ * ```
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -23,6 +42,8 @@ import { tempSibling, writeFileAtomic } from "./fs_atomic.ts";
 import { projectCacheDir } from "./cache_paths.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
 import { RIG_VERSION } from "./version.ts";
+
+export { describeExplanation, explain, type Explanation } from "./task_key.ts";
 import {
   type PackedEntry,
   packEntry,
