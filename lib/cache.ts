@@ -207,6 +207,7 @@ export class CacheStore {
   readonly #warn: (message: string, hint?: string) => void;
   readonly #remote: RemoteCache | undefined;
   #remoteWarned = false;
+  #gitignoreChecked = false;
 
   constructor(readonly root: string, opts: CacheStoreOptions = {}) {
     this.dir = opts.dir ?? projectCacheDir(root);
@@ -313,6 +314,7 @@ export class CacheStore {
       throw new RigError(`Cannot store cache entry: "${input.key}" is not a SHA-256 key`);
     }
     this.#inUse.add(input.key);
+    await this.#ignoreInGit();
     const artifacts: ArtifactEntry[] = [];
     for (const file of [...new Set(opts.artifacts ?? [])].sort(comparePaths)) {
       artifacts.push(await this.#storeArtifact(file));
@@ -740,6 +742,19 @@ export class CacheStore {
       `Remote cache unavailable, using the local cache only: ${message}`,
       error instanceof RigError ? error.hint : undefined,
     );
+  }
+
+  /** Writes `.rig/.gitignore` (`*`) once, so the cache never shows up in `git status`. */
+  async #ignoreInGit(): Promise<void> {
+    if (this.#gitignoreChecked) return;
+    this.#gitignoreChecked = true;
+    if (this.dir !== projectCacheDir(this.root)) return;
+    const file = path.join(this.root, ".rig", ".gitignore");
+    try {
+      await Deno.stat(file);
+    } catch {
+      await writeFileAtomic(file, "# Written by rig: its caches are local.\n*\n").catch(() => {});
+    }
   }
 
   #latestPath(task: string, component: string): string {

@@ -10,7 +10,7 @@ import {
 import { packEntry, unpackEntry } from "../lib/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task_key.ts";
-import { freePort, tempDir } from "./helpers.ts";
+import { freePort, git, tempDir } from "./helpers.ts";
 
 function input(n: number, extra: Partial<TaskKeyInput> = {}): TaskKeyInput {
   return {
@@ -484,4 +484,15 @@ Deno.test("a summary with dates and undefined members reads back as a valid reco
   assert.ok(record);
   assert.deepEqual(record.summary, { when: "1970-01-01T00:00:00.000Z", ratio: 0.5 });
   assert.equal(record.durationMs, 13);
+});
+
+Deno.test("the first put makes git ignore the .rig folder", async () => {
+  await using dir = await tempDir();
+  await git(dir.path, "init", "-q");
+  await putEntry(new CacheStore(dir.path), 1);
+  assert.equal(
+    await Deno.readTextFile(dir.join(".rig/.gitignore")),
+    "# Written by rig: its caches are local.\n*\n",
+  );
+  assert.equal(await git(dir.path, "status", "--porcelain"), "");
 });
