@@ -694,11 +694,31 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   });
   let server: RunningServer | undefined;
   try {
+    const save = async (t: PlannedTask, result: TaskOutcome) => {
+      t.outcome = result;
+      if (result.summary.ok && opts.writeCache && t.manifest) {
+        await store.put({
+          key: t.key,
+          task: CACHE_TASK[t.task],
+          component: t.component.name,
+          exitCode: 0,
+          summary: result.summary,
+          durationMs: result.summary.durationMs,
+          manifest: t.manifest,
+        }, { log: result.log ?? "" });
+      }
+    };
     for (const t of toRun) {
       if (opts.signal.aborted) throw new InterruptedError();
+      if (t.outcome) continue;
       const state = states.get(t.component.name)!;
+      // A node client's unit and integration tests come from one `npm test`: when both must
+      // run, one run with the server's URL answers both (its test script compiles everything).
+      const partner = t.task === "test" && t.component.kind === "node-lib"
+        ? toRun.find((o) => o.component === t.component && o.task === "integration")
+        : undefined;
       let url: string | undefined;
-      if (t.task === "integration" && t.server) {
+      if ((t.task === "integration" || partner) && t.server) {
         server ??= await startServer(t.server, {
           state: states.get(t.server.name)!,
           database,
@@ -707,7 +727,10 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
         });
         url = server.url;
       }
-      const step = ui.step(taskLabel(t.component.name, t.task));
+      const label = partner
+        ? `${t.component.name} (with integration)`
+        : taskLabel(t.component.name, t.task);
+      const step = ui.step(label);
       const result = await runTask(t, state, {
         ...opts,
         temp,
@@ -725,17 +748,17 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
           component: t.component.name,
         });
       }
-      t.outcome = result;
-      if (result.summary.ok && opts.writeCache && t.manifest) {
-        await store.put({
-          key: t.key,
-          task: CACHE_TASK[t.task],
-          component: t.component.name,
-          exitCode: 0,
-          summary: result.summary,
-          durationMs: result.summary.durationMs,
-          manifest: t.manifest,
-        }, { log: result.log ?? "" });
+      await save(t, result);
+      if (partner) {
+        await save(partner, {
+          ...result,
+          summary: { ...result.summary, task: "integration", checks: [] },
+          key: partner.key,
+          reasons: [
+            ...(reasonsFor.get(partner) ?? []),
+            `ran together with the unit tests (one npm test with the server's URL)`,
+          ],
+        });
       }
     }
   } finally {
@@ -1069,11 +1092,10 @@ async function runTask(
 ): Promise<TaskOutcome> {
   const c = t.component;
   const started = performance.now();
-  let log = "";
-  const record = (argv: string[], out: StepOutput) => {
-    log += `$ ${
-      argv.map((a) => a.startsWith(ctx.temp) ? "<tmp>" + a.slice(ctx.temp.length) : a).join(" ")
-    }\n${out.output}\n`;
+  const logs = { test: "", checks: "" };
+  const record = (argv: string[], out: StepOutput, lane: "test" | "checks") => {
+    const shown = argv.map((a) => a.startsWith(ctx.temp) ? "<tmp>" + a.slice(ctx.temp.length) : a);
+    logs[lane] += `$ ${shown.join(" ")}\n${out.output}\n`;
   };
   const onLine: OutputSink | undefined = ctx.verbose
     ? (line) => ctx.ui.debug(`  ${c.name} │ ${ctx.mask(line)}`)
@@ -1102,19 +1124,20 @@ async function runTask(
   }
   const dir = `${c.name}-${t.task}`;
   await Deno.mkdir(path.join(ctx.temp, dir), { recursive: true });
+  const fail = (failure: string, output?: string) => {
+    summary.ok = false;
+    summary.failure ??= failure;
+    if (output !== undefined) summary.failureOutput = failureTail(output, ctx.mask);
+  };
 
-  if (ctx.mode !== "lint-only") {
+  const testLane = async () => {
+    if (ctx.mode === "lint-only") return;
     if (c.commands.test) {
       const argv = [...c.commands.test, ...ctx.passthrough];
       const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
-      record(argv, out);
-      const counts = parseConsoleCounts(out.output);
-      summary.counts = counts ?? null;
-      if (!out.success) {
-        summary.ok = false;
-        summary.failure = `"${argv.join(" ")}" exited with code ${out.code}`;
-        summary.failureOutput = failureTail(out.output, ctx.mask);
-      }
+      record(argv, out, "test");
+      summary.counts = parseConsoleCounts(out.output) ?? null;
+      if (!out.success) fail(`"${argv.join(" ")}" exited with code ${out.code}`, out.output);
     } else if (python) {
       const venv = state.venv!;
       const junitFile = path.join(ctx.temp, dir, "junit.xml");
@@ -1133,35 +1156,39 @@ async function runTask(
         passthrough: ctx.passthrough,
       });
       const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
-      record(argv, out);
+      record(argv, out, "test");
       const result = await readPytestResult(out, { junitFile, coverageFile });
       summary.counts = result.counts;
       summary.cases = result.cases;
       summary.coverage = result.coverage;
-      if (result.failure) {
-        summary.ok = false;
-        summary.failure = result.failure;
-        summary.failureOutput = failureTail(out.output, ctx.mask);
-      }
+      if (result.failure) fail(result.failure, out.output);
     } else {
       const argv = ["npm", "test", ...(ctx.passthrough.length ? ["--", ...ctx.passthrough] : [])];
       const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
-      record(argv, out);
+      record(argv, out, "test");
       const result = readNodeResult(out);
       summary.counts = result.counts;
-      if (result.failure) {
-        summary.ok = false;
-        summary.failure = result.failure;
-        summary.failureOutput = failureTail(out.output, ctx.mask);
-      }
+      if (result.failure) fail(result.failure, out.output);
     }
-  }
+  };
 
-  if (t.task === "test" && ctx.mode !== "no-lint") {
+  const checkResults: CheckResult[] = [];
+  const checkLane = async () => {
+    if (t.task !== "test" || ctx.mode === "no-lint") return;
     for (const check of checksFor(c, state)) {
       if (ctx.signal.aborted) throw new InterruptedError();
+      if (check.coveredBy) {
+        const other = checkResults.find((r) => r.name === check.coveredBy);
+        checkResults.push({
+          name: check.name,
+          status: other?.status ?? "skipped",
+          detail: `run by the "${check.coveredBy}" script`,
+          durationMs: 0,
+        });
+        continue;
+      }
       if (!check.argv) {
-        summary.checks.push({
+        checkResults.push({
           name: check.name,
           status: "skipped",
           detail: "not installed",
@@ -1181,13 +1208,11 @@ async function runTask(
         signal: ctx.signal,
         onLine,
       });
-      record(check.argv, out);
+      record(check.argv, out, "checks");
       if (out.success) {
-        summary.checks.push({ name: check.name, status: "passed", durationMs: out.durationMs });
+        checkResults.push({ name: check.name, status: "passed", durationMs: out.durationMs });
       } else {
-        summary.ok = false;
-        summary.failure ??= `${check.name} failed`;
-        summary.checks.push({
+        checkResults.push({
           name: check.name,
           status: "failed",
           detail: firstLine(out.output),
@@ -1197,9 +1222,23 @@ async function runTask(
         });
       }
     }
-  }
+  };
+  // Tests and checks are independent: two lanes keep both cores busy.
+  await Promise.all([testLane(), checkLane()]);
+  // Report checks in their usual order (a covered check is listed where it belongs).
+  const order = checksFor(c, state).map((ch) => ch.name);
+  summary.checks = checkResults.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const failedCheck = summary.checks.find((ch) => ch.status === "failed");
+  if (failedCheck && summary.ok) fail(`${failedCheck.name} failed`);
+  else if (failedCheck) summary.ok = false;
   summary.durationMs = performance.now() - started;
-  return { summary, key: t.key, cached: false, reasons: [], log: ctx.mask(log) };
+  return {
+    summary,
+    key: t.key,
+    cached: false,
+    reasons: [],
+    log: ctx.mask(logs.test + logs.checks),
+  };
 }
 
 function firstLine(text: string): string {
@@ -1214,12 +1253,24 @@ interface PlannedCheck {
   hint?: string;
   /** How to fix a failure. */
   fixHint?: string;
+  /** Another check that already does this one's work. */
+  coveredBy?: string;
 }
 
 function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
   if (c.commands.lint) return [{ name: "lint", argv: c.commands.lint }];
   if (c.kind === "node-lib") {
     const checks: PlannedCheck[] = [];
+    const lint = packageScripts(c.dir).lint;
+    // A lint script that is itself `tsc --noEmit` already is the type check: run it once.
+    const lintIsTsc = !!lint && /^\s*tsc\b[^&|;]*--noEmit/.test(lint);
+    if (lint) {
+      checks.push({
+        name: "lint",
+        argv: ["npm", "run", "lint"],
+        fixHint: "Fix the lint errors above",
+      });
+    }
     const tsc = path.join(
       c.dir,
       "node_modules",
@@ -1228,17 +1279,12 @@ function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
     );
     if (exists(path.join(c.dir, "tsconfig.json"))) {
       checks.push(
-        exists(tsc)
+        lintIsTsc
+          ? { name: "tsc", coveredBy: "lint" }
+          : exists(tsc)
           ? { name: "tsc", argv: [tsc, "--noEmit"], fixHint: "Fix the type errors above" }
           : { name: "tsc", hint: `rig install --${c.name} --dev typescript` },
       );
-    }
-    if (packageScripts(c.dir).lint) {
-      checks.push({
-        name: "lint",
-        argv: ["npm", "run", "lint"],
-        fixHint: "Fix the lint errors above",
-      });
     }
     return checks;
   }
@@ -1272,7 +1318,6 @@ class TestDatabase {
   #url?: string;
   #config?: DatabaseConfig;
   #python?: string;
-  #migrated = false;
 
   constructor(
     readonly project: Project,
@@ -1285,9 +1330,15 @@ class TestDatabase {
     },
   ) {}
 
-  /** The database URL for the server's tasks; created and migrated on first call. */
-  async url(server: Component, state: ComponentState): Promise<string> {
-    if (this.#url && this.#migrated) return this.#url;
+  #ready?: Promise<string>;
+
+  /** The database URL for the server's tasks; created and migrated once, on first call. */
+  url(server: Component, state: ComponentState): Promise<string> {
+    this.#ready ??= this.#prepare(server, state);
+    return this.#ready;
+  }
+
+  async #prepare(server: Component, state: ComponentState): Promise<string> {
     const configured = this.opts.configValues.DATABASE_URL ?? state.env.DATABASE_URL;
     const venv = state.venv!;
     this.#python = venv.python;
@@ -1317,7 +1368,6 @@ class TestDatabase {
         await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
       });
     }
-    this.#migrated = true;
     return this.#url;
   }
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { copyReferenceProject, git, REPO_ROOT, rigProcess, tempDir } from "../helpers.ts";
+import { baseEnv, copyReferenceProject, git, REPO_ROOT, rigProcess, tempDir } from "../helpers.ts";
 import { parseJunit } from "../../lib/junit.ts";
 import { startPostgres } from "../pg.ts";
 
@@ -77,7 +77,7 @@ Deno.test({
         server.checks.map((c) => `${c.name}:${c.status}`),
         ["black:passed", "flake8:passed", "mypy:passed", "alembic:passed"],
       );
-      assert.deepEqual(task(doc, "js-client").checks.map((c) => c.name), ["tsc", "lint"]);
+      assert.deepEqual(task(doc, "js-client").checks.map((c) => c.name), ["lint", "tsc"]);
       assert.ok(task(doc, "python-client").coverage! > 50);
       // Integration tests ran against the live server, not skipped.
       assert.ok(task(doc, "python-client", "integration").passed! >= 1);
@@ -196,6 +196,11 @@ Deno.test({
         }).output();
         return new TextDecoder().decode(out.stdout).split("\n").filter((d) => d.includes("_test_"));
       };
+      const env = {
+        ...baseEnv(),
+        NO_COLOR: "1",
+        DATABASE_URL: pg.url("auth", "postgresql+psycopg"),
+      };
       const child = new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -207,20 +212,26 @@ Deno.test({
           "--force",
         ],
         cwd: root,
-        env: {
-          ...Deno.env.toObject(),
-          NO_COLOR: "1",
-          DATABASE_URL: pg.url("auth", "postgresql+psycopg"),
-        },
+        env,
+        clearEnv: true,
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      const output = child.output();
+      let exited = false;
+      const output = child.output().finally(() => exited = true);
       let created: string[] = [];
       const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && created.length === 0) {
+      while (Date.now() < deadline && created.length === 0 && !exited) {
         await new Promise((r) => setTimeout(r, 200));
         created = await listDatabases();
+      }
+      if (created.length === 0) {
+        const early = await output;
+        throw new Error(
+          `the test database was never created (exit ${early.code}):\n${
+            new TextDecoder().decode(early.stderr)
+          }${new TextDecoder().decode(early.stdout)}`,
+        );
       }
       assert.equal(created.length, 1, "the test database was never created");
       assert.match(created[0]!, /^auth_test_[0-9a-f]{8}$/);
