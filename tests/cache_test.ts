@@ -496,3 +496,40 @@ Deno.test("the first put makes git ignore the .rig folder", async () => {
   );
   assert.equal(await git(dir.path, "status", "--porcelain"), "");
 });
+
+Deno.test("writers and a pruner running at once leave only restorable entries", async () => {
+  await using dir = await tempDir();
+  for (let i = 0; i < 4; i++) await dir.write({ [`out${i}.txt`]: `content ${i}`.repeat(1000) });
+  const writer = `
+    import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
+    import { keyManifest, manifestKey } from ${JSON.stringify(KEY_MODULE)};
+    const store = new CacheStore(Deno.args[0], { maxBytes: 0 });
+    for (let round = 0; round < 20; round++) {
+      for (let n = 0; n < 6; n++) {
+        const manifest = keyManifest({ task: "t", component: "c", command: [],
+          inputs: { f: String(n).repeat(64) } });
+        await store.put({ key: manifestKey(manifest), task: "t", component: "c", exitCode: 0,
+          durationMs: 1, manifest }, { log: "log " + n, artifacts: ["out" + (n % 4) + ".txt"] });
+      }
+    }`;
+  const pruner = `
+    import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
+    for (let i = 0; i < 30; i++) await new CacheStore(Deno.args[0]).prune({ maxBytes: 1 });`;
+  const start = (code: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", code, dir.path],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const outputs = await Promise.all([start(writer), start(writer), start(pruner)]);
+  for (const output of outputs) {
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  }
+  const store = new CacheStore(dir.path);
+  await using dest = await tempDir();
+  for (const entry of await store.entries()) {
+    const record = (await store.read(entry.key))!;
+    await store.restore(record, dest.path);
+    assert.match(await store.readLog(record), /^log \d$/);
+  }
+});
