@@ -600,6 +600,7 @@ async function addPython(
   });
   const files = dependencyFiles(component);
   const existing = readExisting(files, rel);
+  refuseHashPinned(files, existing, rel);
   const planned: PlannedPackage[] = [];
   for (const requirement of requested) {
     const same = existing.filter((e) => e.requirement.key === requirement.key);
@@ -746,6 +747,30 @@ async function rollBackAfter(
       "Run rig install again to finish it (the journal is kept in .rig/install/journal.json)",
     );
   }
+}
+
+/** pip's hash-checking mode would reject an added line without hashes: refuse before touching anything. */
+function refuseHashPinned(
+  files: DependencyFiles,
+  existing: ExistingEntry[],
+  rel: (file: string) => string,
+): void {
+  if (files.mode !== "requirements") return;
+  const hashed = existing.find((e) => e.requirement.options.some((o) => o.startsWith("--hash")));
+  const forced = [files.prod, files.dev].find((file) =>
+    isFile(file) &&
+    parseRequirements(Deno.readTextFileSync(file), rel(file)).some((e) =>
+      e.kind === "option" && e.option === "--require-hashes"
+    )
+  );
+  if (!hashed && !forced) return;
+  const where = hashed ? `${rel(hashed.file)}:${hashed.requirement.line}` : rel(forced!);
+  throw new RigError(
+    `Cannot add packages to "${
+      where.split(":")[0]
+    }": it pins hashes (${where}), and pip would reject a line without them`,
+    "Regenerate the file with its hashes (e.g. pip-compile --generate-hashes), then run: rig install",
+  );
 }
 
 function lineOf(entry: ExistingEntry): number | undefined {

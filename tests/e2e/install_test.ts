@@ -307,6 +307,16 @@ Deno.test({
       assert.match(run.stderr, /Packages go into one component/);
       run = await rig("install", "rigdemo-d", "--nope");
       assert.equal(run.code, 2, show(run));
+      await Deno.writeTextFile(
+        dir.join("tool/requirements.txt"),
+        "rigdemo-c==1.5 \\\n    --hash=sha256:0000\n",
+      );
+      run = await rig("install", "rigdemo-d", "--tool");
+      assert.equal(run.code, 1, show(run));
+      assert.match(
+        run.stderr,
+        /Cannot add packages to "tool\/requirements\.txt": it pins hashes \(tool\/requirements\.txt:1\)/,
+      );
       await Deno.writeTextFile(dir.join("tool/requirements.txt"), "rigdemo-c >= = 1\n");
       run = await rig("install");
       assert.equal(run.code, 3, show(run));
