@@ -25,13 +25,13 @@ async function python(code: string, cwd: string): Promise<void> {
  * Writes demo_pkg-1.2.0-py3-none-any.whl with a correct RECORD, like a build
  * backend would; `tamper` is Python run on `files` (a dict) after RECORD is made.
  */
-async function makeWheel(dir: string, tamper = ""): Promise<string> {
+async function makeWheel(dir: string, tamper = "", requires = ""): Promise<string> {
   await python(
     `import base64, hashlib, zipfile
 files = {
   "demo_pkg/__init__.py": b"VALUE = 42\\n",
   "demo_pkg/util.py": b"def f():\\n    return 1\\n",
-  "demo_pkg-1.2.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: Demo.Pkg\\nVersion: 1.2.0\\n\\nLong text: here\\n",
+  "demo_pkg-1.2.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: Demo.Pkg\\nVersion: 1.2.0\\n${requires}\\nLong text: here\\n",
   "demo_pkg-1.2.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
 }
 def h(b):
@@ -189,11 +189,20 @@ Deno.test("smokeTestWheel installs a wheel into a scratch venv and imports it", 
     env: baseEnv(),
     noDeps: true,
   };
-  await smokeTestWheel(wheel, options);
+  assert.deepEqual(await smokeTestWheel(wheel, options), { imported: ["demo_pkg"] });
   await assert.rejects(
     () => smokeTestWheel(wheel, { ...options, modules: ["demo_pkg.missing"] }),
     /installs but does not import: ModuleNotFoundError/,
   );
+  // A dependency that cannot be installed (no index) skips the import instead of failing.
+  const needy = await makeWheel(dir.path, "", "Requires-Dist: rig-no-such-package-xyz\\n");
+  const result = await smokeTestWheel(needy, {
+    ...options,
+    noDeps: false,
+    env: { ...options.env, PIP_NO_INDEX: "1", PIP_FIND_LINKS: "" },
+  });
+  assert.deepEqual(result.imported, []);
+  assert.match(result.skipped!, /its dependencies could not be installed/);
 });
 
 Deno.test("validateNpmPack checks version, entry points and forbidden files", async () => {
