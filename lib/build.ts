@@ -270,8 +270,8 @@ async function buildComponent(
   result.version = version;
   const recipe = [
     ...(options.plan.python ? ["python -m build", "validate wheel+sdist"] : []),
+    ...(options.plan.python && !options.noSmokeTest ? ["install check"] : []),
     ...(options.plan.npm ? ["npm run build", "npm pack", "validate tarball"] : []),
-    ...(options.plan.image && options.engine ? ["image"] : []),
   ];
   const tools = await toolVersions(component, options);
   const manifest = await buildKey(project, component, { env: options.env, recipe, tools });
