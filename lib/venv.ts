@@ -403,17 +403,17 @@ export async function ensureVenv(
     dir = existing.dir;
     const shown = relative(opts.root ?? path.dirname(component.dir), existing.dir);
     reason = `${shown}: ${health.problem}`;
-    if (isInside(existing.dir, component.dir)) {
-      opts.ui.warn(`Recreating ${reason}`);
-      await removeVenv(existing.dir);
-    } else {
-      // Never delete an environment outside the component (an activated one).
-      opts.ui.warn(
-        `Not using ${reason}; creating ${relative(component.dir, defaultVenvDir(component))}`,
+    const activated = opts.env.VIRTUAL_ENV &&
+      path.resolve(component.dir, opts.env.VIRTUAL_ENV) === existing.dir;
+    if (activated && !isInside(existing.dir, component.dir)) {
+      // Never delete an environment the user activated from elsewhere.
+      throw new EnvironmentError(
+        `The activated virtual environment "${existing.dir}" is broken: ${health.problem}`,
+        "Recreate it, or deactivate it (or unset RIG_USE_VIRTUAL_ENV) to let rig manage the component's own venv",
       );
-      dir = defaultVenvDir(component);
-      if (isFile(path.join(dir, "pyvenv.cfg"))) await removeVenv(dir);
     }
+    opts.ui.warn(`Recreating ${reason}`);
+    await removeVenv(existing.dir);
   } else {
     reason = "no virtual environment yet";
   }

@@ -168,3 +168,24 @@ Deno.test("pip, uv and npm use the shared user cache and the user's index settin
   assert.equal(explicit.PIP_CACHE_DIR, "/mine");
   assert.equal(npmEnv({ env: {}, cacheDir: "/c" }).npm_config_cache, "/c/npm");
 });
+
+Deno.test("ensureVenv never deletes a broken venv activated from outside the component", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "elsewhere/pyvenv.cfg": "home = /nowhere\n", "server/app.py": "" });
+  await Deno.mkdir(dir.join("elsewhere/bin"));
+  await Deno.symlink("/nowhere/python3", dir.join("elsewhere/bin/python"));
+  const { ui } = quietUi();
+  await assert.rejects(
+    () =>
+      ensureVenv(component(dir.join("server")), {
+        env: { ...baseEnv(), VIRTUAL_ENV: dir.join("elsewhere"), RIG_USE_VIRTUAL_ENV: "1" },
+        ui,
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof EnvironmentError);
+      assert.match(error.message, /The activated virtual environment ".*elsewhere" is broken/);
+      return true;
+    },
+  );
+  assert.ok(Deno.statSync(dir.join("elsewhere/pyvenv.cfg")).isFile);
+});
