@@ -955,6 +955,10 @@ export interface Finding {
   detail: string;
   /** The command or step that fixes it. */
   fix?: string;
+  /** Tools: version, path and what needs them. */
+  version?: string;
+  path?: string;
+  neededBy?: string;
 }
 
 /** A tool the doctor looks for, who needs it and whether its absence is an error. */
@@ -1025,7 +1029,7 @@ async function checkTool(check: ToolCheck, env: Record<string, string>): Promise
   const { installHint } = await import("./errors.ts");
   let found = which(check.argv?.[0] ?? check.name, env);
   if (!found && check.name === "pg_ctl") found = findPgCtl();
-  const base = { area: "tool" as const, name: check.name };
+  const base = { area: "tool" as const, name: check.name, neededBy: check.neededBy };
   if (!found) {
     return {
       ...base,
@@ -1047,7 +1051,13 @@ async function checkTool(check: ToolCheck, env: Record<string, string>): Promise
         fix: installHint(path.basename(check.name)),
       };
     }
-    return { ...base, severity: "ok", detail: `${version ?? "?"}  ${found}  (${check.neededBy})` };
+    return {
+      ...base,
+      severity: "ok",
+      detail: `${version ?? "?"}  ${found}  (${check.neededBy})`,
+      version,
+      path: found,
+    };
   } catch {
     return { ...base, severity: "warning", detail: `${found} does not answer --version` };
   }
