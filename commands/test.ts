@@ -26,7 +26,7 @@ const OPTIONS: Options = {
     type: "boolean",
     value: "[REF]",
     description:
-      "Only components whose files changed (vs HEAD, or vs the merge-base with REF) and their dependents",
+      "[REF] Only components an edit can affect: changed files vs HEAD (or vs the merge-base with REF), plus dependents",
   },
   "no-lint": { type: "boolean", description: "Run tests only, no quality checks" },
   "lint-only": { type: "boolean", description: "Run quality checks only, no tests" },
