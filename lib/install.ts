@@ -97,11 +97,6 @@ export interface InstallState {
   nodeModules?: string | null;
 }
 
-/** Components rig installs: Python (venv + pip/uv) and node (npm). */
-export function installable(components: Component[]): Component[] {
-  return components.filter((c) => c.kind !== undefined);
-}
-
 /** Whether a component is a Python one. */
 export function isPython(component: Component): boolean {
   return component.kind === "python-app" || component.kind === "python-lib";

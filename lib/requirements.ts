@@ -113,7 +113,7 @@ export function parseRequirements(text: string, file: string): RequirementsEntry
 /** Removes a `#` comment (a `#` at the start or after whitespace; URLs keep `#egg=`). */
 export function stripComment(line: string): string {
   const m = line.match(/(^|\s)#/);
-  return m ? line.slice(0, m.index! + (m[1] ? 0 : 0)) : line;
+  return m ? line.slice(0, m.index) : line;
 }
 
 function parseLine(content: string, line: number, raw: string): RequirementsEntry {
