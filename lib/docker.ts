@@ -4,7 +4,7 @@
  * Dockerfile, and builds an image with its tags.
  */
 import * as path from "node:path";
-import { EnvironmentError, RigError } from "./errors.ts";
+import { RigError } from "./errors.ts";
 import { writeFileAtomic } from "./fs_atomic.ts";
 import { type OutputSink, run, tail, which } from "./proc.ts";
 import type { Component } from "./project.ts";
@@ -251,9 +251,4 @@ export async function buildImage(
     { env: options.env, signal: options.signal },
   );
   return { id: inspect.stdout.trim(), tags: options.tags, engine: engine.name };
-}
-
-/** Raises the documented "no engine" error (exit code 3). */
-export function noEngineError(probe: EngineProbe): EnvironmentError {
-  return new EnvironmentError(probe.problem ?? "No container engine", probe.hint);
 }
