@@ -143,6 +143,13 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
     );
   }
 
+  // Read DATABASE_URL now: a bad URL should not wait for an install to be reported.
+  const url = options.db ?? values.DATABASE_URL;
+  const db: DatabaseConfig | undefined = url
+    ? parseDatabaseUrl(url, { baseDir: server.dir })
+    : undefined;
+  const mask = (text: string) => db ? maskPassword(loaded.mask(text), db) : loaded.mask(text);
+
   // 2. Dependencies.
   const toInstall = [server, ...devComponents];
   if (options.install) {
@@ -159,16 +166,12 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
   }
 
   // 3. Database.
-  let db: DatabaseConfig | undefined;
   let dbExisted = false;
-  const mask = (text: string) => db ? maskPassword(loaded.mask(text), db) : loaded.mask(text);
   const dbStep = ui.step("database");
-  const url = options.db ?? values.DATABASE_URL;
   try {
-    if (!url) {
+    if (!db) {
       dbStep.skip("no DATABASE_URL");
     } else {
-      db = parseDatabaseUrl(url, { baseDir: server.dir });
       const prepared = await prepareDatabase(db, {
         python: venv.python,
         env: ctx.env,
@@ -272,14 +275,15 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
     ui.result(document);
     return 0;
   }
-  ui.result(document);
   const shown = exit.lastLines.slice(-15).join("\n");
-  throw new RigError(
-    `"${exit.service}" exited with ${exit.result ? describeExit(exit.result) : "an error"}${
-      shown ? `; its last output:\n${indent(mask(shown))}` : ""
-    }`,
-    "Fix the error shown above and run again: rig run",
-  );
+  const message = `"${exit.service}" exited with ${
+    exit.result ? describeExit(exit.result) : "an error"
+  }${shown ? `; its last output:\n${indent(mask(shown))}` : ""}`;
+  const hint = "Fix the error shown above and run again: rig run";
+  // One document on stdout: this failure is reported here rather than thrown to main.
+  ui.error(message, hint);
+  ui.result({ ...document, error: { message, hint, exitCode: 1 } });
+  return 1;
 }
 
 function findServer(project: Project): Component {

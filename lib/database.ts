@@ -57,8 +57,7 @@ export function parseDatabaseUrl(url: string, options: { baseDir: string }): Dat
   if (POSTGRES_SCHEMES.test(scheme)) return parsePostgres(trimmed, scheme);
   throw new EnvironmentError(
     `Unsupported database "${scheme}" in DATABASE_URL "${maskUrl(trimmed)}"`,
-    `rig run supports ${SUPPORTED}; start that database yourself and run the server ` +
-      `with: rig run --no-migrate, or switch with: rig run --db sqlite:///data/dev.db`,
+    `rig supports ${SUPPORTED}; switch with: rig run --db sqlite:///data/dev.db`,
   );
 }
 

@@ -16,6 +16,8 @@ interface RigChild {
   pid: number;
   /** stdout and stderr interleaved, as lines arrive. */
   output(): string;
+  /** stdout alone. */
+  stdout(): string;
   /** Waits until the output matches; fails with the output so far. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends a signal and waits for the exit code. */
@@ -33,11 +35,16 @@ function startRig(root: string, args: string[]): RigChild {
     stderr: "piped",
   }).spawn();
   let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
+  let stdout = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk, { stream: true });
+      text += piece;
+      if (isStdout) stdout += piece;
+    }
   };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumps = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
   const status = child.status.then(async (s) => {
     await pumps;
     return s;
@@ -47,6 +54,7 @@ function startRig(root: string, args: string[]): RigChild {
   return {
     pid: child.pid,
     output: () => text,
+    stdout: () => stdout,
     status,
     async waitFor(pattern, timeoutMs = 60_000) {
       const deadline = performance.now() + timeoutMs;
@@ -335,6 +343,61 @@ Deno.test({
           }
         },
       );
+
+      await t.step(
+        "a crashed server ends rig run with exit code 1 and a JSON document",
+        async () => {
+          const port = freePort();
+          if (rig) await rig.stop("SIGTERM");
+          rig = startRig(root, ["--port", String(port), "--no-reload", "--json"]);
+          let healthy = false;
+          for (let i = 0; i < 600 && !healthy; i++) {
+            try {
+              const response = await fetch(`http://127.0.0.1:${port}/health`);
+              healthy = response.status === 200;
+              await response.body?.cancel();
+            } catch {
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+          assert.ok(healthy, rig.output());
+          // rig polls /health every 100ms: give it time to see the server ready too.
+          await new Promise((r) => setTimeout(r, 1500));
+          const uvicorn = processesMentioning(
+            ["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", String(port)].join("\0"),
+          );
+          assert.equal(uvicorn.length, 1, rig.output());
+          Deno.kill(uvicorn[0]!, "SIGKILL");
+          const code = await rig.stop("SIGCONT");
+          const out = rig.output();
+          const json = rig.stdout();
+          rig = undefined;
+          assert.equal(code, 1, out);
+          assert.match(out, /error: "server" exited with signal SIGKILL/);
+          const document = JSON.parse(json);
+          assert.equal(document.ok, false);
+          assert.equal(document.url, `http://127.0.0.1:${port}`);
+          assert.equal(document.stopped, "server exited");
+          assert.equal(document.error.exitCode, 1);
+          assert.deepEqual(processesMentioning(server), []);
+        },
+      );
+
+      await t.step("an unsupported database URL names what is supported", async () => {
+        const result = await rigProcess([
+          "-C",
+          root,
+          "run",
+          "--port",
+          String(freePort()),
+          "--db",
+          "mysql://root:topsecret@127.0.0.1/app",
+        ]);
+        assert.equal(result.code, 3, result.stderr);
+        assert.match(result.stderr, /Unsupported database "mysql"/);
+        assert.match(result.stderr, /SQLite .* PostgreSQL/);
+        assert.doesNotMatch(result.stderr + result.stdout, /topsecret/);
+      });
 
       await t.step("PostgreSQL: rig run creates the database, migrates and serves", async () => {
         await using pg = await startPostgres();
