@@ -197,8 +197,6 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
     ui.step("migrations").skip("--no-migrate");
   } else if (!hasAlembic(server.dir)) {
     ui.step("migrations").skip("no alembic.ini");
-  } else if (!db) {
-    ui.step("migrations").skip("no DATABASE_URL");
   } else {
     applied = await migrate(ctx, { project, server, venv, db, dbExisted, values, mask });
   }
@@ -239,8 +237,8 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
   serverStep.done(`${baseUrl}`);
   const parts = [
     `env ${options.env}`,
-    db ? describeDatabase(db, { baseDir: server.dir }) : "no database",
-    ...(hasAlembic(server.dir) && options.migrate && db
+    db ? describeDatabase(db, { baseDir: server.dir }) : "database from the app's defaults",
+    ...(hasAlembic(server.dir) && options.migrate
       ? [
         applied
           ? `${applied} migration${applied === 1 ? "" : "s"} applied`
@@ -312,7 +310,8 @@ async function migrate(
     project: Project;
     server: Component;
     venv: Venv;
-    db: DatabaseConfig;
+    /** Undefined without DATABASE_URL: the app's env.py then picks the database. */
+    db: DatabaseConfig | undefined;
     dbExisted: boolean;
     values: Record<string, string>;
     mask: (text: string) => string;
@@ -329,27 +328,28 @@ async function migrate(
   };
   try {
     // A SQLite file that does not exist yet has nothing applied; do not create it here.
-    const fresh = db.kind === "sqlite" && !state.dbExisted;
+    const fresh = db?.kind === "sqlite" && !state.dbExisted;
+    const sqliteFile = db?.kind === "sqlite" ? db.file : undefined;
     const status = await migrationStatus(server.dir, {
       ...options,
-      databaseUrl: fresh ? undefined : db.resolvedUrl,
-      sqliteFile: db.kind === "sqlite" ? db.file : undefined,
+      databaseUrl: fresh ? undefined : db?.resolvedUrl,
+      sqliteFile,
     });
     requireSingleHead(status.heads, { dir: server.dir, root: project.root });
     if (status.heads.length === 0) {
       step.skip("no migrations");
       return 0;
     }
-    if (status.upToDate) {
+    if (db && status.upToDate) {
       step.skip(`up to date (at ${status.heads[0]})`);
       return 0;
     }
-    const result = await upgrade(server.dir, {
-      ...options,
-      root: project.root,
-      sqliteFile: db.kind === "sqlite" ? db.file : undefined,
-    });
-    step.done(`${result.applied.length} applied, now at ${status.heads[0]}`);
+    const result = await upgrade(server.dir, { ...options, root: project.root, sqliteFile });
+    step.done(
+      result.applied.length
+        ? `${result.applied.length} applied, now at ${status.heads[0]}`
+        : `up to date (at ${status.heads[0]})`,
+    );
     return result.applied.length;
   } catch (error) {
     step.fail();
