@@ -248,7 +248,6 @@ async function sqliteTables(file: string): Promise<string> {
 
 Deno.test({
   name: "alembic migrations upgrade, skip when at head, refuse two heads and restore SQLite",
-  sanitizeResources: false,
   async fn(t) {
     await using venvDir = await tempDir("rig-alembic-venv-");
     const env = baseEnv();
