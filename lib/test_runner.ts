@@ -13,7 +13,7 @@
 import * as path from "node:path";
 import { InterruptedError, RigError } from "./errors.ts";
 import { buildImportGraph, isTestFile, selectTests } from "./pyimports.ts";
-import { type OutputSink, run, spawn, tail, which } from "./proc.ts";
+import { type Child, type OutputSink, run, spawn, tail, which } from "./proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
 import { type Component, type Project, topoOrder } from "./project.ts";
 import type { Ui } from "./ui.ts";
@@ -719,25 +719,52 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
         : undefined;
       let url: string | undefined;
       if ((t.task === "integration" || partner) && t.server) {
-        server ??= await startServer(t.server, {
+        server ??= launchServer(t.server, {
           state: states.get(t.server.name)!,
           database,
           signal: opts.signal,
           ui,
         });
         url = server.url;
+        // pytest connects at once; npm test compiles first, so it overlaps the startup.
+        if (!partner && t.component.kind !== "node-lib") await server.ready;
       }
       const label = partner
         ? `${t.component.name} (with integration)`
         : taskLabel(t.component.name, t.task);
       const step = ui.step(label);
-      const result = await runTask(t, state, {
-        ...opts,
-        temp,
-        database,
-        serverUrl: url,
-        mask,
-      });
+      // The task gets its own signal so a server that fails to start stops it too.
+      const taskAbort = new AbortController();
+      const forward = () => taskAbort.abort();
+      opts.signal.addEventListener("abort", forward, { once: true });
+      let result: TaskOutcome;
+      try {
+        const running = runTask(t, state, {
+          ...opts,
+          signal: taskAbort.signal,
+          temp,
+          database,
+          serverUrl: url,
+          mask,
+        });
+        running.catch(() => {});
+        if (url && server) {
+          try {
+            await server.ready;
+          } catch (error) {
+            taskAbort.abort();
+            await running.catch(() => {});
+            step.fail("the server did not start");
+            throw error;
+          }
+        }
+        result = await running;
+      } catch (error) {
+        step.fail();
+        throw error;
+      } finally {
+        opts.signal.removeEventListener("abort", forward);
+      }
       result.reasons = reasonsFor.get(t) ?? [];
       if (result.summary.ok) step.done(describeSummary(result.summary));
       else {
@@ -1389,70 +1416,87 @@ class TestDatabase {
 
 interface RunningServer {
   url: string;
+  /** Settles when the server answers its health check; rejects when it cannot start. */
+  ready: Promise<void>;
   stop(): Promise<void>;
 }
 
-async function startServer(
+/**
+ * Starts the server for integration tests in the background: the URL is known
+ * at once, so a client's slow build can overlap the database setup and startup.
+ */
+function launchServer(
   server: Component,
   opts: { state: ComponentState; database: TestDatabase; signal: AbortSignal; ui: Ui },
-): Promise<RunningServer> {
+): RunningServer {
   const venv = opts.state.venv!;
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = { ...venvEnv(venv, opts.state.env) };
-  if (opts.state.env.DATABASE_URL !== undefined) {
-    env.DATABASE_URL = await opts.database.url(server, opts.state);
-  }
-  env.HOST = "127.0.0.1";
-  env.PORT = String(port);
-  const step = opts.ui.step(`start ${server.name} on ${url}`);
-  let output = "";
-  const child = spawn(
-    [
-      venvBin(venv, "uvicorn"),
-      server.app ?? "app.main:app",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-    ],
-    {
-      cwd: server.dir,
-      env,
-      signal: opts.signal,
-      capture: false,
-      onLine: (line) => {
-        output += line + "\n";
+  let child: Child | undefined;
+  let stopped = false;
+  const ready = (async () => {
+    const env: Record<string, string> = { ...venvEnv(venv, opts.state.env) };
+    if (opts.state.env.DATABASE_URL !== undefined) {
+      env.DATABASE_URL = await opts.database.url(server, opts.state);
+    }
+    env.HOST = "127.0.0.1";
+    env.PORT = String(port);
+    if (stopped || opts.signal.aborted) throw new InterruptedError();
+    const step = opts.ui.step(`start ${server.name} on ${url}`);
+    let output = "";
+    const started = spawn(
+      [
+        venvBin(venv, "uvicorn"),
+        server.app ?? "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+      ],
+      {
+        cwd: server.dir,
+        env,
+        signal: opts.signal,
+        capture: false,
+        onLine: (line) => {
+          output += line + "\n";
+        },
       },
-    },
-  );
-  let exited: string | undefined;
-  child.status.then((s) => {
-    exited = `the server exited with code ${s.code}`;
-  });
-  try {
-    const health = server.ready?.http ?? "/health";
-    await waitForHttp(`${url}${health}`, {
-      timeoutMs: 60_000,
-      signal: opts.signal,
-      giveUp: () => exited,
-    });
-    step.done();
-  } catch (error) {
-    step.fail();
-    await child.stop();
-    if (error instanceof InterruptedError) throw error;
-    throw new RigError(
-      `Cannot start "${server.name}" for integration tests: ${(error as Error).message}\n${
-        tail(output, 30)
-      }`,
-      `Check that it starts with: rig run`,
     );
-  }
+    child = started;
+    let exited: string | undefined;
+    started.status.then((s) => {
+      exited = `the server exited with code ${s.code}`;
+    });
+    try {
+      const health = server.ready?.http ?? "/health";
+      await waitForHttp(`${url}${health}`, {
+        timeoutMs: 60_000,
+        signal: opts.signal,
+        giveUp: () => exited,
+      });
+      step.done();
+    } catch (error) {
+      step.fail();
+      await started.stop();
+      if (error instanceof InterruptedError) throw error;
+      throw new RigError(
+        `Cannot start "${server.name}" for integration tests: ${(error as Error).message}\n${
+          tail(output, 30)
+        }`,
+        `Check that it starts with: rig run`,
+      );
+    }
+  })();
+  // Failures are reported by whoever awaits `ready`; never as an unhandled rejection.
+  ready.catch(() => {});
   return {
     url,
+    ready,
     async stop() {
-      await child.stop(3000);
+      stopped = true;
+      await ready.catch(() => {});
+      await child?.stop(3000);
     },
   };
 }
