@@ -6,7 +6,7 @@
  * SIGKILL after a grace period — so nothing outlives the supervisor.
  */
 import { InterruptedError, RigError } from "./errors.ts";
-import { type Child, type ProcResult, spawn } from "./proc.ts";
+import { type Child, prefixedSink, type ProcResult, spawn } from "./proc.ts";
 import { waitForHttp, waitForPort } from "./net.ts";
 
 /** How the supervisor knows a process is ready for its dependents. */
@@ -165,7 +165,12 @@ export class Supervisor {
   }
 
   async #startOne(spec: ServiceSpec): Promise<void> {
-    const prefix = `${spec.name.padEnd(this.#width)} │ `;
+    let stream: "stdout" | "stderr" = "stdout";
+    const prefixed = prefixedSink(
+      spec.name,
+      (line) => this.#options.output(line, stream),
+      this.#width,
+    );
     const keep = this.#options.keepLines ?? 40;
     const lines: string[] = [];
     let logMatched: (() => void) | undefined;
@@ -175,10 +180,11 @@ export class Supervisor {
       env: spec.env,
       capture: false,
       graceMs: this.#options.graceMs ?? 5000,
-      onLine: (line, stream) => {
+      onLine: (line, from) => {
         lines.push(line);
         if (lines.length > keep) lines.shift();
-        this.#options.output(prefix + line, stream);
+        stream = from;
+        prefixed(line, from);
         if (logMatched && "log" in (spec.ready ?? {})) {
           if ((spec.ready as { log: RegExp }).log.test(line)) logMatched();
         }
