@@ -212,7 +212,7 @@ async function startDev(ctx: Context, options: RunOptions): Promise<number> {
   };
   const services: ServiceSpec[] = [
     serverService(server, venv, { host, port, baseUrl, reload: options.reload, env: appEnv }),
-    ...devComponents.map((c) => devService(c, project, { baseUrl, env: appEnv, venvOf: ctx.env })),
+    ...devComponents.map((c) => devService(c, project, { baseUrl, env: ctx.env })),
   ];
   const width = Math.max(...services.map((s) => s.name.length));
   const serverStep = ui.step(`start ${services.map((s) => s.name).join(", ")}`);
@@ -398,11 +398,10 @@ function serverService(
 function devService(
   component: Component,
   project: Project,
-  options: { baseUrl: string; env: Record<string, string>; venvOf: Record<string, string> },
+  options: { baseUrl: string; env: Record<string, string> },
 ): ServiceSpec {
-  const venv = component.kind === "node-lib"
-    ? undefined
-    : findVenv(component, { env: options.venvOf });
+  const venv = component.kind === "node-lib" ? undefined : findVenv(component, options);
+  // The caller's environment plus where the server is; never the server's secrets.
   const env = { ...options.env, RIG_SERVER_URL: options.baseUrl, API_URL: options.baseUrl };
   return {
     name: component.name,
