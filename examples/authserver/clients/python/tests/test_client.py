@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -85,8 +87,11 @@ def make_client() -> Iterator[Callable[[Handler], tuple[AuthClient, FakeServer]]
 MakeClient = Callable[[Handler], tuple[AuthClient, FakeServer]]
 
 
-def test_version() -> None:
-    assert authclient.__version__ == "0.1.0"
+def test_version_matches_the_package_metadata() -> None:
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    declared = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.M)
+    assert declared is not None
+    assert authclient.__version__ == declared.group(1)
 
 
 def test_register(make_client: MakeClient) -> None:
