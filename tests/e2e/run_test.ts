@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
-import { baseEnv, copyReferenceProject, REPO_ROOT, rigProcess, tempDir } from "../helpers.ts";
+import {
+  baseEnv,
+  copyReferenceProject,
+  REPO_ROOT,
+  rigInProcess,
+  rigProcess,
+  tempDir,
+} from "../helpers.ts";
 import { startPostgres } from "../pg.ts";
 
 const MAIN = path.join(REPO_ROOT, "main.ts");
@@ -440,4 +447,13 @@ Deno.test({
       if (rig) await (rig as RigChild).stop("SIGTERM");
     }
   },
+});
+
+Deno.test("rig run rejects a bad --port and stray arguments with usage errors", async () => {
+  const badPort = await rigInProcess(["run", "--port", "eighty"]);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.stderr, /--port must be a port number \(1-65535\), got "eighty"/);
+  const stray = await rigInProcess(["run", "server"]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /"rig run" takes no arguments, got "server"/);
 });
