@@ -445,6 +445,14 @@ Deno.test({
       });
     } finally {
       if (rig) await (rig as RigChild).stop("SIGTERM");
+      // Last resort after a failed step: nothing started from this temp copy may outlive the test.
+      for (const pid of processesMentioning(root)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
     }
   },
 });
