@@ -669,7 +669,9 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       ui,
       signal: opts.signal,
     });
-    for (const c of needed) refreshTools(states.get(c.name)!, opts.env);
+    // Installing may write inputs (a new package-lock.json): look at the files again.
+    const fresh = await describeComponents(project, involved, { ...opts, configValues });
+    for (const [name, state] of fresh) states.set(name, state);
     await computeKeys(true);
     for (const t of pending) {
       await lookup(t);

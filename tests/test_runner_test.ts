@@ -9,6 +9,7 @@ import {
   readNodeResult,
   undeclaredVariables,
 } from "../lib/test_runner.ts";
+import { rigInProcess, tempDir } from "./helpers.ts";
 
 Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {
   const env = hermeticEnv(
@@ -126,4 +127,62 @@ Deno.test("coverage JSON and node test output are read into numbers", () => {
   });
   assert.deepEqual(failed.counts, { passed: 2, failed: 1, skipped: 0, errors: 0 });
   assert.equal(failed.failure, "1 test failed");
+});
+
+Deno.test({
+  name: "rig test runs rig.toml commands hermetically and keys the cache on declared variables",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir();
+    await dir.write({
+      "rig.toml": [
+        "[components.tool]",
+        'path = "tool"',
+        'kind = "node-lib"',
+        'env = ["DECLARED_VAR"]',
+        'test = "node test.js"',
+        'lint = "node lint.js"',
+        "",
+      ].join("\n"),
+      "tool/package.json": '{ "name": "tool", "version": "1.0.0", "private": true }\n',
+      "tool/test.js": [
+        "if (process.env.HIDDEN_VAR) { console.log('HIDDEN_VAR leaked'); process.exit(1); }",
+        "if (process.env.DECLARED_VAR !== 'yes' || process.env.SOME_FLAG) {",
+        "  console.log('# pass 1\\n# fail 1'); process.exit(1);",
+        "}",
+        "console.log('# pass 2\\n# fail 0');",
+        "",
+      ].join("\n"),
+      "tool/lint.js": "console.log('lint ok');\n",
+    });
+    const run = (env: Record<string, string>, ...args: string[]) =>
+      rigInProcess(["--json", "test", ...args], { cwd: dir.path, env });
+    const doc = (out: { stdout: string }) => JSON.parse(out.stdout).components[0].tasks[0];
+
+    const first = await run({ HIDDEN_VAR: "x", DECLARED_VAR: "yes" });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(doc(first).cached, false);
+    assert.equal(doc(first).passed, 2);
+    assert.deepEqual(doc(first).checks.map((c: { name: string }) => c.name), ["lint"]);
+
+    // An undeclared variable neither reaches the task nor changes its key.
+    const second = await run({ HIDDEN_VAR: "other", DECLARED_VAR: "yes" });
+    assert.equal(doc(second).cached, true);
+
+    // A declared one does, and --explain names it (never its value).
+    const third = await run({ DECLARED_VAR: "no" }, "--explain");
+    assert.equal(third.code, 1);
+    assert.equal(doc(third).cached, false);
+    assert.ok(doc(third).reasons.some((r: string) => /DECLARED_VAR/.test(r)), doc(third).reasons);
+
+    // A failure names hidden variables the sources mention, with how to declare them.
+    const human = await rigInProcess(["test"], {
+      cwd: dir.path,
+      env: { DECLARED_VAR: "no", SOME_FLAG: "1" },
+    });
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /hidden from the tests.*SOME_FLAG/);
+    assert.match(human.stdout, /\[components\.tool\] env = \["SOME_FLAG"\]/);
+  },
 });
