@@ -493,7 +493,11 @@ interface PlannedTask {
   outcome?: TaskOutcome;
 }
 
-const CACHE_TASK = { test: "test", integration: "test:integration" } as const;
+/** The cache's task name: one per mode, so --explain compares like with like. */
+function cacheTask(t: { task: "test" | "integration" }, mode: TestRunOptions["mode"]): string {
+  if (t.task === "integration") return "test:integration";
+  return mode === "all" ? "test" : `test:${mode}`;
+}
 
 /** Runs the selected components' test tasks, from the cache when possible. */
 export async function runTestSuite(project: Project, opts: TestRunOptions): Promise<TestReport> {
@@ -605,7 +609,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     for (const key of [t.fullKey, t.key]) {
       if (!key) continue;
       const record = await store.get(key, {
-        task: CACHE_TASK[t.task],
+        task: cacheTask(t, opts.mode),
         component: t.component.name,
       });
       if (!record) continue;
@@ -622,7 +626,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     const reasons: string[] = [];
     if (!opts.readCache) reasons.push(opts.writeCache ? "--force: cache ignored" : "--no-cache");
     if (t.narrowReasons?.length) reasons.push(...t.narrowReasons);
-    const previous = await store.latest(CACHE_TASK[t.task], t.component.name);
+    const previous = await store.latest(cacheTask(t, opts.mode), t.component.name);
     if (!t.manifest) reasons.push("not run yet: its key needs the installed environment");
     else if (!previous) reasons.push("no earlier green run is cached");
     else {
@@ -630,7 +634,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       const current = t.files
         ? { ...t.manifest, command: fullCommand(t.manifest.command) }
         : t.manifest;
-      for (const line of describeExplanation(explain(previous.manifest, current))) {
+      const before = { ...previous.manifest, command: fullCommand(previous.manifest.command) };
+      for (const line of describeExplanation(explain(before, current))) {
         reasons.push(line);
       }
     }
@@ -701,7 +706,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       if (result.summary.ok && opts.writeCache && t.manifest) {
         await store.put({
           key: t.key,
-          task: CACHE_TASK[t.task],
+          task: cacheTask(t, opts.mode),
           component: t.component.name,
           exitCode: 0,
           summary: result.summary,
@@ -1025,7 +1030,7 @@ async function keyInputFor(
     }
   }
   return {
-    task: CACHE_TASK[t.task],
+    task: cacheTask(t, opts.mode),
     component: t.component.name,
     command: commandFor(t, state, opts),
     config: t.component.config,
