@@ -32,7 +32,7 @@ Deno.test("run captures stdout, stderr and the exit code", async () => {
 });
 
 Deno.test("children get exactly the environment they are given", async () => {
-  const result = await run(["sh", "-c", "echo \"$A|$HOME\""], { env: { ...env, A: "1" } });
+  const result = await run(["sh", "-c", 'echo "$A|$HOME"'], { env: { ...env, A: "1" } });
   assert.equal(result.stdout, "1|\n");
 });
 
