@@ -5,8 +5,8 @@ import { cache } from "./cache.ts";
 import { doctor } from "./doctor.ts";
 import { env } from "./env.ts";
 import { info } from "./info.ts";
-import { run } from "./run.ts";
 import { install } from "./install.ts";
+import { run } from "./run.ts";
 import { test } from "./test.ts";
 
 /** Every command rig has, in the order help lists them. */

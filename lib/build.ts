@@ -25,7 +25,7 @@ import { ensureInstalled } from "./install.ts";
 import { npm } from "./npm.ts";
 import { validateNpmPack } from "./npm_pack.ts";
 import { run, runChecked, tail } from "./proc.ts";
-import type { Component, Project } from "./project.ts";
+import { type Component, extraInputGlobs, type Project } from "./project.ts";
 import { type KeyManifest, keyManifest, manifestKey } from "./task_key.ts";
 import { defaultPython } from "./tools.ts";
 import type { Ui } from "./ui.ts";
@@ -143,6 +143,11 @@ async function readPyproject(dir: string): Promise<Record<string, unknown> | und
   }
 }
 
+/** A node component's build step: rig.toml `build`, else its package's build script. */
+function nodeBuildStep(component: Component): string[] {
+  return component.commands.build ?? ["npm", "run", "build"];
+}
+
 /** The build task key of a component: its inputs, config, tools and build recipe. */
 export async function buildKey(
   project: Project,
@@ -151,7 +156,7 @@ export async function buildKey(
 ): Promise<KeyManifest> {
   const include = [
     ...(project.configFile ? ["rig.toml"] : []),
-    ...component.inputs.map((glob) => path.posix.join(component.path, glob)),
+    ...extraInputGlobs(component),
   ];
   const files = await listInputs(project.root, {
     dirs: [component.path],
@@ -271,7 +276,9 @@ async function buildComponent(
   const recipe = [
     ...(options.plan.python ? ["python -m build", "validate wheel+sdist"] : []),
     ...(options.plan.python && !options.noSmokeTest ? ["install check"] : []),
-    ...(options.plan.npm ? ["npm run build", "npm pack", "validate tarball"] : []),
+    ...(options.plan.npm
+      ? [nodeBuildStep(component).join(" "), "npm pack", "validate tarball"]
+      : []),
   ];
   const tools = await toolVersions(component, options);
   const manifest = await buildKey(project, component, { env: options.env, recipe, tools });
@@ -576,15 +583,24 @@ async function npmStep(
   await Deno.mkdir(out, { recursive: true });
   let file = "";
   await ui.task(`${component.name}: npm pack`, async (step) => {
-    if (pkg.scripts?.build) {
+    if (pkg.scripts?.build || component.commands.build) {
       step.update("installing dependencies");
       await ensureInstalled(project, [component], {
         env: options.env,
         ui,
         signal: options.signal,
       });
-      step.update("npm run build");
-      await npm(component.dir, ["run", "build"], { env: options.env, signal: options.signal });
+      const argv = nodeBuildStep(component);
+      step.update(argv.join(" "));
+      if (component.commands.build) {
+        // Like an npm script: the package's own tools (node_modules/.bin) come first on PATH.
+        const bin = path.join(component.dir, "node_modules", ".bin");
+        const sep = Deno.build.os === "windows" ? ";" : ":";
+        const env = { ...options.env, PATH: `${bin}${sep}${options.env.PATH ?? ""}` };
+        await runChecked(argv, { cwd: component.dir, env, signal: options.signal });
+      } else {
+        await npm(component.dir, ["run", "build"], { env: options.env, signal: options.signal });
+      }
     }
     step.update("npm pack");
     const packed = await npm(

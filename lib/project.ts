@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, EnvironmentError } from "./errors.ts";
+import { compileRules, isPathIgnored } from "./ignore.ts";
 
 /** The kinds of component rig knows how to run, test, install and build. */
 export type ComponentKind = "python-app" | "python-lib" | "node-lib";
@@ -650,6 +651,36 @@ export function toArgv(command: string | string[]): string[] {
   }
   if (started || current) out.push(current);
   return out;
+}
+
+/** The innermost component whose folder holds `file` (posix, relative to the root). */
+export function owningComponent(components: Component[], file: string): Component | undefined {
+  let best: Component | undefined;
+  for (const c of components) {
+    const inside = c.path === "." || file === c.path || file.startsWith(c.path + "/");
+    if (inside && (!best || c.path.length > best.path.length)) best = c;
+  }
+  return best;
+}
+
+/** rig.toml `inputs` of a component as gitignore-style globs relative to the project root. */
+export function extraInputGlobs(component: Component): string[] {
+  return component.inputs.map((glob) => path.posix.join(component.path, glob));
+}
+
+/** True when `file` (posix, relative to the root) is one of the component's rig.toml `inputs`. */
+export function isExtraInput(component: Component, file: string): boolean {
+  if (!component.inputs.length) return false;
+  return isPathIgnored([compileRules(extraInputGlobs(component))], file);
+}
+
+/** Whether a file is an input of a component: inside its folder (and no nested one) or declared. */
+export function isComponentInput(
+  components: Component[],
+  component: Component,
+  file: string,
+): boolean {
+  return owningComponent(components, file) === component || isExtraInput(component, file);
 }
 
 /** Finds a component by name, with a suggestion when there is none. */

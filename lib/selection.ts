@@ -7,7 +7,8 @@
 import type { Options } from "./command.ts";
 import { suggest } from "./command.ts";
 import { UsageError } from "./errors.ts";
-import type { Component, Project } from "./project.ts";
+import * as path from "node:path";
+import { type Component, isExtraInput, owningComponent, type Project } from "./project.ts";
 
 /** One boolean option per component, named after it (`--server`, `--js-client`). */
 export function componentOptions(project: Project, verb = "Test"): Options {
@@ -49,16 +50,6 @@ export function selectComponents(
   return project.components.filter((c) => wanted.has(c.name));
 }
 
-/** A changed file's owner: the deepest component folder containing it. */
-export function owningComponent(project: Project, file: string): Component | undefined {
-  let best: Component | undefined;
-  for (const c of project.components) {
-    const inside = c.path === "." || file === c.path || file.startsWith(c.path + "/");
-    if (inside && (!best || c.path.length > best.path.length)) best = c;
-  }
-  return best;
-}
-
 /** Changed files grouped by component, with paths relative to the component folder. */
 export interface ChangeMap {
   /** Component name → changed files relative to its folder. */
@@ -81,12 +72,18 @@ export function groupChanges(
   const byComponent = new Map<string, string[]>();
   const global: string[] = [];
   const ignored: string[] = [];
+  const add = (c: Component, rel: string) => {
+    if (!byComponent.has(c.name)) byComponent.set(c.name, []);
+    byComponent.get(c.name)!.push(rel);
+  };
   for (const file of files) {
-    const owner = owningComponent(project, file);
+    const owner = owningComponent(project.components, file);
+    const declaredBy = project.components.filter((c) => c !== owner && isExtraInput(c, file));
+    for (const c of declaredBy) add(c, path.posix.relative(c.path, file));
     if (owner) {
-      const rel = owner.path === "." ? file : file.slice(owner.path.length + 1);
-      if (!byComponent.has(owner.name)) byComponent.set(owner.name, []);
-      byComponent.get(owner.name)!.push(rel);
+      add(owner, owner.path === "." ? file : file.slice(owner.path.length + 1));
+    } else if (declaredBy.length) {
+      continue;
     } else if (isGlobal(file)) {
       global.push(file);
     } else {

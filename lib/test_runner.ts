@@ -15,7 +15,13 @@ import { InterruptedError, RigError } from "./errors.ts";
 import { buildImportGraph, isTestFile, selectTests } from "./pyimports.ts";
 import { type Child, type OutputSink, run, spawn, tail, which } from "./proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
-import { type Component, type Project, topoOrder } from "./project.ts";
+import {
+  type Component,
+  extraInputGlobs,
+  isComponentInput,
+  type Project,
+  topoOrder,
+} from "./project.ts";
 import type { Ui } from "./ui.ts";
 import { loadEnvironment } from "./env_config.ts";
 import { openCacheStore } from "./cache.ts";
@@ -849,7 +855,7 @@ async function describeComponents(
 ): Promise<Map<string, ComponentState>> {
   const files = await listInputs(project.root, {
     dirs: components.map((c) => c.path),
-    include: ["rig.toml"],
+    include: ["rig.toml", ...components.flatMap(extraInputGlobs)],
     env: opts.env,
   });
   const statCache = await StatCache.open(project.root);
@@ -859,13 +865,15 @@ async function describeComponents(
     const prefix = c.path === "." ? "" : c.path + "/";
     const manifest: Manifest = {};
     for (const [file, hash] of Object.entries(all)) {
-      if (file.startsWith(prefix) && owner(components, file) === c) manifest[file] = hash;
+      if (isComponentInput(project.components, c, file)) manifest[file] = hash;
     }
     const declared = [...project.settings.env, ...c.env];
     const keyEnv: Record<string, string | undefined> = { ...opts.configValues };
     for (const name of declared) keyEnv[name] = opts.env[name];
     const env = hermeticEnv(opts.env, { declared, values: opts.configValues });
-    const rel = Object.keys(manifest).map((f) => f.slice(prefix.length));
+    const rel = Object.keys(manifest).filter((f) => f.startsWith(prefix)).map((f) =>
+      f.slice(prefix.length)
+    );
     const configTexts = c.kind === "node-lib" ? {} : readConfigTexts(c.dir);
     const testFiles = c.kind === "node-lib"
       ? rel.filter((f) => /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$/.test(f))
@@ -888,15 +896,6 @@ async function describeComponents(
     states.set(c.name, state);
   }
   return states;
-}
-
-function owner(components: Component[], file: string): Component | undefined {
-  let best: Component | undefined;
-  for (const c of components) {
-    const inside = c.path === "." || file.startsWith(c.path + "/");
-    if (inside && (!best || c.path.length > best.path.length)) best = c;
-  }
-  return best;
 }
 
 /** Tool versions without starting processes: pyvenv.cfg, dist-info names, node's memo. */

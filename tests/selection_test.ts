@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { changedFiles, gitRoot, relativeToProject, shortSha } from "../lib/git.ts";
-import { loadProject } from "../lib/project.ts";
+import { loadProject, owningComponent } from "../lib/project.ts";
 import {
   componentOptions,
   groupChanges,
-  owningComponent,
   selectChanged,
   selectComponents,
 } from "../lib/selection.ts";
@@ -79,7 +78,7 @@ Deno.test("selectChanged adds dependents only when the dependency's contract cha
     candidates: project.components,
   });
   assert.equal(global.components.length, 3);
-  assert.equal(owningComponent(project, "clients/jsx/a.ts"), undefined);
+  assert.equal(owningComponent(project.components, "clients/jsx/a.ts"), undefined);
 });
 
 Deno.test("changedFiles compares the working tree with HEAD or with the merge-base of a ref", async () => {
@@ -114,4 +113,17 @@ Deno.test("changedFiles compares the working tree with HEAD or with the merge-ba
     (e: Error) =>
       e instanceof EnvironmentError && /Unknown git ref "no-such-branch"/.test(e.message),
   );
+});
+
+Deno.test("files declared as a component's inputs in rig.toml select it when they change", async () => {
+  await using dir = await tempDir();
+  await dir.write({
+    ...FILES,
+    "shared/schema.json": "{}",
+    "rig.toml": '[components.js-client]\ninputs = ["../../shared/*.json"]\n',
+  });
+  const project = await loadProject(dir.path);
+  const changes = groupChanges(project, ["shared/schema.json", "shared/notes.txt"]);
+  assert.deepEqual([...changes.byComponent], [["js-client", ["../../shared/schema.json"]]]);
+  assert.deepEqual(changes.ignored, ["shared/notes.txt"]);
 });

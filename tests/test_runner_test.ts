@@ -141,6 +141,7 @@ Deno.test({
         'path = "tool"',
         'kind = "node-lib"',
         'env = ["DECLARED_VAR"]',
+        'inputs = ["../shared/*.json"]',
         'test = "node test.js"',
         'lint = "node lint.js"',
         "",
@@ -155,6 +156,7 @@ Deno.test({
         "",
       ].join("\n"),
       "tool/lint.js": "console.log('lint ok');\n",
+      "shared/schema.json": "{}\n",
     });
     const run = (env: Record<string, string>, ...args: string[]) =>
       rigInProcess(["--json", "test", ...args], { cwd: dir.path, env });
@@ -184,5 +186,15 @@ Deno.test({
     assert.equal(human.code, 1);
     assert.match(human.stdout, /hidden from the tests.*SOME_FLAG/);
     assert.match(human.stdout, /\[components\.tool\] env = \["SOME_FLAG"\]/);
+
+    // A file declared in rig.toml `inputs` outside the folder is part of the key.
+    assert.equal(doc(await run({ DECLARED_VAR: "yes" })).cached, true);
+    await Deno.writeTextFile(dir.join("shared/schema.json"), '{"v": 2}\n');
+    const edited = await run({ DECLARED_VAR: "yes" }, "--explain");
+    assert.equal(doc(edited).cached, false);
+    assert.ok(
+      doc(edited).reasons.some((r: string) => /shared\/schema\.json/.test(r)),
+      doc(edited).reasons,
+    );
   },
 });
