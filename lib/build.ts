@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { type CacheStore, type TaskRecord } from "./cache.ts";
+import { ensureRigDir } from "./cache_paths.ts";
 import {
   buildImage,
   chooseDockerfile,
@@ -181,6 +182,7 @@ export async function buildKey(
 /** Builds the selected components and writes dist/manifest.json. */
 export async function buildProject(project: Project, options: BuildOptions): Promise<BuildResult> {
   const { ui } = options;
+  await ensureRigDir(project.root);
   const results: ComponentBuild[] = [];
   let engine: EngineProbe | undefined;
   const plans = new Map<string, Awaited<ReturnType<typeof buildPlan>>>();

@@ -39,7 +39,7 @@ import * as path from "node:path";
 import { RigError, UsageError } from "./errors.ts";
 import { comparePaths, hashFile } from "./fingerprint.ts";
 import { tempSibling, writeFileAtomic } from "./fs_atomic.ts";
-import { projectCacheDir } from "./cache_paths.ts";
+import { ensureRigDir, projectCacheDir } from "./cache_paths.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
 import { RIG_VERSION } from "./version.ts";
 
@@ -749,12 +749,7 @@ export class CacheStore {
     if (this.#gitignoreChecked) return;
     this.#gitignoreChecked = true;
     if (this.dir !== projectCacheDir(this.root)) return;
-    const file = path.join(this.root, ".rig", ".gitignore");
-    try {
-      await Deno.stat(file);
-    } catch {
-      await writeFileAtomic(file, "# Written by rig: its caches are local.\n*\n").catch(() => {});
-    }
+    await ensureRigDir(this.root).catch(() => {});
   }
 
   #latestPath(task: string, component: string): string {

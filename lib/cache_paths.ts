@@ -8,9 +8,29 @@ import * as path from "node:path";
 /** The operating systems rig knows cache conventions for (as in `Deno.build.os`). */
 export type CacheOs = typeof Deno.build.os;
 
+/** The folder of rig's local state in a project: `<root>/.rig`. */
+export function rigDir(root: string): string {
+  return path.join(root, ".rig");
+}
+
+/**
+ * Creates `<root>/.rig` with a `.gitignore` of `*`, so rig's local state (caches,
+ * install records, journals) never shows up in `git status`. Call before writing there.
+ */
+export async function ensureRigDir(root: string): Promise<void> {
+  const file = path.join(rigDir(root), ".gitignore");
+  try {
+    await Deno.stat(file);
+  } catch {
+    await Deno.mkdir(rigDir(root), { recursive: true });
+    await Deno.writeTextFile(file, "# Written by rig: its caches and records are local.\n*\n")
+      .catch(() => {});
+  }
+}
+
 /** The project cache folder: `<root>/.rig/cache`. */
 export function projectCacheDir(root: string): string {
-  return path.join(root, ".rig", "cache");
+  return path.join(rigDir(root), "cache");
 }
 
 /** The stat cache file that lets unchanged files skip re-hashing. */

@@ -6,6 +6,7 @@
  */
 import * as path from "node:path";
 import { EnvironmentError, UsageError } from "./errors.ts";
+import { writeFileAtomic } from "./fs_atomic.ts";
 import {
   checkType,
   type EnvEntry,
@@ -290,28 +291,12 @@ export async function generateEnvFile(
     await Deno.chmod(file, 0o600).catch(() => {});
     return result;
   }
-  await writeAtomic(file, lines.join("\n") + "\n", 0o600);
+  await writeFileAtomic(file, lines.join("\n") + "\n", { mode: 0o600 });
   result.gitignoreUpdated = await ensureGitIgnored(project.root, {
     file,
     env: opts.processEnv,
   });
   return result;
-}
-
-/** Writes a file atomically (temp file in the same folder, then rename) with a mode. */
-export async function writeAtomic(file: string, text: string, mode = 0o644): Promise<void> {
-  const temp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
-  try {
-    await Deno.writeTextFile(temp, text, { mode });
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, mode);
-    await Deno.rename(temp, file);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
 }
 
 /**
@@ -340,7 +325,7 @@ export async function ensureGitIgnored(
   const block = `${prefix}${
     text ? "\n" : ""
   }# Local environment files with secrets (rig env generate)\n${missing.join("\n")}\n`;
-  await writeAtomic(gitignore, text + block, 0o644);
+  await writeFileAtomic(gitignore, text + block);
   return true;
 }
 
@@ -643,7 +628,7 @@ export async function writeDefaultTemplates(project: Project): Promise<string[]>
     const text = await Deno.readTextFile(
       new URL(`../templates/${name}.env.template`, import.meta.url),
     );
-    await writeAtomic(target, text);
+    await writeFileAtomic(target, text);
     written.push(display(project.root, target));
   }
   return written;

@@ -27,3 +27,8 @@ export async function writeFileAtomic(
     throw error;
   }
 }
+
+/** Writes `data` as pretty JSON to `file` atomically. */
+export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(data, null, 2) + "\n");
+}

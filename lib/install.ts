@@ -4,7 +4,8 @@
  * under `.rig/install/<component>.json`), in parallel where safe.
  */
 import * as path from "node:path";
-import { userCacheDir as sharedUserCacheDir } from "./cache_paths.ts";
+import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "./cache_paths.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./fs_atomic.ts";
 import { sha256File, sha256Hex } from "./hash.ts";
 import { type Component, type Project } from "./project.ts";
 import { ConfigError, InterruptedError, RigError, UsageError } from "./errors.ts";
@@ -51,8 +52,6 @@ import {
   noteChild,
   readJournal,
   rollback,
-  writeJsonAtomic,
-  writeTextAtomic,
 } from "./journal.ts";
 
 /** Bumped when the state file's meaning changes (old states then count as stale). */
@@ -380,6 +379,7 @@ export async function recordPython(
     durationMs: Math.round(performance.now() - opts.started),
     packages: installedDistributions(venv),
   };
+  await ensureRigDir(project.root);
   await writeJsonAtomic(stateFile(project.root, component.name), state);
 }
 
@@ -430,6 +430,7 @@ export async function recordNode(
     durationMs: Math.round(performance.now() - opts.started),
     nodeModules: await hashIfExists(hiddenLockfile(component.dir)),
   };
+  await ensureRigDir(project.root);
   await writeJsonAtomic(stateFile(project.root, component.name), state);
 }
 
@@ -689,7 +690,7 @@ async function addPython(
       if (version) installed[p.requirement.name!] = version;
     }
     const edited = editFiles(files, planned, installed, rel);
-    for (const [file, text] of Object.entries(edited.texts)) await writeTextAtomic(file, text);
+    for (const [file, text] of Object.entries(edited.texts)) await writeFileAtomic(file, text);
     step.update("pip check");
     const problems = await pipCheck(venv, {
       env: opts.env,

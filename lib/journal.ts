@@ -6,7 +6,9 @@
  * `rig doctor`) finishes the rollback.
  */
 import * as path from "node:path";
+import { ensureRigDir } from "./cache_paths.ts";
 import { RigError } from "./errors.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./fs_atomic.ts";
 import type { Ui } from "./ui.ts";
 import { installedDistributions, venvLayout } from "./venv.ts";
 import type { Installer } from "./pip.ts";
@@ -45,29 +47,6 @@ export function journalFile(root: string): string {
   return path.join(root, ".rig", "install", "journal.json");
 }
 
-let counter = 0;
-
-/** Writes JSON atomically (temp file in the same folder, then rename). */
-export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-  await writeTextAtomic(file, JSON.stringify(data, null, 2) + "\n");
-}
-
-/** Writes text atomically (temp file in the same folder, then rename). */
-export async function writeTextAtomic(file: string, text: string): Promise<void> {
-  await Deno.mkdir(path.dirname(file), { recursive: true });
-  const temp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${Deno.pid}.${++counter}.tmp`,
-  );
-  try {
-    await Deno.writeTextFile(temp, text);
-    await Deno.rename(temp, file);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
-
 /** Reads the journal, when one is there. */
 export function readJournal(root: string): Journal | undefined {
   try {
@@ -89,6 +68,7 @@ export async function beginJournal(
     startedAt: new Date().toISOString(),
     files: entry.files.map((file) => ({ path: file, content: readOrNull(file) })),
   };
+  await ensureRigDir(root);
   await writeJsonAtomic(journalFile(root), journal);
   return journal;
 }
@@ -139,7 +119,7 @@ export async function rollback(
     const now = readOrNull(file.path);
     if (now === file.content) continue;
     if (file.content === null) await Deno.remove(file.path).catch(() => {});
-    else await writeTextAtomic(file.path, file.content);
+    else await writeFileAtomic(file.path, file.content);
     notes.push(`restored ${path.relative(root, file.path).split(path.sep).join("/")}`);
   }
   if (journal.kind === "python" && journal.venvDir && journal.before) {

@@ -254,8 +254,11 @@ export function parseRequirement(input: string): Requirement {
   if (markers !== undefined && !markers) {
     throw new RequirementSyntaxError(`empty environment marker after ";" in "${text}"`);
   }
-  if (markers !== undefined && !/^[\w\s.'"()<>=!~,-]+$/.test(markers)) {
-    throw new RequirementSyntaxError(`invalid environment marker "${markers}"`);
+  if (markers !== undefined) {
+    const problem = markerProblem(markers);
+    if (problem) {
+      throw new RequirementSyntaxError(`invalid environment marker "${markers}": ${problem}`);
+    }
   }
   return {
     ...base,
@@ -293,6 +296,14 @@ export function requirementIncludes(
     ) {
       if (/^[a-z]+:\/\//i.test(entry.value)) continue;
       const included = path.resolve(path.dirname(absolute), entry.value);
+      if (!existsFile(included)) {
+        throw new ConfigError(
+          display(absolute),
+          entry.line,
+          `"${entry.option} ${entry.value}" names a file that does not exist`,
+          `Create "${display(included)}" or fix the line, then run: rig install`,
+        );
+      }
       if (!seen.has(included)) {
         out.push(included);
         out.push(...requirementIncludes(included, { display, seen }));
@@ -300,6 +311,95 @@ export function requirementIncludes(
     }
   }
   return [...new Set(out)];
+}
+
+const MARKER_VARIABLES = new Set([
+  "python_version",
+  "python_full_version",
+  "os_name",
+  "sys_platform",
+  "platform_release",
+  "platform_system",
+  "platform_version",
+  "platform_machine",
+  "platform_python_implementation",
+  "implementation_name",
+  "implementation_version",
+  "extra",
+  // Legacy names pip still accepts.
+  "os.name",
+  "sys.platform",
+  "platform.version",
+  "platform.machine",
+  "platform.python_implementation",
+  "python_implementation",
+]);
+
+const MARKER_TOKEN =
+  /\s*(?:(\()|(\))|('[^']*'|"[^"]*")|(===|==|!=|<=|>=|~=|<|>)|([A-Za-z_][\w.]*))/y;
+
+/**
+ * Checks a PEP 508 environment marker (`python_version < "3.11" and sys_platform
+ * == 'linux'`); returns what is wrong, or undefined when it is valid.
+ */
+export function markerProblem(marker: string): string | undefined {
+  type Token = { kind: "(" | ")" | "string" | "op" | "word"; text: string };
+  const tokens: Token[] = [];
+  MARKER_TOKEN.lastIndex = 0;
+  let index = 0;
+  while (index < marker.length && marker.slice(index).trim()) {
+    MARKER_TOKEN.lastIndex = index;
+    const m = MARKER_TOKEN.exec(marker);
+    if (!m) return `unexpected "${marker.slice(index).trim()}"`;
+    index = MARKER_TOKEN.lastIndex;
+    const kind = m[1] ? "(" : m[2] ? ")" : m[3] ? "string" : m[4] ? "op" : "word";
+    tokens.push({ kind, text: m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5]! });
+  }
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const value = (): string | undefined => {
+    const t = tokens[pos++];
+    if (t?.kind === "string") return undefined;
+    if (t?.kind === "word" && MARKER_VARIABLES.has(t.text)) return undefined;
+    return t ? `unknown marker variable "${t.text}"` : "a comparison is incomplete";
+  };
+  const expression = (): string | undefined => {
+    if (peek()?.kind === "(") {
+      pos++;
+      const inner = or();
+      if (inner) return inner;
+      if (tokens[pos++]?.kind !== ")") return `missing ")"`;
+      return undefined;
+    }
+    const left = value();
+    if (left) return left;
+    const op = tokens[pos];
+    if (op?.kind === "op" || op?.text === "in") pos++;
+    else if (op?.text === "not" && tokens[pos + 1]?.text === "in") pos += 2;
+    else return op ? `expected a comparison operator, found "${op.text}"` : "missing operator";
+    return value();
+  };
+  const chain = (word: string, next: () => string | undefined) => (): string | undefined => {
+    let problem = next();
+    while (!problem && peek()?.text === word) {
+      pos++;
+      problem = next();
+    }
+    return problem;
+  };
+  const and = chain("and", expression);
+  const or = chain("or", and);
+  const problem = or();
+  if (problem) return problem;
+  return pos < tokens.length ? `unexpected "${tokens[pos]!.text}"` : undefined;
+}
+
+function existsFile(file: string): boolean {
+  try {
+    return Deno.statSync(file).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Requirements (not options) of a file's entries. */

@@ -7,6 +7,7 @@ import {
   parseSize,
   type TaskRecord,
 } from "../lib/cache.ts";
+import { ensureRigDir } from "../lib/cache_paths.ts";
 import { packEntry, unpackEntry } from "../lib/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task_key.ts";
@@ -492,7 +493,7 @@ Deno.test("the first put makes git ignore the .rig folder", async () => {
   await putEntry(new CacheStore(dir.path), 1);
   assert.equal(
     await Deno.readTextFile(dir.join(".rig/.gitignore")),
-    "# Written by rig: its caches are local.\n*\n",
+    "# Written by rig: its caches and records are local.\n*\n",
   );
   assert.equal(await git(dir.path, "status", "--porcelain"), "");
 });
@@ -532,4 +533,14 @@ Deno.test("writers and a pruner running at once leave only restorable entries", 
     await store.restore(record, dest.path);
     assert.match(await store.readLog(record), /^log \d$/);
   }
+});
+
+Deno.test("rig's local state folder ignores itself in git", async () => {
+  await using dir = await tempDir();
+  await ensureRigDir(dir.path);
+  await ensureRigDir(dir.path);
+  assert.equal(
+    await Deno.readTextFile(dir.join(".rig", ".gitignore")),
+    "# Written by rig: its caches and records are local.\n*\n",
+  );
 });

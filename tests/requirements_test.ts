@@ -4,6 +4,7 @@ import {
   appendLine,
   appendTomlItem,
   findTomlArray,
+  markerProblem,
   parseRequirement,
   parseRequirements,
   replaceSpecifier,
@@ -213,5 +214,36 @@ Deno.test("RIG_INSTALLER forces pip or uv and rejects anything else", async () =
   assert.throws(
     () => chooseInstaller({ RIG_INSTALLER: "poetry", PATH: "" }),
     /must be "uv" or "pip"/,
+  );
+});
+
+Deno.test("environment markers are checked against PEP 508's grammar and variables", () => {
+  for (
+    const valid of [
+      `python_version < "3.11"`,
+      `python_version < "3.11" and (sys_platform == "linux" or os_name == "nt")`,
+      `extra == 'dev'`,
+      `"arm" not in platform_machine`,
+    ]
+  ) assert.equal(markerProblem(valid), undefined, valid);
+  assert.equal(markerProblem("nonsense==="), `unknown marker variable "nonsense"`);
+  assert.equal(markerProblem(`python_version <`), "a comparison is incomplete");
+  assert.equal(markerProblem(`(python_version < "3"`), `missing ")"`);
+  assert.equal(markerProblem(`python_version "3"`), `expected a comparison operator, found ""3""`);
+});
+
+Deno.test("a bad marker or a missing -r include names the file and line", async () => {
+  await using dir = await tempDir();
+  assert.throws(
+    () => parseRequirements("# c\nfastapi>=0.110 ; nonsense===\n", "requirements.txt"),
+    /"requirements\.txt" line 2: invalid environment marker "nonsense===": unknown marker variable/,
+  );
+  await dir.write({
+    "requirements.txt": "fastapi>=0.110\n",
+    "requirements-dev.txt": "-r requirements.txt\n-r missing.txt\n",
+  });
+  assert.throws(
+    () => requirementIncludes(dir.join("requirements-dev.txt")),
+    /"requirements-dev\.txt" line 2: "-r missing\.txt" names a file that does not exist/,
   );
 });
