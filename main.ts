@@ -35,7 +35,7 @@ export interface MainIo {
 
 /** Runs rig with `args` and returns the exit code. */
 export async function main(args: string[], io: Partial<MainIo> = {}): Promise<number> {
-  const env = io.env ?? Deno.env.toObject();
+  const env = withoutDenoNodeShim(io.env ?? Deno.env.toObject());
   const tty = io.tty ?? safeIsTerminal(Deno.stderr);
   const color = tty && !("NO_COLOR" in env) && env.TERM !== "dumb";
   let flags: GlobalFlags = {
@@ -293,6 +293,20 @@ function listenForSignals(controller: AbortController): () => void {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   };
+}
+
+/**
+ * Deno puts a `node` of its own (…/deno/node_compat_bin) on PATH when none is
+ * installed. rig must see the machine as it is: a project's Node.js tools need
+ * the real node, so that entry is removed.
+ */
+export function withoutDenoNodeShim(env: Record<string, string>): Record<string, string> {
+  const key = Object.keys(env).find((k) => k.toUpperCase() === "PATH");
+  if (!key) return env;
+  const separator = Deno.build.os === "windows" ? ";" : ":";
+  const entries = env[key]!.split(separator);
+  const kept = entries.filter((entry) => !/[\\/]node_compat_bin[\\/]?$/.test(entry));
+  return kept.length === entries.length ? env : { ...env, [key]: kept.join(separator) };
 }
 
 function safeIsTerminal(file: { isTerminal(): boolean }): boolean {

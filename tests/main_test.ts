@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { main, report } from "../main.ts";
+import { main, report, withoutDenoNodeShim } from "../main.ts";
 import { COMMANDS } from "../commands/mod.ts";
 import { EnvironmentError, ProcessError, RigError, UsageError } from "../lib/errors.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
@@ -152,3 +152,10 @@ Deno.test("main runs the command with the -C folder and the given environment", 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("Deno's own node shim is taken off PATH so a missing Node.js is reported", () => {
+  const env = { PATH: "/root/.cache/deno/node_compat_bin:/usr/bin", HOME: "/root" };
+  assert.deepEqual(withoutDenoNodeShim(env), { PATH: "/usr/bin", HOME: "/root" });
+  const plain = { PATH: "/usr/bin" };
+  assert.equal(withoutDenoNodeShim(plain), plain);
+});
