@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { isDir, isFile } from "../lib/fs.ts";
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
@@ -449,20 +450,4 @@ function reloadDirs(server: Component, app: string): string[] {
 
 function indent(text: string): string {
   return text.split("\n").map((l) => `  ${l}`).join("\n");
-}
-
-function isDir(file: string): boolean {
-  try {
-    return Deno.statSync(file).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
 }

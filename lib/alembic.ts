@@ -4,6 +4,7 @@
  * heads check, a fast "already at head?" status, `upgrade head` with a SQLite
  * backup that is restored when the upgrade fails, and `alembic check`.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { EnvironmentError, InterruptedError, RigError } from "./errors.ts";
 import { type OutputSink, run, tail } from "./proc.ts";
@@ -160,7 +161,7 @@ export async function quickSqliteStatus(
     }
     const heads = [...revisions].filter((r) => !downs.has(r)).sort();
     let current: string[] = [];
-    if (await exists(sqliteFile)) {
+    if (exists(sqliteFile)) {
       const { DatabaseSync } = await import("node:sqlite");
       const db = new DatabaseSync(sqliteFile, { readOnly: true });
       try {
@@ -342,11 +343,11 @@ function migrationFile(dir: string, revision: string): string | undefined {
 const SQLITE_SIDE_FILES = ["-journal", "-wal", "-shm"];
 
 async function backupSqlite(file: string) {
-  const existed = await exists(file);
+  const existed = exists(file);
   const copy = `${file}.rig-backup`;
   if (existed) await Deno.copyFile(file, copy);
   const sideFiles = new Set<string>();
-  for (const suffix of SQLITE_SIDE_FILES) if (await exists(file + suffix)) sideFiles.add(suffix);
+  for (const suffix of SQLITE_SIDE_FILES) if (exists(file + suffix)) sideFiles.add(suffix);
   const name = path.basename(file);
   return {
     async discard() {
@@ -364,13 +365,4 @@ async function backupSqlite(file: string) {
       return `Restored "${name}" from the backup taken before the upgrade`;
     },
   };
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

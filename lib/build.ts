@@ -6,6 +6,7 @@
  * become a wheel and an sdist, node packages an npm tarball, the python-app a
  * container image. `dist/manifest.json` lists every artifact.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { type CacheStore, type TaskRecord } from "./cache.ts";
@@ -721,13 +722,4 @@ export async function writeManifest(
   };
   await writeFileAtomic(file, JSON.stringify(document, null, 2) + "\n");
   return file;
-}
-
-function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

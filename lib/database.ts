@@ -7,6 +7,7 @@
  * Relative SQLite paths (`sqlite:///data/dev.db`) resolve against `baseDir`,
  * the server component's folder, exactly as the reference app does.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { EnvironmentError, RigError } from "./errors.ts";
 import { run, which } from "./proc.ts";
@@ -184,7 +185,7 @@ export async function prepareDatabase(
   if (db.kind === "sqlite") {
     if (!db.file) return { created: false };
     await Deno.mkdir(path.dirname(db.file), { recursive: true });
-    return { created: !(await exists(db.file)) };
+    return { created: !(exists(db.file)) };
   }
   return await createDatabase(db, options);
 }
@@ -197,7 +198,7 @@ export async function createDatabase(
   if (db.kind === "sqlite") {
     if (!db.file) return { created: false };
     await Deno.mkdir(path.dirname(db.file), { recursive: true });
-    return { created: !(await exists(db.file)) };
+    return { created: !(exists(db.file)) };
   }
   const answer = await postgres(db, "create", options);
   return { created: answer.created === true, serverVersion: answer.version };
@@ -220,7 +221,7 @@ export async function databaseExists(
   db: DatabaseConfig,
   options: DatabaseOptions,
 ): Promise<boolean> {
-  if (db.kind === "sqlite") return db.file ? await exists(db.file) : true;
+  if (db.kind === "sqlite") return db.file ? exists(db.file) : true;
   return (await postgres(db, "exists", options)).existed === true;
 }
 
@@ -446,13 +447,4 @@ async function viaPsql(
     if ("error" in dropped) return { ok: false, error: dropped.error, problem: dropped.problem };
   }
   return { ok: true, existed, created, version };
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -3,6 +3,7 @@
  * skip the work when nothing changed (fingerprint + installed versions recorded
  * under `.rig/install/<component>.json`), in parallel where safe.
  */
+import { isFile } from "./fs.ts";
 import * as path from "node:path";
 import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "./cache_paths.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./fs_atomic.ts";
@@ -439,14 +440,6 @@ async function hashIfExists(file: string): Promise<string | null> {
     return await sha256File(file);
   } catch {
     return null;
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
   }
 }
 

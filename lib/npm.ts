@@ -2,6 +2,7 @@
  * Node components: `npm ci` / `npm install` with the shared download cache, and
  * the files that tell whether node_modules matches the lockfile.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { type OutputSink, type ProcResult, spawn, tail } from "./proc.ts";
 import { InterruptedError, ProcessError } from "./errors.ts";
@@ -77,13 +78,4 @@ export function hiddenLockfile(dir: string): string {
 export function nodeModulesState(dir: string): "missing" | "present" | "unknown" {
   if (!exists(path.join(dir, "node_modules"))) return "missing";
   return exists(hiddenLockfile(dir)) ? "present" : "unknown";
-}
-
-function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

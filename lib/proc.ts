@@ -5,6 +5,7 @@
  * (uvicorn's reloader and workers, npm and what it runs). Environments are
  * explicit: the caller passes the complete environment.
  */
+import { isDir } from "./fs.ts";
 import * as path from "node:path";
 import { InterruptedError, MissingToolError, ProcessError, RigError } from "./errors.ts";
 
@@ -139,7 +140,7 @@ export function spawn(argv: string[], options: ProcOptions): Child {
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      if (options.cwd && !existsDir(options.cwd)) {
+      if (options.cwd && !isDir(options.cwd)) {
         throw new RigError(`Cannot run "${program}": folder "${options.cwd}" does not exist`);
       }
       throw new MissingToolError(path.basename(program), options.missingHint);
@@ -221,14 +222,6 @@ export function spawn(argv: string[], options: ProcOptions): Child {
   })();
 
   return { pid: process.pid, argv, status, stop };
-}
-
-function existsDir(dir: string): boolean {
-  try {
-    return Deno.statSync(dir).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 async function collect(

@@ -2,6 +2,7 @@
  * The project model: where the project root is, which components it has (and of
  * what kind), how they depend on each other, and what rig.toml overrides.
  */
+import { exists, isDir } from "./fs.ts";
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError, EnvironmentError } from "./errors.ts";
@@ -714,21 +715,4 @@ function escape(text: string): string {
 /** Converts a relative path to `/` separators. */
 export function toPosix(p: string): string {
   return p.split(path.sep).join("/");
-}
-
-function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isDir(file: string): boolean {
-  try {
-    return Deno.statSync(file).isDirectory;
-  } catch {
-    return false;
-  }
 }

@@ -3,6 +3,7 @@
  * continuations, hashes), PEP 440 specifier logic (overlap of two specifiers),
  * and minimal textual edits that keep everything else untouched.
  */
+import { isFile } from "./fs.ts";
 import * as path from "node:path";
 import { ConfigError } from "./errors.ts";
 import { normalizeName } from "./venv.ts";
@@ -296,7 +297,7 @@ export function requirementIncludes(
     ) {
       if (/^[a-z]+:\/\//i.test(entry.value)) continue;
       const included = path.resolve(path.dirname(absolute), entry.value);
-      if (!existsFile(included)) {
+      if (!isFile(included)) {
         throw new ConfigError(
           display(absolute),
           entry.line,
@@ -392,14 +393,6 @@ export function markerProblem(marker: string): string | undefined {
   const problem = or();
   if (problem) return problem;
   return pos < tokens.length ? `unexpected "${tokens[pos]!.text}"` : undefined;
-}
-
-function existsFile(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** Requirements (not options) of a file's entries. */

@@ -10,6 +10,7 @@
  * contract (its OpenAPI hash), the integration task's key on the server's code.
  * A server change that keeps the API therefore reruns only the integration task.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { InterruptedError, RigError } from "./errors.ts";
 import { buildImportGraph, isTestFile, selectTests } from "./pyimports.ts";
@@ -1505,13 +1506,4 @@ function launchServer(
       await child?.stop(3000);
     },
   };
-}
-
-function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

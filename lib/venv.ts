@@ -9,6 +9,7 @@
  * sharing one environment between the server and the clients would mix their
  * dependencies.
  */
+import { isDir, isFile } from "./fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { EnvironmentError, RigError } from "./errors.ts";
@@ -510,20 +511,4 @@ function relative(from: string, to: string): string {
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
-
-function isFile(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function isDir(file: string): boolean {
-  try {
-    return Deno.statSync(file).isDirectory;
-  } catch {
-    return false;
-  }
 }

@@ -4,6 +4,7 @@
  * smoke test that installs the wheel into a scratch venv and imports it.
  * A broken artifact raises ValidationError naming the file and the mismatch.
  */
+import { exists } from "./fs.ts";
 import * as path from "node:path";
 import { type ArchiveEntry, openArchive, readAll } from "./archive.ts";
 import { RigError } from "./errors.ts";
@@ -344,13 +345,4 @@ const REBUILD_HINT = "Delete the file and rebuild: rig build --no-cache";
 
 function lastLine(text: string): string {
   return text.trim().split("\n").filter(Boolean).pop() ?? "(no output)";
-}
-
-function exists(file: string): boolean {
-  try {
-    Deno.statSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
