@@ -4,8 +4,7 @@
  */
 import { exists } from "./fs.ts";
 import * as path from "node:path";
-import { type OutputSink, type ProcResult, spawn, tail } from "./proc.ts";
-import { InterruptedError, ProcessError } from "./errors.ts";
+import { type OutputSink, type ProcResult, runChecked } from "./proc.ts";
 
 /** Options of npm calls. */
 export interface NpmOptions {
@@ -33,26 +32,15 @@ export function npmEnv(
 
 /** Runs npm with `args` in `dir`; throws ProcessError with the output's tail on failure. */
 export async function npm(dir: string, args: string[], opts: NpmOptions): Promise<ProcResult> {
-  const argv = ["npm", ...args];
-  const child = spawn(argv, {
+  return await runChecked(["npm", ...args], {
     cwd: dir,
     env: npmEnv(opts),
     signal: opts.signal,
     onLine: opts.onLine,
+    onStart: opts.onStart,
     missingHint: "Install Node.js 18+ (npm ships with it)",
+    failureHint: "Read npm's message above, fix package.json, then run: rig install",
   });
-  opts.onStart?.(child.pid);
-  const result = await child.status;
-  if (result.cancelled) throw new InterruptedError();
-  if (!result.success) {
-    throw new ProcessError(
-      argv,
-      result.code,
-      tail(result.stderr.trim() ? result.stderr : result.stdout, 40),
-      "Read npm's message above, fix package.json, then run: rig install",
-    );
-  }
-  return result;
 }
 
 /** `npm ci` when there is a lockfile, else `npm install`. */

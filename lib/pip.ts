@@ -4,8 +4,8 @@
  * index settings passed through), installing, uninstalling and `pip check`.
  */
 import * as path from "node:path";
-import { EnvironmentError, InterruptedError, ProcessError } from "./errors.ts";
-import { type OutputSink, type ProcResult, spawn, tail, which } from "./proc.ts";
+import { EnvironmentError, ProcessError } from "./errors.ts";
+import { type OutputSink, type ProcResult, runChecked, spawn, which } from "./proc.ts";
 import { type Venv, venvEnv } from "./venv.ts";
 
 /** The program that installs Python packages. */
@@ -108,26 +108,16 @@ export async function pipCheck(venv: Venv, opts: PipOptions): Promise<string[]> 
 }
 
 async function runTracked(argv: string[], venv: Venv, opts: PipOptions): Promise<ProcResult> {
-  const child = spawn(argv, {
+  return await runChecked(argv, {
     env: installerEnv(venv, opts),
     cwd: opts.cwd,
     signal: opts.signal,
     onLine: opts.onLine,
+    onStart: opts.onStart,
+    failureHint: opts.installer === "uv"
+      ? "Read uv's message above; RIG_INSTALLER=pip retries with pip"
+      : "Read pip's message above, fix the requirement, then run: rig install",
   });
-  opts.onStart?.(child.pid);
-  const result = await child.status;
-  if (result.cancelled) throw new InterruptedError();
-  if (!result.success) {
-    throw new ProcessError(
-      argv,
-      result.code,
-      tail(result.stderr.trim() ? result.stderr : result.stdout, 40),
-      opts.installer === "uv"
-        ? "Read uv's message above; RIG_INSTALLER=pip retries with pip"
-        : "Read pip's message above, fix the requirement, then run: rig install",
-    );
-  }
-  return result;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ProcOptions {
   graceMs?: number;
   /** Hint for when the program is missing. */
   missingHint?: string;
+  /** Called with the child's pid once it started (e.g. to journal it). */
+  onStart?: (pid: number) => void;
 }
 
 /** How a finished child ended. */
@@ -147,6 +149,7 @@ export function spawn(argv: string[], options: ProcOptions): Child {
     }
     throw error;
   }
+  options.onStart?.(process.pid);
   if (options.stdin !== undefined) {
     const writer = process.stdin.getWriter();
     writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close()).catch(

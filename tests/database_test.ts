@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../lib/fs.ts";
 import {
   createDatabase,
   databaseExists,
@@ -281,7 +282,7 @@ Deno.test({
       assert.deepEqual(await quickSqliteStatus(project.path, db.file!), after);
       assert.deepEqual(await alembicHeads(project.path, options), ["0002"]);
       assert.deepEqual(await alembicCurrent(project.path, options), ["0002"]);
-      assert.equal(await exists(`${db.file}.rig-backup`), false);
+      assert.equal(exists(`${db.file}.rig-backup`), false);
     });
 
     await t.step(
@@ -312,7 +313,7 @@ Deno.test({
         );
         assert.equal(await sqliteTables(db.file!), before);
         assert.match(before, /\['alembic_version', 'users'\] \['0002'\]/);
-        assert.equal(await exists(`${db.file}.rig-backup`), false);
+        assert.equal(exists(`${db.file}.rig-backup`), false);
       },
     );
 
@@ -327,7 +328,7 @@ Deno.test({
           }),
         /Removed the partly migrated new database "fresh.db"/,
       );
-      assert.equal(await exists(fresh.file!), false);
+      assert.equal(exists(fresh.file!), false);
     });
 
     await t.step("two heads are refused with the merge command", async () => {
@@ -378,12 +379,3 @@ Deno.test({
     });
   },
 });
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}

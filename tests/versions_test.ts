@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../lib/fs.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { loadProject } from "../lib/project.ts";
 import { applyBump, findJsonStrings, findVersionSites, planBump } from "../lib/versions.ts";
@@ -119,7 +120,7 @@ Deno.test("applyBump sets one version everywhere and keeps formatting", async ()
   );
   assert.match(await read("server/app/main.py"), /version="0\.2\.0",/);
   assert.match(await read("server/app/__init__.py"), /__version__ = "0\.2\.0"/);
-  assert.ok(!(await exists(dir.join(".rig", "backup"))), "backups are removed on success");
+  assert.ok(!(exists(dir.join(".rig", "backup"))), "backups are removed on success");
   for (const site of await findVersionSites(project)) assert.equal(site.current, "0.2.0");
 });
 
@@ -164,12 +165,3 @@ Deno.test("applyBump restores every file when one edit fails", async () => {
     assert.equal(await Deno.readTextFile(dir.join(file)), content, file);
   }
 });
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../../lib/fs.ts";
 import * as path from "node:path";
 import { chooseDockerfile, detectEngine, imageTags, renderTemplate } from "../../lib/docker.ts";
 import { loadProject } from "../../lib/project.ts";
@@ -23,15 +24,6 @@ interface BuildJson {
 
 function statusOf(doc: BuildJson): Record<string, string> {
   return Object.fromEntries(doc.components.map((c) => [c.name, c.status]));
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("imageTags names version, git sha and latest", () => {
@@ -139,7 +131,7 @@ Deno.test({
       assert.match(stderr, /No container engine answers/);
       assert.match(stderr, /sudo systemctl start docker/);
       for (const file of [WHEEL, SDIST, TARBALL]) {
-        assert.ok(await exists(path.join(root, file)), file);
+        assert.ok(exists(path.join(root, file)), file);
       }
       const manifest = JSON.parse(await Deno.readTextFile(path.join(root, "dist/manifest.json")));
       assert.deepEqual(
@@ -189,7 +181,7 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
         server: "skipped",
       });
       for (const file of [WHEEL, SDIST, TARBALL]) {
-        assert.ok(await exists(path.join(root, file)), file);
+        assert.ok(exists(path.join(root, file)), file);
       }
     });
 
@@ -245,11 +237,11 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
       const failed = await rigInProcess(["build", "--js-client"], { cwd: root });
       assert.equal(failed.code, 1, failed.stderr);
       assert.match(failed.stderr, /Tests failed for js-client: nothing was built/);
-      assert.ok(!(await exists(path.join(root, TARBALL))));
+      assert.ok(!(exists(path.join(root, TARBALL))));
       await Deno.writeTextFile(testFile, original);
       const passed = await rigInProcess(["build", "--js-client"], { cwd: root });
       assert.equal(passed.code, 0, passed.stderr);
-      assert.ok(await exists(path.join(root, TARBALL)));
+      assert.ok(exists(path.join(root, TARBALL)));
     });
 
     await t.step("--bump sets one version in every file and refuses a dirty tree", async () => {
