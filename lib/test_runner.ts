@@ -10,7 +10,9 @@
  * contract (its OpenAPI hash), the integration task's key on the server's code.
  * A server change that keeps the API therefore reruns only the integration task.
  */
-import { exists } from "./fs.ts";
+import { exists, isFile } from "./fs.ts";
+import { tempSibling } from "./fs_atomic.ts";
+import { projectCacheDir } from "./cache_paths.ts";
 import * as path from "node:path";
 import { InterruptedError, RigError } from "./errors.ts";
 import { buildImportGraph, isTestFile, selectTests } from "./pyimports.ts";
@@ -1398,9 +1400,21 @@ class TestDatabase {
     }
     if (hasAlembic(server.dir)) {
       const env = { ...venvEnv(venv, state.env), DATABASE_URL: this.#url };
-      await this.opts.ui.task(`migrate test database`, async () => {
-        await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
-      });
+      // A migrated SQLite file depends only on the server's files and packages, so a
+      // copy kept per server code hash spares Alembic's start-up on later runs.
+      const sqlite = parsed.kind === "sqlite" ? path.join(this.opts.temp, "test.db") : undefined;
+      const template = sqlite
+        ? path.join(projectCacheDir(this.project.root), "testdb", `${serverCodeHash(state)}.db`)
+        : undefined;
+      if (sqlite && template && isFile(template)) {
+        await Deno.copyFile(template, sqlite);
+        this.opts.ui.step("migrate test database").skip("copied from a migrated template");
+      } else {
+        await this.opts.ui.task(`migrate test database`, async () => {
+          await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
+        });
+        if (sqlite && template) await keepTemplate(sqlite, template);
+      }
     }
     return this.#url;
   }
@@ -1418,6 +1432,24 @@ class TestDatabase {
         `Drop it by hand: dropdb ${name}`,
       );
     }
+  }
+}
+
+/** Stores a migrated SQLite file as the only template in its folder (older ones are stale). */
+async function keepTemplate(file: string, template: string): Promise<void> {
+  try {
+    const dir = path.dirname(template);
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name !== path.basename(template)) {
+        await Deno.remove(path.join(dir, entry.name)).catch(() => {});
+      }
+    }
+    const temp = tempSibling(template);
+    await Deno.copyFile(file, temp);
+    await Deno.rename(temp, template);
+  } catch {
+    // Only a speed-up: without a template the next run migrates again.
   }
 }
 

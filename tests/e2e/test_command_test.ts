@@ -111,6 +111,12 @@ Deno.test({
       assert.equal(code, 0, stderr);
       assert.deepEqual(names(doc), ["js-client"]);
       assert.equal(task(doc, "js-client").cached, false);
+      // Its integration tests ran against a copy of the migrated test database kept from
+      // the first run (the server did not change, so neither did its schema).
+      assert.equal(task(doc, "js-client", "integration").ok, true);
+      const templates = await Array.fromAsync(Deno.readDir(path.join(root, ".rig/cache/testdb")));
+      assert.equal(templates.length, 1);
+      assert.match(templates[0]!.name, /^[0-9a-f]{64}\.db$/);
       await git(root, "checkout", "-q", "--", "clients/js/src/errors.ts");
     });
 
