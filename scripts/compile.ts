@@ -37,6 +37,9 @@ export function compileArgs(target: string, outDir: string): string[] {
     "--quiet",
     "--include",
     path.join(ROOT, "templates"),
+    // Started with `new Worker(new URL(...))`, which deno compile cannot see statically.
+    "--include",
+    path.join(ROOT, "lib", "hash_worker.ts"),
     "--target",
     target,
     "--output",
