@@ -97,11 +97,9 @@ Deno.test({
     });
 
     await t.step("a second run is replayed entirely from the cache", async () => {
-      const started = performance.now();
       const { code, doc } = await rigJson(root, ["test"]);
       assert.equal(code, 0);
       for (const c of doc.components) for (const x of c.tasks) assert.ok(x.cached, c.name);
-      assert.ok(performance.now() - started < 10_000);
     });
 
     await t.step("a js-client edit with --changed runs only js-client", async () => {
