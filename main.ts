@@ -9,12 +9,14 @@ import {
   type Context,
   GLOBAL_OPTIONS,
   type GlobalFlags,
+  type Options,
   renderHelp,
   renderOptions,
   suggest,
   TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
+import { loadProject } from "./lib/project.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 
@@ -67,11 +69,11 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       return parsed.help ? 0 : 2;
     }
     const command = findCommand(parsed.command);
+    const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
     if (parsed.help) {
-      ui.stdout.write(renderHelp(command, ui) + "\n");
+      ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
       return 0;
     }
-    const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
     const controller = new AbortController();
     io.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     const stopSignals = io.signal ? () => {} : listenForSignals(controller);
@@ -197,6 +199,16 @@ function findCommand(name: string): Command {
     `Unknown command "${name}"`,
     guess ? `Did you mean "rig ${guess}"? Run: rig --help` : "Run: rig --help",
   );
+}
+
+/** A command's per-project flags for its help page; none outside a project. */
+async function projectOptions(command: Command, cwd: string): Promise<Options> {
+  if (!command.projectOptions) return {};
+  try {
+    return command.projectOptions(await loadProject(cwd));
+  } catch {
+    return {};
+  }
 }
 
 function globalHelp(ui: Ui): string {

@@ -65,9 +65,10 @@ export const build: Command = {
     "rig build --bump 1.0.0 --no-build",
     "rig build --docker",
   ],
+  projectOptions: (project) => componentOptions(project, "Build"),
   async run(ctx, argv) {
     const project = await loadProject(ctx.cwd);
-    const args = parseFlags("build", { ...OPTIONS, ...componentOptions(project, "Build") }, argv);
+    const args = parseFlags("build", { ...OPTIONS, ...this.projectOptions!(project) }, argv);
     const v = args.values;
     if (args.passthrough.length) {
       throw new UsageError(`"rig build" takes no arguments after "--"`, "Run: rig build --help");

@@ -1,5 +1,6 @@
 import type { Command, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
+import { componentOptions } from "../lib/selection.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Component, getComponent, loadProject, type Project } from "../lib/project.ts";
 import { addPackages, ensureInstalled, isPython } from "../lib/install.ts";
@@ -54,14 +55,15 @@ export const install: Command = {
     "rig install zod --js-client",
     "rig install fastapi --dry-run",
   ],
+  projectOptions(project) {
+    const flags = componentOptions(project, "Install into");
+    // A component named like an option (e.g. "dev") is reached with --component NAME.
+    for (const name of Object.keys(OPTIONS)) delete flags[name];
+    return flags;
+  },
   async run(ctx, argv) {
     const project = await loadProject(ctx.cwd);
-    const componentFlags: Options = {};
-    for (const c of project.components) {
-      if (!(c.name in OPTIONS)) {
-        componentFlags[c.name] = { type: "boolean", description: `Select component "${c.name}"` };
-      }
-    }
+    const componentFlags = this.projectOptions!(project);
     const args = parseFlags("install", { ...OPTIONS, ...componentFlags }, argv);
     const v = args.values;
     if (v.dev && v.prod) {

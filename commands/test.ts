@@ -61,10 +61,11 @@ export const test: Command = {
     "rig test --json --junit reports/",
     "rig test --server -- -k login -x",
   ],
+  projectOptions: (project) => componentOptions(project),
   async run(ctx, argv) {
     const project = await loadProject(ctx.cwd);
     const { argv: own, changed } = takeChangedFlag(argv, project);
-    const options = { ...OPTIONS, ...componentOptions(project) };
+    const options = { ...OPTIONS, ...this.projectOptions!(project) };
     delete options.changed;
     const args = parseFlags("test", options, own);
     const v = args.values;

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import type { Project } from "./project.ts";
 import type { Ui } from "./ui.ts";
 
 /** The flags every command accepts. */
@@ -61,6 +62,8 @@ export interface Command {
   subcommands?: SubcommandHelp[];
   /** Real, runnable examples. */
   examples: string[];
+  /** Options that depend on the project (one flag per component), shown in help too. */
+  projectOptions?(project: Project): Options;
   /** Runs the command with its own argv (global flags already removed); returns the exit code. */
   run(ctx: Context, argv: string[]): Promise<number>;
 }

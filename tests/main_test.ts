@@ -159,3 +159,14 @@ Deno.test("Deno's own node shim is taken off PATH so a missing Node.js is report
   const plain = { PATH: "/usr/bin" };
   assert.equal(withoutDenoNodeShim(plain), plain);
 });
+
+Deno.test("a command's help lists the flags its project gives it, one per component", async () => {
+  await using dir = await tempDir();
+  await dir.write({ "clients/js/package.json": "{}", "server/requirements.txt": "fastapi\n" });
+  for (const command of ["test", "build", "install"]) {
+    const result = await rigInProcess(["-C", dir.path, command, "--help"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^ {6}--js-client +\w+ .*\(clients\/js\)$/m, command);
+    assert.match(result.stdout, /^ {6}--server +\w+ .*\(server\)$/m, command);
+  }
+});
