@@ -12,6 +12,9 @@ Environment variables:
 ``ACCESS_TOKEN_EXPIRE_MINUTES`` (int, default 15)
 ``REFRESH_TOKEN_EXPIRE_DAYS`` (int, default 7)
 ``LOG_LEVEL`` (debug|info|warning|error, default info)
+``PASSWORD_HASH_ITERATIONS`` (int, at least 1000)
+    PBKDF2 work factor for new password hashes; unset means the secure
+    default (600,000). Test environments lower it so suites stay fast.
 """
 
 from __future__ import annotations
@@ -69,6 +72,17 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
+def _iterations_env() -> int | None:
+    if not os.environ.get("PASSWORD_HASH_ITERATIONS", "").strip():
+        return None
+    value = _int_env("PASSWORD_HASH_ITERATIONS", 0)
+    if value < 1000:
+        raise SettingsError(
+            f"PASSWORD_HASH_ITERATIONS must be at least 1000, got {value}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     secret_key: str
@@ -77,6 +91,8 @@ class Settings:
     refresh_token_expire_days: int = 7
     log_level: str = "info"
     jwt_algorithm: str = "HS256"
+    # None: the security module's default work factor.
+    password_hash_iterations: int | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,4 +115,5 @@ class Settings:
             access_token_expire_minutes=_int_env("ACCESS_TOKEN_EXPIRE_MINUTES", 15),
             refresh_token_expire_days=_int_env("REFRESH_TOKEN_EXPIRE_DAYS", 7),
             log_level=log_level,
+            password_hash_iterations=_iterations_env(),
         )

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.config import Settings
 from app.db import create_db_engine, create_session_factory
+from app.main import create_app
 from app.models import User
 from tests.conftest import PASSWORD, unique_email
 
@@ -255,3 +257,18 @@ def test_logout_revokes_refresh_token(
 def test_logout_rejects_invalid_token(client: TestClient) -> None:
     response = client.post("/auth/logout", json={"refresh_token": "garbage"})
     assert response.status_code == 401
+
+
+def test_register_uses_the_configured_work_factor(settings: Settings) -> None:
+    tuned = dataclasses.replace(settings, password_hash_iterations=2_000)
+    email = unique_email("rounds")
+    app = create_app(tuned)
+    with TestClient(app) as client:
+        response = client.post(
+            "/auth/register", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 201
+    with app.state.session_factory() as db:
+        user = db.scalar(select(User).where(User.email == email))
+    assert user is not None
+    assert user.password_hash.split("$")[1] == "2000"

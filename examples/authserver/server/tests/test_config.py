@@ -21,6 +21,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "ACCESS_TOKEN_EXPIRE_MINUTES",
         "REFRESH_TOKEN_EXPIRE_DAYS",
         "LOG_LEVEL",
+        "PASSWORD_HASH_ITERATIONS",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -52,6 +53,13 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     assert settings.access_token_expire_minutes == 15
     assert settings.refresh_token_expire_days == 7
     assert settings.log_level == "info"
+    assert settings.password_hash_iterations is None
+
+
+def test_password_hash_iterations_from_env(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SECRET_KEY", "abc")
+    env.setenv("PASSWORD_HASH_ITERATIONS", "2000")
+    assert Settings.from_env().password_hash_iterations == 2000
 
 
 @pytest.mark.parametrize(
@@ -60,6 +68,8 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
         ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
         ("REFRESH_TOKEN_EXPIRE_DAYS", "0"),
         ("LOG_LEVEL", "verbose"),
+        ("PASSWORD_HASH_ITERATIONS", "999"),
+        ("PASSWORD_HASH_ITERATIONS", "many"),
     ],
 )
 def test_invalid_values(env: pytest.MonkeyPatch, name: str, value: str) -> None:

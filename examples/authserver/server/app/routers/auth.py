@@ -60,12 +60,14 @@ def _load_refresh_token(db: Session, settings: Settings, token: str) -> RefreshT
 
 
 @router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
-def register(body: UserCreate, db: DbSession) -> User:
+def register(body: UserCreate, db: DbSession, settings: SettingsDep) -> User:
     if db.scalar(select(User.id).where(User.email == body.email)) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered")
     user = User(
         email=body.email,
-        password_hash=hash_password(body.password),
+        password_hash=hash_password(
+            body.password, iterations=settings.password_hash_iterations
+        ),
         full_name=body.full_name,
     )
     db.add(user)
