@@ -10,8 +10,21 @@
 import * as path from "node:path";
 import { freePort } from "./helpers.ts";
 
-/** Where Debian's PostgreSQL 15 server binaries live (RIG_PG_BIN overrides). */
-export const PG_BIN = Deno.env.get("RIG_PG_BIN") ?? "/usr/lib/postgresql/15/bin";
+/** Where Debian's PostgreSQL server binaries live: the newest version installed (RIG_PG_BIN overrides). */
+export const PG_BIN = Deno.env.get("RIG_PG_BIN") ?? newestDebianPostgres();
+
+function newestDebianPostgres(): string {
+  try {
+    const versions = [...Deno.readDirSync("/usr/lib/postgresql")]
+      .map((entry) => entry.name)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return `/usr/lib/postgresql/${versions[0]}/bin`;
+  } catch {
+    // Not Debian's layout; the skip reason says what is missing.
+  }
+  return "/usr/lib/postgresql/15/bin";
+}
 
 /** A running test PostgreSQL server; disposing it stops it and removes its files. */
 export interface PgServer extends AsyncDisposable {
