@@ -1,20 +1,15 @@
 import * as path from "node:path";
-import type { Command, Context, Options } from "../lib/command.ts";
+import type { Command, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
-import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { renderJunit, type TestCase } from "../lib/junit.ts";
-import { type Component, loadProject, type Project } from "../lib/project.ts";
-import {
-  componentOptions,
-  groupChanges,
-  selectChanged,
-  selectComponents,
-} from "../lib/selection.ts";
+import { loadProject, type Project } from "../lib/project.ts";
+import { componentOptions, selectComponents } from "../lib/selection.ts";
 import {
   describeSummary,
   runTestSuite,
+  selectByChanges,
   taskLabel,
   type TaskOutcome,
   type TestReport,
@@ -76,7 +71,12 @@ export const test: Command = {
     let changedMap: Map<string, string[]> | undefined;
     let reasons: Map<string, string[]> | undefined;
     if (changed) {
-      const result = await selectByChanges(ctx, project, components, changed.ref);
+      const result = await selectByChanges(project, components, {
+        ref: changed.ref,
+        env: ctx.env,
+        ui: ctx.ui,
+        signal: ctx.signal,
+      });
       components = result.components;
       changedMap = result.changed;
       reasons = result.reasons;
@@ -151,63 +151,6 @@ function takeChangedFlag(
     } else out.push(arg);
   }
   return { argv: out, changed };
-}
-
-async function selectByChanges(
-  ctx: Context,
-  project: Project,
-  candidates: Component[],
-  ref: string | undefined,
-) {
-  const diff = await changedFiles(project.root, { env: ctx.env, ref, signal: ctx.signal });
-  const files = relativeToProject(diff.root, project.root, diff.files);
-  const changes = groupChanges(project, files);
-  ctx.ui.debug(`Changed files${ref ? ` since merge-base with "${ref}"` : ""}: ${files.join(", ")}`);
-  // A dependent is selected when the contract it was last tested against no longer matches;
-  // that is decided inside runTestSuite's keys, so here: select it and let the cache answer.
-  const selection = await selectChanged(project, {
-    changes,
-    candidates,
-    contractChanged: (dependency, dependent) =>
-      contractChangedFor(ctx, project, dependency, dependent),
-  });
-  const changed = new Map<string, string[]>();
-  for (const c of selection.components) {
-    if (changes.global.length) continue;
-    const own = changes.byComponent.get(c.name);
-    if (own?.length) changed.set(c.name, own);
-  }
-  return { ...selection, changed };
-}
-
-/**
- * Whether a dependent's view of `dependency` changed: runs the dependent's unit
- * task key check in dry-run mode (no process is started when the contract is
- * remembered; otherwise the contract is exported once).
- */
-async function contractChangedFor(
-  ctx: Context,
-  project: Project,
-  dependency: Component,
-  dependent: Component,
-): Promise<boolean> {
-  if (dependency.kind !== "python-app") return true;
-  const probe = await runTestSuite(project, {
-    components: [dependent],
-    env: ctx.env,
-    ui: ctx.ui,
-    signal: ctx.signal,
-    mode: "all",
-    passthrough: [],
-    readCache: true,
-    writeCache: false,
-    explain: false,
-    dryRun: true,
-    verbose: false,
-    exportContract: true,
-  });
-  const unit = probe.tasks.find((t) => t.summary.task === "test");
-  return !unit?.cached;
 }
 
 function checksCell(outcome: TaskOutcome): string {

@@ -11,6 +11,8 @@
  * A server change that keeps the API therefore reruns only the integration task.
  */
 import { exists, isFile } from "./fs.ts";
+import { changedFiles, relativeToProject } from "./git.ts";
+import { type ChangedSelection, groupChanges, selectChanged } from "./selection.ts";
 import { tempSibling } from "./fs_atomic.ts";
 import { projectCacheDir } from "./cache_paths.ts";
 import * as path from "node:path";
@@ -1538,4 +1540,71 @@ function launchServer(
       await child?.stop(3000);
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// --changed: which components an edit can affect.
+
+/**
+ * The components `rig test --changed [REF]` runs among `candidates`: those whose
+ * files changed (vs HEAD, or the merge-base with REF) and the dependents whose view
+ * of a dependency's contract changed, with the changed files of each and why.
+ */
+export async function selectByChanges(
+  project: Project,
+  candidates: Component[],
+  opts: { ref?: string; env: Record<string, string>; ui: Ui; signal: AbortSignal },
+): Promise<ChangedSelection & { changed: Map<string, string[]> }> {
+  const { ref } = opts;
+  const diff = await changedFiles(project.root, { env: opts.env, ref, signal: opts.signal });
+  const files = relativeToProject(diff.root, project.root, diff.files);
+  const changes = groupChanges(project, files);
+  opts.ui.debug(
+    `Changed files${ref ? ` since merge-base with "${ref}"` : ""}: ${files.join(", ")}`,
+  );
+  // A dependent is selected when the contract it was last tested against no longer matches;
+  // that is decided inside runTestSuite's keys, so here: select it and let the cache answer.
+  const selection = await selectChanged(project, {
+    changes,
+    candidates,
+    contractChanged: (dependency, dependent) =>
+      contractChangedFor(opts, project, dependency, dependent),
+  });
+  const changed = new Map<string, string[]>();
+  for (const c of selection.components) {
+    if (changes.global.length) continue;
+    const own = changes.byComponent.get(c.name);
+    if (own?.length) changed.set(c.name, own);
+  }
+  return { ...selection, changed };
+}
+
+/**
+ * Whether a dependent's view of `dependency` changed: runs the dependent's unit
+ * task key check in dry-run mode (no process is started when the contract is
+ * remembered; otherwise the contract is exported once).
+ */
+async function contractChangedFor(
+  ctx: { env: Record<string, string>; ui: Ui; signal: AbortSignal },
+  project: Project,
+  dependency: Component,
+  dependent: Component,
+): Promise<boolean> {
+  if (dependency.kind !== "python-app") return true;
+  const probe = await runTestSuite(project, {
+    components: [dependent],
+    env: ctx.env,
+    ui: ctx.ui,
+    signal: ctx.signal,
+    mode: "all",
+    passthrough: [],
+    readCache: true,
+    writeCache: false,
+    explain: false,
+    dryRun: true,
+    verbose: false,
+    exportContract: true,
+  });
+  const unit = probe.tasks.find((t) => t.summary.task === "test");
+  return !unit?.cached;
 }
