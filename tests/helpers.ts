@@ -154,3 +154,19 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** True while a process runs (a zombie waiting to be reaped counts as gone). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound) || Deno.build.os === "linux") return false;
+  }
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { MissingToolError, ProcessError } from "../lib/errors.ts";
 import { prefixedSink, run, runChecked, spawn, which } from "../lib/proc.ts";
-import { tempDir } from "./helpers.ts";
+import { processAlive, tempDir } from "./helpers.ts";
 
 const env = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
-
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -89,11 +80,11 @@ Deno.test("cancellation kills grandchildren too", async () => {
   });
   await waitFor(async () => (await Deno.readTextFile(pidFile).catch(() => "")).trim() !== "");
   const grandchild = Number((await Deno.readTextFile(pidFile)).trim());
-  assert.ok(alive(grandchild));
+  assert.ok(processAlive(grandchild));
   controller.abort();
   const result = await child.status;
   assert.equal(result.cancelled, true);
-  await waitFor(() => !alive(grandchild));
+  await waitFor(() => !processAlive(grandchild));
 });
 
 Deno.test("stop sends SIGTERM, then SIGKILL after the grace period", async () => {

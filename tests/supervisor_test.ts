@@ -6,7 +6,7 @@ import {
   type ServiceSpec,
   Supervisor,
 } from "../lib/supervisor.ts";
-import { baseEnv, type TempDir, tempDir } from "./helpers.ts";
+import { baseEnv, processAlive, type TempDir, tempDir } from "./helpers.ts";
 
 // A tiny service: prints, waits DELAY seconds, then serves /health on PORT (when
 // given), optionally starts a grandchild, ignores SIGTERM with IGNORE_TERM, and
@@ -68,15 +68,6 @@ function service(
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
 function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
@@ -114,14 +105,16 @@ Deno.test("supervisor starts services in dependency order and stops them in reve
     const grandchild = Number(lines.find((l) => l.includes("grandchild"))!.split(" ").pop());
     const pids = supervisor.pids;
     assert.equal(pids.length, 3);
-    assert.ok(alive(grandchild));
+    assert.ok(processAlive(grandchild));
 
     controller.abort();
     const exit = await supervisor.wait();
     assert.equal(exit.reason, "signal");
     const stops = lines.filter((l) => l.includes("stopping")).map((l) => l.split(" ").pop());
     assert.deepEqual(stops, ["web", "db", "api"]);
-    for (const pid of [...pids, grandchild]) assert.equal(alive(pid), false, `pid ${pid} alive`);
+    for (const pid of [...pids, grandchild]) {
+      assert.equal(processAlive(pid), false, `pid ${pid} alive`);
+    }
     for (const pid of pids) assert.deepEqual(groupMembers(pid), []);
   } finally {
     await supervisor.stop();
@@ -142,7 +135,7 @@ Deno.test("supervisor kills a service that ignores SIGTERM after the grace perio
   await supervisor.wait();
   const took = performance.now() - started;
   assert.ok(took >= 250 && took < 3000, `stopping took ${took}ms`);
-  assert.equal(alive(pid!), false);
+  assert.equal(processAlive(pid!), false);
 });
 
 Deno.test("supervisor reports a crashed service with its last lines and stops the others", async () => {
@@ -158,7 +151,7 @@ Deno.test("supervisor reports a crashed service with its last lines and stops th
   assert.equal(exit.service, "flaky");
   assert.equal(exit.result?.code, 3);
   assert.ok(exit.lastLines.includes("flaky crashed: boom"), exit.lastLines.join("\n"));
-  for (const pid of pids) assert.equal(alive(pid), false);
+  for (const pid of pids) assert.equal(processAlive(pid), false);
 });
 
 Deno.test("supervisor fails start when a service exits before it is ready", async () => {

@@ -6,50 +6,15 @@
  */
 import * as path from "node:path";
 import type { BenchSection } from "../bench.ts";
-
-const REPO = path.resolve(import.meta.dirname!, "..", "..");
-const MAIN = path.join(REPO, "main.ts");
-const SKIP = new Set([
-  ".venv",
-  "venv",
-  "node_modules",
-  "dist",
-  "__pycache__",
-  ".rig",
-  "data",
-  ".pytest_cache",
-  ".mypy_cache",
-]);
-
-async function copy(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const entry of Deno.readDir(from)) {
-    if (SKIP.has(entry.name) || entry.name.endsWith(".egg-info") || entry.name.startsWith(".env")) {
-      continue;
-    }
-    const src = path.join(from, entry.name);
-    const dst = path.join(to, entry.name);
-    if (entry.isDirectory) await copy(src, dst);
-    else if (entry.isFile) await Deno.copyFile(src, dst);
-  }
-}
+import { copyReferenceProject } from "../../tests/helpers.ts";
+import { timedRig } from "./timed_rig.ts";
 
 async function rigInstall(root: string): Promise<{ ms: number; summary: string }> {
-  const started = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "-C", root, "--json", "install"],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - started;
-  if (!out.success) {
-    throw new Error(`rig install failed:\n${new TextDecoder().decode(out.stderr)}`);
-  }
-  const doc = JSON.parse(new TextDecoder().decode(out.stdout));
-  const summary = doc.components.map((c: { name: string; skipped: boolean; installer: string }) =>
-    `${c.name}=${c.skipped ? "skipped" : c.installer}`
-  ).join(" ");
+  const { ms, doc } = await timedRig<
+    { components: { name: string; skipped: boolean; installer: string }[] }
+  >(root, ["install"]);
+  const summary = doc.components.map((c) => `${c.name}=${c.skipped ? "skipped" : c.installer}`)
+    .join(" ");
   return { ms, summary };
 }
 
@@ -58,8 +23,7 @@ export const installSection: BenchSection = {
   name: "install",
   description: "rig install on examples/authserver: fresh setup vs no-change second run",
   async run({ tmp, log }) {
-    const root = path.join(tmp, "authserver");
-    await copy(path.join(REPO, "examples", "authserver"), root);
+    const root = await copyReferenceProject(path.join(tmp, "authserver"));
     const first = await rigInstall(root);
     log(
       `first rig install (fresh venvs, pip, npm ci): ${

@@ -7,29 +7,13 @@
 import * as path from "node:path";
 import type { BenchSection } from "../bench.ts";
 import { copyReferenceProject, git } from "../../tests/helpers.ts";
+import { timedRig } from "./timed_rig.ts";
 
-const REPO = path.resolve(import.meta.dirname!, "..", "..");
-const MAIN = path.join(REPO, "main.ts");
+type TestDoc = { components: { name: string; tasks: { task: string; cached: boolean }[] }[] };
 
 async function rigTest(root: string, args: string[]): Promise<{ ms: number; states: string }> {
-  const started = performance.now();
-  const env = Deno.env.toObject();
-  delete env.VIRTUAL_ENV;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "-C", root, "--json", "test", ...args],
-    env: { ...env, NO_COLOR: "1" },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const ms = performance.now() - started;
-  if (!out.success) {
-    throw new Error(`rig test ${args.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
-  }
-  const doc = JSON.parse(new TextDecoder().decode(out.stdout));
-  const states = doc.components.flatMap((
-    c: { name: string; tasks: { task: string; cached: boolean }[] },
-  ) =>
+  const { ms, doc } = await timedRig<TestDoc>(root, ["test", ...args]);
+  const states = doc.components.flatMap((c) =>
     c.tasks.map((t) =>
       `${c.name}${t.task === "test" ? "" : ":" + t.task}=${t.cached ? "cached" : "ran"}`
     )

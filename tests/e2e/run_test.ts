@@ -9,6 +9,7 @@ import { freePort } from "../../lib/net.ts";
 import {
   baseEnv,
   copyReferenceProject,
+  processAlive,
   REPO_ROOT,
   rigInProcess,
   rigProcess,
@@ -95,15 +96,6 @@ function startRig(root: string, args: string[]): RigChild {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
 /** Processes whose command line mentions `text` (our temp project). */
 function processesMentioning(text: string): number[] {
   const found: number[] = [];
@@ -111,7 +103,9 @@ function processesMentioning(text: string): number[] {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (cmdline.includes(text) && alive(Number(entry.name))) found.push(Number(entry.name));
+      if (cmdline.includes(text) && processAlive(Number(entry.name))) {
+        found.push(Number(entry.name));
+      }
     } catch {
       // Gone while we looked.
     }
@@ -229,7 +223,9 @@ Deno.test({
         assert.match(rig!.output(), /Stopped server/);
         rig = undefined;
         await new Promise((r) => setTimeout(r, 200));
-        for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} is still running`);
+        for (const pid of pids) {
+          assert.equal(processAlive(pid), false, `pid ${pid} is still running`);
+        }
         assert.deepEqual(processesMentioning(server), []);
       });
 
