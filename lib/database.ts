@@ -177,20 +177,11 @@ export interface PrepareResult {
   serverVersion?: string;
 }
 
-/** Makes the database usable: SQLite folder created; PostgreSQL answering and the database present. */
-export async function prepareDatabase(
-  db: DatabaseConfig,
-  options: DatabaseOptions,
-): Promise<PrepareResult> {
-  if (db.kind === "sqlite") {
-    if (!db.file) return { created: false };
-    await Deno.mkdir(path.dirname(db.file), { recursive: true });
-    return { created: !(exists(db.file)) };
-  }
-  return await createDatabase(db, options);
-}
-
-/** Creates the database when it is missing (PostgreSQL: via the `postgres` maintenance database). */
+/**
+ * Makes the database usable and says whether it is new: a SQLite file's folder is
+ * created; a PostgreSQL server must answer, and a missing database is created
+ * through the `postgres` maintenance database.
+ */
 export async function createDatabase(
   db: DatabaseConfig,
   options: DatabaseOptions,

@@ -7,11 +7,11 @@ import { isDir, isFile } from "./fs.ts";
 import { EnvironmentError, RigError, UsageError } from "./errors.ts";
 import { hasAlembic, migrationStatus, requireSingleHead, upgrade } from "./alembic.ts";
 import {
+  createDatabase,
   type DatabaseConfig,
   describeDatabase,
   maskPassword,
   parseDatabaseUrl,
-  prepareDatabase,
 } from "./database.ts";
 import { loadEnvironment } from "./env_config.ts";
 import { ensureInstalled } from "./install.ts";
@@ -117,7 +117,7 @@ export async function startDev(project: Project, options: DevContext): Promise<n
     if (!db) {
       dbStep.skip("no DATABASE_URL");
     } else {
-      const prepared = await prepareDatabase(db, {
+      const prepared = await createDatabase(db, {
         python: venv.python,
         env: options.env,
         signal: options.signal,

@@ -8,7 +8,6 @@ import {
   maskPassword,
   maskUrl,
   parseDatabaseUrl,
-  prepareDatabase,
   withDatabaseName,
 } from "../lib/database.ts";
 import * as path from "node:path";
@@ -101,26 +100,26 @@ Deno.test("withDatabaseName swaps only the database name", () => {
   assert.equal(withDatabaseName(lite, "test"), "sqlite:////srv/data/test.db");
 });
 
-Deno.test("prepareDatabase creates the SQLite folder and reports a new database", async () => {
+Deno.test("createDatabase creates the SQLite folder and reports a new database", async () => {
   await using dir = await tempDir();
   const db = parseDatabaseUrl("sqlite:///data/nested/dev.db", { baseDir: dir.path });
-  const first = await prepareDatabase(db, { env: baseEnv() });
+  const first = await createDatabase(db, { env: baseEnv() });
   assert.equal(first.created, true);
   assert.ok(Deno.statSync(dir.join("data", "nested")).isDirectory);
   await Deno.writeTextFile(db.file!, "");
-  assert.equal((await prepareDatabase(db, { env: baseEnv() })).created, false);
+  assert.equal((await createDatabase(db, { env: baseEnv() })).created, false);
   assert.equal(await databaseExists(db, { env: baseEnv() }), true);
   await dropDatabase(db, { env: baseEnv() });
   assert.equal(await databaseExists(db, { env: baseEnv() }), false);
 });
 
-Deno.test("prepareDatabase names host and port and the start command when PostgreSQL is down", async () => {
+Deno.test("createDatabase names host and port and the start command when PostgreSQL is down", async () => {
   const port = freePort();
   const db = parseDatabaseUrl(`postgresql://app:hunter2@127.0.0.1:${port}/auth`, {
     baseDir: "/x",
   });
   await assert.rejects(
-    () => prepareDatabase(db, { env: baseEnv(), connectTimeout: 1 }),
+    () => createDatabase(db, { env: baseEnv(), connectTimeout: 1 }),
     (error: unknown) => {
       assert.ok(error instanceof EnvironmentError);
       assert.match(error.message, new RegExp(`"127\\.0\\.0\\.1:${port}" does not answer`));
@@ -266,7 +265,7 @@ Deno.test({
     const options = { python, env: { ...env, DATABASE_URL: db.resolvedUrl } };
 
     await t.step("a fresh database is behind and upgrades to head", async () => {
-      await prepareDatabase(db, { env });
+      await createDatabase(db, { env });
       const before = await migrationStatus(project.path, options);
       assert.deepEqual(before, { heads: ["0002"], current: [], upToDate: false });
       const result = await upgrade(project.path, { ...options, sqliteFile: db.file });
@@ -363,7 +362,7 @@ Deno.test({
       const pgDb = parseDatabaseUrl(pg.url("alembic_test", "postgresql+psycopg"), {
         baseDir: project.path,
       });
-      const made = await prepareDatabase(pgDb, { python, env });
+      const made = await createDatabase(pgDb, { python, env });
       assert.equal(made.created, true);
       const pgOptions = { python, env: { ...env, DATABASE_URL: pgDb.resolvedUrl } };
       const result = await upgrade(project.path, pgOptions);
@@ -373,7 +372,7 @@ Deno.test({
         databaseUrl: pg.url("alembic_test"),
       });
       assert.equal(status.upToDate, true);
-      assert.equal((await prepareDatabase(pgDb, { python, env })).created, false);
+      assert.equal((await createDatabase(pgDb, { python, env })).created, false);
       await dropDatabase(pgDb, { python, env });
       assert.equal(await databaseExists(pgDb, { python, env }), false);
     });
