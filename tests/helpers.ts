@@ -64,19 +64,29 @@ export async function rigInProcess(
 
 const MAIN = path.resolve(import.meta.dirname!, "..", "main.ts");
 
-/** Runs rig as a separate process, the way a user would (for end-to-end tests). */
-export async function rigProcess(
+/** Starts rig as a separate process with piped output, for tests that signal or kill it mid-run. */
+export function spawnRig(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
-): Promise<RigRun> {
-  const output = await new Deno.Command(Deno.execPath(), {
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", MAIN, ...args],
     cwd: options.cwd,
     env: { ...baseEnv(), NO_COLOR: "1", ...options.env },
     clearEnv: true,
     stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
     signal: options.signal,
-  }).output();
+  }).spawn();
+}
+
+/** Runs rig as a separate process, the way a user would (for end-to-end tests). */
+export async function rigProcess(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<RigRun> {
+  const output = await spawnRig(args, options).output();
   const decoder = new TextDecoder();
   return {
     code: output.code,

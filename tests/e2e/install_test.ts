@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { installedDistributions, venvLayout } from "../../lib/venv.ts";
 import { journalFile } from "../../lib/journal.ts";
-import { baseEnv, REPO_ROOT, rigInProcess, type RigRun, tempDir } from "../helpers.ts";
+import { baseEnv, REPO_ROOT, rigInProcess, type RigRun, spawnRig, tempDir } from "../helpers.ts";
 
 const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");
 
@@ -410,29 +410,13 @@ Deno.test({
     await t.step("a killed rig install leaves a journal that the next run finishes", async () => {
       const before = { file: read(dir.join("tool/requirements.txt")), dists: dists(tool) };
       index.slow = /rigdemo_slow/;
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          path.join(REPO_ROOT, "main.ts"),
-          "install",
-          "rigdemo-slow",
-          "--tool",
-        ],
-        cwd: dir.path,
-        env: { ...baseEnv(), NO_COLOR: "1", ...env },
-        clearEnv: true,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const child = spawnRig(["install", "rigdemo-slow", "--tool"], { cwd: dir.path, env });
       try {
         await waitFor(() => index.held() > 0, 60_000, "pip to download rigdemo-slow");
         const journal = JSON.parse(read(journalFile(dir.path)));
         assert.equal(journal.component, "tool");
         child.kill("SIGKILL");
-        await child.status;
+        await child.output(); // also closes the pipes
       } finally {
         try {
           child.kill("SIGKILL");
@@ -457,23 +441,7 @@ Deno.test({
     await t.step("Ctrl-C during rig install PKG rolls back at once", async () => {
       const before = { file: read(dir.join("tool/requirements.txt")), dists: dists(tool) };
       index.slow = /rigdemo_slow/;
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          path.join(REPO_ROOT, "main.ts"),
-          "install",
-          "rigdemo-slow",
-          "--tool",
-        ],
-        cwd: dir.path,
-        env: { ...baseEnv(), NO_COLOR: "1", ...env },
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnRig(["install", "rigdemo-slow", "--tool"], { cwd: dir.path, env });
       let output: Deno.CommandOutput;
       try {
         await waitFor(() => index.held() > 0, 60_000, "pip to download rigdemo-slow");

@@ -7,17 +7,14 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
 import {
-  baseEnv,
   copyReferenceProject,
   processAlive,
-  REPO_ROOT,
   rigInProcess,
   rigProcess,
+  spawnRig,
   tempDir,
 } from "../helpers.ts";
 import { startPostgres } from "../pg.ts";
-
-const MAIN = path.join(REPO_ROOT, "main.ts");
 
 /** A `rig run` started as a child process whose output the test reads. */
 interface RigChild {
@@ -34,14 +31,7 @@ interface RigChild {
 }
 
 function startRig(root: string, args: string[]): RigChild {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "-C", root, "run", ...args],
-    env: { ...baseEnv(), NO_COLOR: "1" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnRig(["-C", root, "run", ...args]);
   let text = "";
   let stdout = "";
   const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {

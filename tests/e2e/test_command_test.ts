@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { baseEnv, copyReferenceProject, git, REPO_ROOT, rigProcess, tempDir } from "../helpers.ts";
+import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
 import { parseJunit } from "../../lib/junit.ts";
 import { startPostgres } from "../pg.ts";
 
@@ -200,27 +200,10 @@ Deno.test({
         }).output();
         return new TextDecoder().decode(out.stdout).split("\n").filter((d) => d.includes("_test_"));
       };
-      const env = {
-        ...baseEnv(),
-        NO_COLOR: "1",
-        DATABASE_URL: pg.url("auth", "postgresql+psycopg"),
-      };
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          path.join(REPO_ROOT, "main.ts"),
-          "test",
-          "--server",
-          "--force",
-        ],
+      const child = spawnRig(["test", "--server", "--force"], {
         cwd: root,
-        env,
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+        env: { DATABASE_URL: pg.url("auth", "postgresql+psycopg") },
+      });
       let exited = false;
       const output = child.output().finally(() => exited = true);
       let created: string[] = [];
