@@ -25,13 +25,24 @@ export interface UiOptions {
 
 const encoder = new TextEncoder();
 
-/** A Writer over a Deno file such as Deno.stdout. */
+/**
+ * A Writer over a Deno file such as Deno.stdout. When the reader goes away
+ * (`rig test | head`), later output is dropped instead of thrown: rig must still
+ * finish its cleanup (stop servers, drop test databases) after nobody listens.
+ */
 export function fileWriter(file: { writeSync(p: Uint8Array): number }): Writer {
+  let closed = false;
   return {
     write(text) {
+      if (closed) return;
       const bytes = encoder.encode(text);
       let offset = 0;
-      while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+      try {
+        while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+        closed = true;
+      }
     },
   };
 }

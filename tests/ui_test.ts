@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferWriter, formatBytes, formatDuration, stripAnsi, Ui } from "../lib/ui.ts";
+import { BufferWriter, fileWriter, formatBytes, formatDuration, stripAnsi, Ui } from "../lib/ui.ts";
 
 function makeUi(options: ConstructorParameters<typeof Ui>[0] = {}) {
   const stdout = new BufferWriter();
@@ -80,4 +80,23 @@ Deno.test("durations and sizes read naturally", () => {
   assert.equal(formatBytes(512), "512 B");
   assert.equal(formatBytes(1536), "1.5 KB");
   assert.equal(formatBytes(20 * 1024 * 1024), "20.0 MB");
+});
+
+Deno.test("a closed output pipe silences rig instead of aborting its cleanup", () => {
+  let calls = 0;
+  const writer = fileWriter({
+    writeSync() {
+      calls++;
+      throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+    },
+  });
+  writer.write("first\n");
+  writer.write("second\n");
+  assert.equal(calls, 1, "nothing is written after the reader went away");
+  const failing = fileWriter({
+    writeSync() {
+      throw new Deno.errors.PermissionDenied("no");
+    },
+  });
+  assert.throws(() => failing.write("x"), Deno.errors.PermissionDenied);
 });
