@@ -292,18 +292,20 @@ async function readStdinLine(): Promise<string | null> {
   return text.split("\n")[0]!;
 }
 
+/** Turns Ctrl-C, SIGTERM and a closed terminal into an abort of the running command. */
 function listenForSignals(controller: AbortController): () => void {
   if (Deno.build.os === "windows") {
     const onInt = () => controller.abort();
     Deno.addSignalListener("SIGINT", onInt);
     return () => Deno.removeSignalListener("SIGINT", onInt);
   }
+  // Children run in their own process groups, so a closed terminal (SIGHUP)
+  // reaches only rig: it must stop them like Ctrl-C does.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = () => controller.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   return () => {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
   };
 }
 

@@ -234,7 +234,8 @@ Deno.test({
         const loggedIn = await login(ready[1]!, "ada@example.com");
         assert.equal(loggedIn.status, 200, "the user registered in the first run is still there");
         await loggedIn.body?.cancel();
-        assert.equal(await rig.stop("SIGTERM"), 0);
+        // A closed terminal (SIGHUP) reaches only rig; it must stop the server like Ctrl-C.
+        assert.equal(await rig.stop("SIGHUP"), 0);
         rig = undefined;
         assert.deepEqual(processesMentioning(server), []);
       });
