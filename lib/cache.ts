@@ -821,51 +821,27 @@ export class CacheStore {
 
   async #walk(sub: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
     const out: { file: string; size: number; mtimeMs: number }[] = [];
-    const visit = async (dir: string) => {
-      let entries: Deno.DirEntry[];
+    for await (const { name, file } of filesBelow(path.join(this.dir, sub))) {
+      if (name.startsWith(".")) continue;
       try {
-        entries = await Array.fromAsync(Deno.readDir(dir));
+        const info = await Deno.stat(file);
+        out.push({ file, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
       } catch {
-        return;
+        // Removed meanwhile.
       }
-      for (const entry of entries) {
-        const file = path.join(dir, entry.name);
-        if (entry.isDirectory) await visit(file);
-        else if (entry.isFile && !entry.name.startsWith(".")) {
-          try {
-            const info = await Deno.stat(file);
-            out.push({ file, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
-          } catch {
-            // Removed meanwhile.
-          }
-        }
-      }
-    };
-    await visit(path.join(this.dir, sub));
+    }
     return out;
   }
 
   async #removeStaleTemps(now: number): Promise<void> {
     // Temp files of writers that crashed; live writers rename theirs within seconds.
-    const visit = async (dir: string) => {
-      let entries: Deno.DirEntry[];
-      try {
-        entries = await Array.fromAsync(Deno.readDir(dir));
-      } catch {
-        return;
+    for await (const { name, file } of filesBelow(this.dir)) {
+      if (!name.startsWith(".")) continue;
+      const info = await Deno.stat(file).catch(() => undefined);
+      if (info && (info.mtime?.getTime() ?? 0) < now - BLOB_GRACE_MS) {
+        await Deno.remove(file).catch(() => {});
       }
-      for (const entry of entries) {
-        const file = path.join(dir, entry.name);
-        if (entry.isDirectory) await visit(file);
-        else if (entry.name.startsWith(".")) {
-          const info = await Deno.stat(file).catch(() => undefined);
-          if (info && (info.mtime?.getTime() ?? 0) < now - BLOB_GRACE_MS) {
-            await Deno.remove(file).catch(() => {});
-          }
-        }
-      }
-    };
-    await visit(this.dir);
+    }
   }
 
   async #event(event: CacheEvent): Promise<void> {
@@ -1070,4 +1046,19 @@ export function openCacheStore(root: string, opts: OpenCacheStoreOptions): Cache
     debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,
     warn: opts.ui ? (text, hint) => opts.ui!.warn(text, hint) : undefined,
   });
+}
+
+/** Every regular file below `dir`, depth first; unreadable folders are skipped. */
+async function* filesBelow(dir: string): AsyncGenerator<{ name: string; file: string }> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory) yield* filesBelow(file);
+    else if (entry.isFile) yield { name: entry.name, file };
+  }
 }
