@@ -1,6 +1,5 @@
 import type { Command } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project.ts";
 import { diagnose, type Finding } from "../lib/install.ts";
 
@@ -23,9 +22,7 @@ export const doctor: Command = {
   ],
   async run(ctx, argv) {
     const args = parseFlags("doctor", this.options, argv);
-    if (args.positionals.length) {
-      throw new UsageError(`"rig doctor" takes no arguments, got "${args.positionals[0]}"`);
-    }
+    rejectPositionals("doctor", args);
     const project = await loadProject(ctx.cwd);
     const findings = await diagnose(project, { env: ctx.env, ui: ctx.ui, signal: ctx.signal });
     const errors = findings.filter((f) => f.severity === "error");

@@ -1,6 +1,5 @@
 import type { Command } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project.ts";
 import { defaultPython, detectTools } from "../lib/tools.ts";
 
@@ -20,9 +19,7 @@ export const info: Command = {
   ],
   async run(ctx, argv) {
     const args = parseFlags("info", this.options, argv);
-    if (args.positionals.length) {
-      throw new UsageError(`"rig info" takes no arguments, got "${args.positionals[0]}"`);
-    }
+    rejectPositionals("info", args);
     const project = await loadProject(ctx.cwd);
     const tools = await detectTools(
       [defaultPython(ctx.env), "pip", "uv", "node", "npm", "git"],

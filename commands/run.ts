@@ -1,6 +1,5 @@
 import type { Command } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
-import { UsageError } from "../lib/errors.ts";
+import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { parsePort, startDev } from "../lib/dev.ts";
 import { loadProject } from "../lib/project.ts";
 
@@ -39,12 +38,7 @@ export const run: Command = {
   ],
   async run(ctx, argv) {
     const args = parseFlags("run", this.options, argv);
-    if (args.positionals.length) {
-      throw new UsageError(
-        `"rig run" takes no arguments, got "${args.positionals[0]}"`,
-        "Run: rig run --help",
-      );
-    }
+    rejectPositionals("run", args);
     const flags = args.values;
     return await startDev(await loadProject(ctx.cwd), {
       ui: ctx.ui,

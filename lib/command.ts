@@ -127,6 +127,16 @@ function flagError(command: string, options: Options, argv: string[], error: Err
   );
 }
 
+/** Refuses positional arguments for a command that takes none. */
+export function rejectPositionals(command: string, args: ParsedArgs): void {
+  if (args.positionals.length) {
+    throw new UsageError(
+      `"rig ${command}" takes no arguments, got "${args.positionals[0]}"`,
+      `Run: rig ${command} --help`,
+    );
+  }
+}
+
 /** The closest candidate to `input` by edit distance, when it is close enough to be a typo. */
 export function suggest(input: string, candidates: string[]): string | undefined {
   let best: string | undefined;
