@@ -16,7 +16,7 @@ import {
   TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
-import { loadProject } from "./lib/project.ts";
+import { loadProject } from "./lib/project/project.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 

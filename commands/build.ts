@@ -1,15 +1,15 @@
 import * as path from "node:path";
-import { CacheStore } from "../lib/cache.ts";
+import { CacheStore } from "../lib/task/cache.ts";
 import type { Command, Context, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
-import { buildProject, type BuildResult, type DockerMode } from "../lib/build.ts";
+import { buildProject, type BuildResult, type DockerMode } from "../lib/build/build.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
-import { type Component, loadProject, type Project } from "../lib/project.ts";
-import { componentOptions, selectComponents } from "../lib/selection.ts";
-import { describeSummary, runTestSuite } from "../lib/test_runner.ts";
+import { type Component, loadProject, type Project } from "../lib/project/project.ts";
+import { componentOptions, selectComponents } from "../lib/project/selection.ts";
+import { describeSummary, runTestSuite } from "../lib/test/test_runner.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
-import { applyBump, type BumpPlan, findVersionSites, planBump } from "../lib/versions.ts";
+import { applyBump, type BumpPlan, findVersionSites, planBump } from "../lib/build/version_bump.ts";
 
 const OPTIONS: Options = {
   docker: {

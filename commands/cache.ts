@@ -7,10 +7,10 @@ import {
   parseDuration,
   parseSize,
   type TaskRecord,
-} from "../lib/cache.ts";
+} from "../lib/task/cache.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";
-import { findRoot } from "../lib/project.ts";
-import { describeExplanation, explain } from "../lib/task_key.ts";
+import { findRoot } from "../lib/project/project.ts";
+import { describeExplanation, explain } from "../lib/task/task_key.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 
 const SUBCOMMANDS = [

@@ -11,10 +11,10 @@ import {
   requireTemplates,
   validateEnvName,
   writeDefaultTemplates,
-} from "../lib/env_config.ts";
-import { formatType } from "../lib/env_template.ts";
+} from "../lib/env/env_config.ts";
+import { formatType } from "../lib/env/env_file.ts";
 import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
-import { loadProject, type Project } from "../lib/project.ts";
+import { loadProject, type Project } from "../lib/project/project.ts";
 import * as path from "node:path";
 
 const SUBCOMMANDS = [

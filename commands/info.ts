@@ -1,6 +1,6 @@
 import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
-import { loadProject } from "../lib/project.ts";
+import { loadProject } from "../lib/project/project.ts";
 import { defaultPython, detectTools } from "../lib/tools.ts";
 
 /** `rig info`: what rig sees in this project. */

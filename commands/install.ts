@@ -1,9 +1,9 @@
 import type { Command, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
-import { componentOptions } from "../lib/selection.ts";
+import { componentOptions } from "../lib/project/selection.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type Component, getComponent, loadProject, type Project } from "../lib/project.ts";
-import { addPackages, ensureInstalled, isPython } from "../lib/install.ts";
+import { type Component, getComponent, loadProject, type Project } from "../lib/project/project.ts";
+import { addPackages, ensureInstalled, isPython } from "../lib/install/install.ts";
 import { formatDuration } from "../lib/ui.ts";
 
 const OPTIONS: Options = {
@@ -95,7 +95,7 @@ export const install: Command = {
         return 0;
       }
       if (v["dry-run"]) {
-        const { staleReason } = await import("../lib/install.ts");
+        const { staleReason } = await import("../lib/install/install.ts");
         const rows = [];
         for (const c of targets) {
           const reason = v.force ? "forced" : await staleReason(project, c, { env: ctx.env });

@@ -3,9 +3,9 @@ import type { Command, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
-import { renderJunit, type TestCase } from "../lib/junit.ts";
-import { loadProject, type Project } from "../lib/project.ts";
-import { componentOptions, selectComponents } from "../lib/selection.ts";
+import { renderJunit, type TestCase } from "../lib/test/junit.ts";
+import { loadProject, type Project } from "../lib/project/project.ts";
+import { componentOptions, selectComponents } from "../lib/project/selection.ts";
 import {
   describeSummary,
   runTestSuite,
@@ -13,7 +13,7 @@ import {
   taskLabel,
   type TaskOutcome,
   type TestReport,
-} from "../lib/test_runner.ts";
+} from "../lib/test/test_runner.ts";
 import { formatDuration, type Ui } from "../lib/ui.ts";
 
 const OPTIONS: Options = {

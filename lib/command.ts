@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
-import type { Project } from "./project.ts";
+import type { Project } from "./project/project.ts";
 import type { Ui } from "./ui.ts";
 
 /** The flags every command accepts. */

@@ -39,7 +39,7 @@ export function compileArgs(target: string, outDir: string): string[] {
     path.join(ROOT, "templates"),
     // Started with `new Worker(new URL(...))`, which deno compile cannot see statically.
     "--include",
-    path.join(ROOT, "lib", "hash_worker.ts"),
+    path.join(ROOT, "lib", "task", "hash_worker.ts"),
     "--target",
     target,
     "--output",

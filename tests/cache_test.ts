@@ -6,11 +6,11 @@ import {
   parseDuration,
   parseSize,
   type TaskRecord,
-} from "../lib/cache.ts";
+} from "../lib/task/cache.ts";
 import { ensureRigDir } from "../lib/cache_paths.ts";
-import { packEntry, unpackEntry } from "../lib/remote_cache.ts";
+import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
-import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task_key.ts";
+import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task/task_key.ts";
 import { freePort, git, tempDir } from "./helpers.ts";
 
 function input(n: number, extra: Partial<TaskKeyInput> = {}): TaskKeyInput {
@@ -267,8 +267,8 @@ Deno.test("parseSize and parseDuration read human units and reject nonsense", ()
   assert.throws(() => parseDuration("soon"), UsageError);
 });
 
-const CACHE_MODULE = new URL("../lib/cache.ts", import.meta.url).href;
-const KEY_MODULE = new URL("../lib/task_key.ts", import.meta.url).href;
+const CACHE_MODULE = new URL("../lib/task/cache.ts", import.meta.url).href;
+const KEY_MODULE = new URL("../lib/task/task_key.ts", import.meta.url).href;
 
 Deno.test("several processes writing the same entries at once leave a valid store", async () => {
   await using dir = await tempDir();

@@ -9,7 +9,7 @@ import {
   maskUrl,
   parseDatabaseUrl,
   withDatabaseName,
-} from "../lib/database.ts";
+} from "../lib/db/database.ts";
 import * as path from "node:path";
 import {
   alembicCurrent,
@@ -19,7 +19,7 @@ import {
   quickSqliteStatus,
   requireSingleHead,
   upgrade,
-} from "../lib/alembic.ts";
+} from "../lib/db/alembic.ts";
 import { EnvironmentError } from "../lib/errors.ts";
 import { run } from "../lib/proc.ts";
 import { freePort } from "../lib/net.ts";

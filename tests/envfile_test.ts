@@ -6,11 +6,11 @@ import {
   gitignoreMatches,
   inspectEnvironment,
   loadEnvironment,
-} from "../lib/env_config.ts";
-import { createMasker, hashEnvValues, isSecretKey, maskUrlPassword } from "../lib/env_mask.ts";
-import { checkType, generate, parseEnvText, parseGenerator } from "../lib/env_template.ts";
+} from "../lib/env/env_config.ts";
+import { createMasker, hashEnvValues, isSecretKey, maskUrlPassword } from "../lib/env/env_mask.ts";
+import { checkType, generate, parseEnvText, parseGenerator } from "../lib/env/env_file.ts";
 import { ConfigError, EnvironmentError } from "../lib/errors.ts";
-import { loadProject } from "../lib/project.ts";
+import { loadProject } from "../lib/project/project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { git, tempDir } from "./helpers.ts";
 

@@ -9,7 +9,7 @@ import {
   looksBinary,
   readAutocrlf,
   StatCache,
-} from "../lib/fingerprint.ts";
+} from "../lib/task/fingerprint.ts";
 import { compileRules, isPathIgnored } from "../lib/ignore.ts";
 import {
   describeExplanation,
@@ -19,7 +19,7 @@ import {
   stableJson,
   taskKey,
   type TaskKeyInput,
-} from "../lib/task_key.ts";
+} from "../lib/task/task_key.ts";
 import { userCacheDir, userDownloadCacheDir } from "../lib/cache_paths.ts";
 import { git, tempDir } from "./helpers.ts";
 

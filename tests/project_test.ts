@@ -7,7 +7,7 @@ import {
   loadProject,
   toArgv,
   topoOrder,
-} from "../lib/project.ts";
+} from "../lib/project/project.ts";
 import { tempDir } from "./helpers.ts";
 
 const FASTAPI_MAIN = "from fastapi import FastAPI\n\napp = FastAPI(title='x')\n";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildImportGraph, moduleName, scanImports, selectTests } from "../lib/pyimports.ts";
+import { buildImportGraph, moduleName, scanImports, selectTests } from "../lib/python/pyimports.ts";
 
 Deno.test("scanImports reads plain, from, relative and parenthesised imports", () => {
   const source = [

@@ -13,7 +13,7 @@ import {
   requirementIncludes,
   requirementsOf,
   specifiersDisjoint,
-} from "../lib/requirements.ts";
+} from "../lib/python/requirements.ts";
 import { tempDir } from "./helpers.ts";
 
 const SAMPLE = `# Runtime dependencies
@@ -184,7 +184,7 @@ Deno.test("TOML array edits append and replace items and keep the formatting", (
 });
 
 Deno.test("development tools are recognised by name", async () => {
-  const { isDevTool } = await import("../lib/install.ts");
+  const { isDevTool } = await import("../lib/install/install.ts");
   for (
     const name of [
       "pytest",
@@ -207,7 +207,7 @@ Deno.test("development tools are recognised by name", async () => {
 });
 
 Deno.test("RIG_INSTALLER forces pip or uv and rejects anything else", async () => {
-  const { chooseInstaller } = await import("../lib/pip.ts");
+  const { chooseInstaller } = await import("../lib/python/pip.ts");
   assert.equal(chooseInstaller({ RIG_INSTALLER: "pip", PATH: "" }), "pip");
   assert.equal(chooseInstaller({ PATH: "" }), "pip");
   assert.throws(() => chooseInstaller({ RIG_INSTALLER: "uv", PATH: "" }), /"uv" is not on PATH/);

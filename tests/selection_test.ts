@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { changedFiles, gitRoot, relativeToProject, shortSha } from "../lib/git.ts";
-import { loadProject, owningComponent } from "../lib/project.ts";
+import { loadProject, owningComponent } from "../lib/project/project.ts";
 import {
   componentOptions,
   groupChanges,
   selectChanged,
   selectComponents,
-} from "../lib/selection.ts";
+} from "../lib/project/selection.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { git, tempDir } from "./helpers.ts";
 

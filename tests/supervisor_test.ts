@@ -5,7 +5,7 @@ import {
   ServiceError,
   type ServiceSpec,
   Supervisor,
-} from "../lib/supervisor.ts";
+} from "../lib/run/supervisor.ts";
 import { baseEnv, processAlive, type TempDir, tempDir } from "./helpers.ts";
 
 // A tiny service: prints, waits DELAY seconds, then serves /health on PORT (when

@@ -8,7 +8,7 @@ import {
   pythonTestFiles,
   readNodeResult,
   undeclaredVariables,
-} from "../lib/test_runner.ts";
+} from "../lib/test/test_runner.ts";
 import { rigInProcess, tempDir } from "./helpers.ts";
 
 Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { EnvironmentError } from "../lib/errors.ts";
-import type { Component } from "../lib/project.ts";
+import type { Component } from "../lib/project/project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import {
   checkVenv,
@@ -14,9 +14,9 @@ import {
   venvBin,
   venvEnv,
   venvLayout,
-} from "../lib/venv.ts";
-import { installerEnv } from "../lib/pip.ts";
-import { npmEnv } from "../lib/npm.ts";
+} from "../lib/python/venv.ts";
+import { installerEnv } from "../lib/python/pip.ts";
+import { npmEnv } from "../lib/node/npm.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 
 function component(dir: string, extra: Partial<Component> = {}): Component {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { validateNpmPack } from "../lib/npm_pack.ts";
+import { validateNpmPack } from "../lib/node/npm_pack.ts";
 import {
   normalizeName,
   parseMetadata,
@@ -10,7 +10,7 @@ import {
   validateWheel,
   ValidationError,
   wheelTopLevel,
-} from "../lib/wheel.ts";
+} from "../lib/python/wheel.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 
 const decoder = new TextDecoder();

@@ -1,6 +1,6 @@
 /** Bench section "fingerprint": cold and warm hashing of 10,000 small files and one 200 MB file. */
 import * as path from "node:path";
-import { fingerprint, listInputs, StatCache } from "../../lib/fingerprint.ts";
+import { fingerprint, listInputs, StatCache } from "../../lib/task/fingerprint.ts";
 import type { BenchSection } from "../bench.ts";
 
 const FILES = 10_000;

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { exists } from "../../lib/fs.ts";
 import * as path from "node:path";
-import { chooseDockerfile, detectEngine, imageTags, renderTemplate } from "../../lib/docker.ts";
-import { loadProject } from "../../lib/project.ts";
+import {
+  chooseDockerfile,
+  detectEngine,
+  imageTags,
+  renderTemplate,
+} from "../../lib/build/docker.ts";
+import { loadProject } from "../../lib/project/project.ts";
 import { sha256File } from "../../lib/hash.ts";
-import { validateWheel, ValidationError } from "../../lib/wheel.ts";
+import { validateWheel, ValidationError } from "../../lib/python/wheel.ts";
 import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
 
 const WHEEL = "dist/python-client/authserver_client-0.1.0-py3-none-any.whl";

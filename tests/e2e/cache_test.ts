@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { CacheStore } from "../../lib/cache.ts";
-import { fingerprint, listInputs, StatCache } from "../../lib/fingerprint.ts";
-import { keyManifest, manifestKey } from "../../lib/task_key.ts";
+import { CacheStore } from "../../lib/task/cache.ts";
+import { fingerprint, listInputs, StatCache } from "../../lib/task/fingerprint.ts";
+import { keyManifest, manifestKey } from "../../lib/task/task_key.ts";
 import { copyReferenceProject, rigInProcess, rigProcess, scrub, tempDir } from "../helpers.ts";
 
 /** Caches two runs of `test server` (before and after an edit) and one `lint server`. */

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { installedDistributions, venvLayout } from "../../lib/venv.ts";
-import { journalFile } from "../../lib/journal.ts";
+import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
+import { journalFile } from "../../lib/install/install_journal.ts";
 import { baseEnv, REPO_ROOT, rigInProcess, type RigRun, spawnRig, tempDir } from "../helpers.ts";
 
 const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");

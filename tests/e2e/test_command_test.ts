@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
-import { parseJunit } from "../../lib/junit.ts";
+import { parseJunit } from "../../lib/test/junit.ts";
 import { startPostgres } from "../pg.ts";
 
 interface JsonTask {

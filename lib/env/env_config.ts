@@ -5,8 +5,8 @@
  * (process env > .env > template) with sources, problems and secret masking.
  */
 import * as path from "node:path";
-import { EnvironmentError, UsageError } from "./errors.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
+import { EnvironmentError, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
 import {
   checkType,
   type EnvEntry,
@@ -17,12 +17,12 @@ import {
   parseEnvText,
   type RawValue,
   resolveReferences,
-} from "./env_template.ts";
+} from "./env_file.ts";
 import { createMasker, isSecretKey, MASK, maskUrlPassword, urlPasswords } from "./env_mask.ts";
-import { run } from "./proc.ts";
-import type { Project } from "./project.ts";
-import { suggest } from "./command.ts";
-import type { Ui } from "./ui.ts";
+import { run } from "../proc.ts";
+import type { Project } from "../project/project.ts";
+import { suggest } from "../command.ts";
+import type { Ui } from "../ui.ts";
 
 export { hashEnvValues, isSecretKey, maskUrlPassword } from "./env_mask.ts";
 
@@ -626,7 +626,7 @@ export async function writeDefaultTemplates(project: Project): Promise<string[]>
       // Not there yet: write it.
     }
     const text = await Deno.readTextFile(
-      new URL(`../templates/${name}.env.template`, import.meta.url),
+      new URL(`../../templates/${name}.env.template`, import.meta.url),
     );
     await writeFileAtomic(target, text);
     written.push(display(project.root, target));

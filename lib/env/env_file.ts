@@ -4,7 +4,7 @@
  * `{{uuid}}`, `{{required}}`), type annotations (`# type: port`) and `${OTHER}`
  * references. Every malformed line is a ConfigError naming the file and line.
  */
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "../errors.ts";
 
 /** A value type declared with `# type: …` above a key. */
 export type EnvType =

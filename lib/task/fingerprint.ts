@@ -15,12 +15,12 @@ import {
   isPathIgnored,
   matchRuleSets,
   type RuleSet,
-} from "./ignore.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
-import { run } from "./proc.ts";
-import { statCacheFile } from "./cache_paths.ts";
+} from "../ignore.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { run } from "../proc.ts";
+import { statCacheFile } from "../cache_paths.ts";
 import { hashFile, type TextMode } from "./content_hash.ts";
-import { RigError } from "./errors.ts";
+import { RigError } from "../errors.ts";
 import type { HashJob, HashResult } from "./hash_worker.ts";
 
 export {

@@ -10,15 +10,15 @@
  * contract (its OpenAPI hash), the integration task's key on the server's code.
  * A server change that keeps the API therefore reruns only the integration task.
  */
-import { exists, isFile } from "./fs.ts";
-import { changedFiles, relativeToProject } from "./git.ts";
-import { type ChangedSelection, groupChanges, selectChanged } from "./selection.ts";
-import { tempSibling } from "./fs_atomic.ts";
-import { projectCacheDir } from "./cache_paths.ts";
+import { exists, isFile } from "../fs.ts";
+import { changedFiles, relativeToProject } from "../git.ts";
+import { type ChangedSelection, groupChanges, selectChanged } from "../project/selection.ts";
+import { tempSibling } from "../fs_atomic.ts";
+import { projectCacheDir } from "../cache_paths.ts";
 import * as path from "node:path";
-import { InterruptedError, RigError } from "./errors.ts";
-import { buildImportGraph, isTestFile, selectTests } from "./pyimports.ts";
-import { type Child, type OutputSink, run, spawn, tail, which } from "./proc.ts";
+import { InterruptedError, RigError } from "../errors.ts";
+import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
+import { type Child, type OutputSink, run, spawn, tail, which } from "../proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
 import {
   type Component,
@@ -26,11 +26,11 @@ import {
   isComponentInput,
   type Project,
   topoOrder,
-} from "./project.ts";
-import type { Ui } from "./ui.ts";
-import { loadEnvironment } from "./env_config.ts";
-import { openCacheStore } from "./cache.ts";
-import { fingerprint, listInputs, type Manifest, StatCache } from "./fingerprint.ts";
+} from "../project/project.ts";
+import type { Ui } from "../ui.ts";
+import { loadEnvironment } from "../env/env_config.ts";
+import { openCacheStore } from "../task/cache.ts";
+import { fingerprint, listInputs, type Manifest, StatCache } from "../task/fingerprint.ts";
 import {
   describeExplanation,
   explain,
@@ -41,8 +41,8 @@ import {
   sha256Text,
   stableJson,
   type TaskKeyInput,
-} from "./task_key.ts";
-import { exportContract, rememberedContract } from "./contract.ts";
+} from "../task/task_key.ts";
+import { exportContract, rememberedContract } from "./openapi_contract.ts";
 import {
   findVenv,
   installedDistributions,
@@ -50,18 +50,18 @@ import {
   type Venv,
   venvBin,
   venvEnv,
-} from "./venv.ts";
-import { ensureInstalled } from "./install.ts";
-import { npmEnv } from "./npm.ts";
+} from "../python/venv.ts";
+import { ensureInstalled } from "../install/install.ts";
+import { npmEnv } from "../node/npm.ts";
 import {
   createDatabase,
   type DatabaseConfig,
   dropDatabase,
   parseDatabaseUrl,
   withDatabaseName,
-} from "./database.ts";
-import { hasAlembic, upgrade } from "./alembic.ts";
-import { freePort, waitForHttp } from "./net.ts";
+} from "../db/database.ts";
+import { hasAlembic, upgrade } from "../db/alembic.ts";
+import { freePort, waitForHttp } from "../net.ts";
 
 /** One quality check's outcome. */
 export interface CheckResult {

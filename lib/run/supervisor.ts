@@ -5,9 +5,9 @@
  * and stopping goes in reverse start order — SIGTERM to the process group,
  * SIGKILL after a grace period — so nothing outlives the supervisor.
  */
-import { InterruptedError, RigError } from "./errors.ts";
-import { type Child, prefixedSink, type ProcResult, spawn } from "./proc.ts";
-import { waitForHttp, waitForPort } from "./net.ts";
+import { InterruptedError, RigError } from "../errors.ts";
+import { type Child, prefixedSink, type ProcResult, spawn } from "../proc.ts";
+import { waitForHttp, waitForPort } from "../net.ts";
 
 /** How the supervisor knows a process is ready for its dependents. */
 export type ReadyCheck =

@@ -3,20 +3,20 @@
  * the supervision of its processes until Ctrl-C.
  */
 import * as path from "node:path";
-import { isDir, isFile } from "./fs.ts";
-import { EnvironmentError, RigError, UsageError } from "./errors.ts";
-import { hasAlembic, migrationStatus, requireSingleHead, upgrade } from "./alembic.ts";
+import { isDir, isFile } from "../fs.ts";
+import { EnvironmentError, RigError, UsageError } from "../errors.ts";
+import { hasAlembic, migrationStatus, requireSingleHead, upgrade } from "../db/alembic.ts";
 import {
   createDatabase,
   type DatabaseConfig,
   describeDatabase,
   maskPassword,
   parseDatabaseUrl,
-} from "./database.ts";
-import { loadEnvironment } from "./env_config.ts";
-import { ensureInstalled } from "./install.ts";
-import { isPortInUse, nextFreePort } from "./net.ts";
-import { type Component, type Project, type Readiness, topoOrder } from "./project.ts";
+} from "../db/database.ts";
+import { loadEnvironment } from "../env/env_config.ts";
+import { ensureInstalled } from "../install/install.ts";
+import { isPortInUse, nextFreePort } from "../net.ts";
+import { type Component, type Project, type Readiness, topoOrder } from "../project/project.ts";
 import {
   describeExit,
   type ReadyCheck,
@@ -24,8 +24,8 @@ import {
   type ServiceSpec,
   Supervisor,
 } from "./supervisor.ts";
-import { formatDuration, type Ui } from "./ui.ts";
-import { findVenv, type Venv, venvEnv } from "./venv.ts";
+import { formatDuration, type Ui } from "../ui.ts";
+import { findVenv, type Venv, venvEnv } from "../python/venv.ts";
 
 /** What `rig run` was asked for, and the world it runs in. */
 export interface DevContext extends DevOptions {

@@ -7,11 +7,11 @@
  * Relative SQLite paths (`sqlite:///data/dev.db`) resolve against `baseDir`,
  * the server component's folder, exactly as the reference app does.
  */
-import { exists } from "./fs.ts";
+import { exists } from "../fs.ts";
 import * as path from "node:path";
-import { EnvironmentError, RigError } from "./errors.ts";
-import { run, which } from "./proc.ts";
-import { canConnect } from "./net.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
+import { run, which } from "../proc.ts";
+import { canConnect } from "../net.ts";
 
 /** The database engines rig can prepare. */
 export type DatabaseKind = "sqlite" | "postgresql";

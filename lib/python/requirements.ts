@@ -3,9 +3,9 @@
  * continuations, hashes), PEP 440 specifier logic (overlap of two specifiers),
  * and minimal textual edits that keep everything else untouched.
  */
-import { isFile } from "./fs.ts";
+import { isFile } from "../fs.ts";
 import * as path from "node:path";
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "../errors.ts";
 import { normalizeName } from "./venv.ts";
 
 /** One requirement (a PEP 508 line or a URL/path requirement). */

@@ -3,7 +3,7 @@
  * scrubbing known secret values from text, and hashing values for cache keys
  * so no secret is ever stored in clear.
  */
-import { sha256Hex } from "./hash.ts";
+import { sha256Hex } from "../hash.ts";
 
 /** What masked text shows instead of a secret. */
 export const MASK = "****";

@@ -4,8 +4,8 @@
  * index settings passed through), installing, uninstalling and `pip check`.
  */
 import * as path from "node:path";
-import { EnvironmentError, ProcessError } from "./errors.ts";
-import { type OutputSink, type ProcResult, runChecked, spawn, which } from "./proc.ts";
+import { EnvironmentError, ProcessError } from "../errors.ts";
+import { type OutputSink, type ProcResult, runChecked, spawn, which } from "../proc.ts";
 import { type Venv, venvEnv } from "./venv.ts";
 
 /** The program that installs Python packages. */

@@ -36,12 +36,12 @@
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { RigError, UsageError } from "./errors.ts";
+import { RigError, UsageError } from "../errors.ts";
 import { comparePaths, hashFile } from "./fingerprint.ts";
-import { tempSibling, writeFileAtomic } from "./fs_atomic.ts";
-import { ensureRigDir, projectCacheDir } from "./cache_paths.ts";
+import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
+import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
-import { RIG_VERSION } from "./version.ts";
+import { RIG_VERSION } from "../version.ts";
 
 export { describeExplanation, explain, type Explanation } from "./task_key.ts";
 import {

@@ -4,10 +4,10 @@
  * Dockerfile, and builds an image with its tags.
  */
 import * as path from "node:path";
-import { RigError } from "./errors.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
-import { type OutputSink, run, tail, which } from "./proc.ts";
-import type { Component } from "./project.ts";
+import { RigError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { type OutputSink, run, tail, which } from "../proc.ts";
+import type { Component } from "../project/project.ts";
 
 /** A container engine that answered. */
 export interface Engine {
@@ -128,7 +128,7 @@ export interface TemplateValues {
 /** Renders rig's python-app Dockerfile template. */
 export async function renderTemplate(values: TemplateValues): Promise<string> {
   const template = await Deno.readTextFile(
-    new URL("../templates/Dockerfile.python-app", import.meta.url),
+    new URL("../../templates/Dockerfile.python-app", import.meta.url),
   );
   const install: string[] = [];
   const runtime = values.requirements.find((r) => r === "requirements.txt");

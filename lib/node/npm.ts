@@ -2,9 +2,9 @@
  * Node components: `npm ci` / `npm install` with the shared download cache, and
  * the files that tell whether node_modules matches the lockfile.
  */
-import { exists } from "./fs.ts";
+import { exists } from "../fs.ts";
 import * as path from "node:path";
-import { type OutputSink, type ProcResult, runChecked } from "./proc.ts";
+import { type OutputSink, type ProcResult, runChecked } from "../proc.ts";
 
 /** Options of npm calls. */
 export interface NpmOptions {

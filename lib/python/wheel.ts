@@ -4,11 +4,11 @@
  * smoke test that installs the wheel into a scratch venv and imports it.
  * A broken artifact raises ValidationError naming the file and the mismatch.
  */
-import { exists } from "./fs.ts";
+import { exists } from "../fs.ts";
 import * as path from "node:path";
-import { type ArchiveEntry, openArchive, readAll } from "./archive.ts";
-import { RigError } from "./errors.ts";
-import { run, runChecked } from "./proc.ts";
+import { type ArchiveEntry, openArchive, readAll } from "../archive.ts";
+import { RigError } from "../errors.ts";
+import { run, runChecked } from "../proc.ts";
 
 /** An artifact that exists but is wrong (exit code 1: the build failed). */
 export class ValidationError extends RigError {}

@@ -4,10 +4,10 @@
  * heads check, a fast "already at head?" status, `upgrade head` with a SQLite
  * backup that is restored when the upgrade fails, and `alembic check`.
  */
-import { exists } from "./fs.ts";
+import { exists } from "../fs.ts";
 import * as path from "node:path";
-import { EnvironmentError, InterruptedError, RigError } from "./errors.ts";
-import { type OutputSink, run, tail } from "./proc.ts";
+import { EnvironmentError, InterruptedError, RigError } from "../errors.ts";
+import { type OutputSink, run, tail } from "../proc.ts";
 
 /** How to run Alembic for one component. */
 export interface AlembicOptions {

@@ -9,13 +9,13 @@
  * sharing one environment between the server and the clients would mix their
  * dependencies.
  */
-import { isDir, isFile } from "./fs.ts";
+import { isDir, isFile } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { EnvironmentError, RigError } from "./errors.ts";
-import type { Component } from "./project.ts";
-import { run, runChecked, which } from "./proc.ts";
-import type { Ui } from "./ui.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
+import type { Component } from "../project/project.ts";
+import { run, runChecked, which } from "../proc.ts";
+import type { Ui } from "../ui.ts";
 
 const IS_WINDOWS = Deno.build.os === "windows";
 

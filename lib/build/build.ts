@@ -6,11 +6,11 @@
  * become a wheel and an sdist, node packages an npm tarball, the python-app a
  * container image. `dist/manifest.json` lists every artifact.
  */
-import { exists } from "./fs.ts";
+import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { type CacheStore, type TaskRecord } from "./cache.ts";
-import { ensureRigDir } from "./cache_paths.ts";
+import { type CacheStore, type TaskRecord } from "../task/cache.ts";
+import { ensureRigDir } from "../cache_paths.ts";
 import {
   buildImage,
   chooseDockerfile,
@@ -18,22 +18,22 @@ import {
   type EngineProbe,
   imageTags,
 } from "./docker.ts";
-import { EnvironmentError, RigError } from "./errors.ts";
-import { fingerprint, listInputs } from "./fingerprint.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
-import { shortSha } from "./git.ts";
-import { sha256File } from "./hash.ts";
-import { ensureInstalled } from "./install.ts";
-import { npm } from "./npm.ts";
-import { validateNpmPack } from "./npm_pack.ts";
-import { run, runChecked, tail } from "./proc.ts";
-import { type Component, extraInputGlobs, type Project } from "./project.ts";
-import { type KeyManifest, keyManifest, manifestKey } from "./task_key.ts";
-import { defaultPython } from "./tools.ts";
-import type { Ui } from "./ui.ts";
-import { findVenv, readPyvenvCfg, venvLayout } from "./venv.ts";
-import { componentVersion } from "./versions.ts";
-import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "./wheel.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
+import { fingerprint, listInputs } from "../task/fingerprint.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { shortSha } from "../git.ts";
+import { sha256File } from "../hash.ts";
+import { ensureInstalled } from "../install/install.ts";
+import { npm } from "../node/npm.ts";
+import { validateNpmPack } from "../node/npm_pack.ts";
+import { run, runChecked, tail } from "../proc.ts";
+import { type Component, extraInputGlobs, type Project } from "../project/project.ts";
+import { type KeyManifest, keyManifest, manifestKey } from "../task/task_key.ts";
+import { defaultPython } from "../tools.ts";
+import type { Ui } from "../ui.ts";
+import { findVenv, readPyvenvCfg, venvLayout } from "../python/venv.ts";
+import { componentVersion } from "./version_bump.ts";
+import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "../python/wheel.ts";
 
 /** The kinds of artifact rig builds. */
 export type ArtifactType = "wheel" | "sdist" | "npm" | "docker-image";

@@ -4,8 +4,8 @@
  * `exports` target is inside, and no test files or secrets slipped in.
  */
 import * as path from "node:path";
-import { type ArchiveEntry, openArchive } from "./archive.ts";
-import { ValidationError } from "./wheel.ts";
+import { type ArchiveEntry, openArchive } from "../archive.ts";
+import { ValidationError } from "../python/wheel.ts";
 
 /** What validating an npm tarball found. */
 export interface NpmPackReport {

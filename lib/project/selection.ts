@@ -4,9 +4,9 @@
  * `--changed`, the components whose files changed plus the ones that depend on
  * them.
  */
-import type { Options } from "./command.ts";
-import { suggest } from "./command.ts";
-import { UsageError } from "./errors.ts";
+import type { Options } from "../command.ts";
+import { suggest } from "../command.ts";
+import { UsageError } from "../errors.ts";
 import * as path from "node:path";
 import { type Component, isExtraInput, owningComponent, type Project } from "./project.ts";
 

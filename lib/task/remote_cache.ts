@@ -8,7 +8,7 @@
  * failed task.
  */
 import { createHash } from "node:crypto";
-import { RigError } from "./errors.ts";
+import { RigError } from "../errors.ts";
 
 /** Where the remote cache is and how to authenticate. */
 export interface RemoteCacheConfig {

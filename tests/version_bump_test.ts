@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { exists } from "../lib/fs.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
-import { loadProject } from "../lib/project.ts";
-import { applyBump, findJsonStrings, findVersionSites, planBump } from "../lib/versions.ts";
+import { loadProject } from "../lib/project/project.ts";
+import {
+  applyBump,
+  findJsonStrings,
+  findVersionSites,
+  planBump,
+} from "../lib/build/version_bump.ts";
 import { tempDir } from "./helpers.ts";
 
 const PACKAGE_JSON = `{

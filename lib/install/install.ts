@@ -3,14 +3,14 @@
  * skip the work when nothing changed (fingerprint + installed versions recorded
  * under `.rig/install/<component>.json`), in parallel where safe.
  */
-import { isFile } from "./fs.ts";
+import { isFile } from "../fs.ts";
 import * as path from "node:path";
-import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "./cache_paths.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./fs_atomic.ts";
-import { sha256File, sha256Hex } from "./hash.ts";
-import { type Component, type Project } from "./project.ts";
-import { ConfigError, InterruptedError, RigError, UsageError } from "./errors.ts";
-import type { Ui } from "./ui.ts";
+import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "../cache_paths.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
+import { sha256File, sha256Hex } from "../hash.ts";
+import { type Component, type Project } from "../project/project.ts";
+import { ConfigError, InterruptedError, RigError, UsageError } from "../errors.ts";
+import type { Ui } from "../ui.ts";
 import {
   defaultVenvDir,
   ensureVenv,
@@ -21,15 +21,15 @@ import {
   readPyvenvCfg,
   type Venv,
   venvLayout,
-} from "./venv.ts";
+} from "../python/venv.ts";
 import {
   chooseInstaller,
   installArgv,
   type Installer,
   installWithFallback,
   pipCheck,
-} from "./pip.ts";
-import { hiddenLockfile, npm, npmInputs, setupArgs } from "./npm.ts";
+} from "../python/pip.ts";
+import { hiddenLockfile, npm, npmInputs, setupArgs } from "../node/npm.ts";
 import {
   appendLine,
   appendTomlItem,
@@ -45,7 +45,7 @@ import {
   RequirementSyntaxError,
   specifiersDisjoint,
   type TomlArrayItem,
-} from "./requirements.ts";
+} from "../python/requirements.ts";
 import {
   beginJournal,
   endJournal,
@@ -53,7 +53,7 @@ import {
   noteChild,
   readJournal,
   rollback,
-} from "./journal.ts";
+} from "./install_journal.ts";
 
 /** Bumped when the state file's meaning changes (old states then count as stale). */
 const STATE_VERSION = 1;
@@ -1014,8 +1014,8 @@ export async function diagnose(
 }
 
 async function checkTool(check: ToolCheck, env: Record<string, string>): Promise<Finding> {
-  const { run, which } = await import("./proc.ts");
-  const { installHint } = await import("./errors.ts");
+  const { run, which } = await import("../proc.ts");
+  const { installHint } = await import("../errors.ts");
   let found = which(check.argv?.[0] ?? check.name, env);
   if (!found && check.name === "pg_ctl") found = findPgCtl();
   const base = { area: "tool" as const, name: check.name, neededBy: check.neededBy };
@@ -1073,7 +1073,7 @@ async function diagnosePython(
   component: Component,
   opts: { env: Record<string, string>; signal?: AbortSignal },
 ): Promise<Finding> {
-  const { checkVenv } = await import("./venv.ts");
+  const { checkVenv } = await import("../python/venv.ts");
   const base = { area: "component" as const, name: component.name };
   const venv = findVenv(component, opts);
   if (!venv) {
@@ -1115,7 +1115,7 @@ async function diagnoseNode(
   component: Component,
   opts: { env: Record<string, string> },
 ): Promise<Finding> {
-  const { nodeModulesState } = await import("./npm.ts");
+  const { nodeModulesState } = await import("../node/npm.ts");
   const base = { area: "component" as const, name: component.name };
   const state = nodeModulesState(component.dir);
   const hasLock = isFile(path.join(component.dir, "package-lock.json"));
@@ -1144,7 +1144,7 @@ async function diagnoseNode(
 async function diagnoseConfig(project: Project, env: Record<string, string>): Promise<Finding[]> {
   const base = { area: "config" as const, name: ".env" };
   try {
-    const config = await import("./env_config.ts");
+    const config = await import("../env/env_config.ts");
     if (!(await config.hasTemplates(project))) return [];
     const report = await config.inspectEnvironment(project, {
       name: "development",

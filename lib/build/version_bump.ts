@@ -6,9 +6,9 @@
  * all of them if any edit fails.
  */
 import * as path from "node:path";
-import { EnvironmentError, RigError, UsageError } from "./errors.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
-import { type Component, findFastApiApp, type Project, toPosix } from "./project.ts";
+import { EnvironmentError, RigError, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { type Component, findFastApiApp, type Project, toPosix } from "../project/project.ts";
 
 /** What kind of statement holds a version. */
 export type VersionSiteKind =

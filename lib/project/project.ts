@@ -2,11 +2,11 @@
  * The project model: where the project root is, which components it has (and of
  * what kind), how they depend on each other, and what rig.toml overrides.
  */
-import { exists, isDir } from "./fs.ts";
+import { exists, isDir } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import { ConfigError, EnvironmentError } from "./errors.ts";
-import { compileRules, isPathIgnored } from "./ignore.ts";
+import { ConfigError, EnvironmentError } from "../errors.ts";
+import { compileRules, isPathIgnored } from "../ignore.ts";
 
 /** The kinds of component rig knows how to run, test, install and build. */
 export type ComponentKind = "python-app" | "python-lib" | "node-lib";

@@ -6,10 +6,10 @@
  * input hash, so an unchanged server never starts Python again.
  */
 import * as path from "node:path";
-import { RigError } from "./errors.ts";
-import { writeFileAtomic } from "./fs_atomic.ts";
-import { sha256Hex } from "./hash.ts";
-import { run, tail } from "./proc.ts";
+import { RigError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { sha256Hex } from "../hash.ts";
+import { run, tail } from "../proc.ts";
 
 /** An exported contract. */
 export interface Contract {

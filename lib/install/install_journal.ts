@@ -6,12 +6,12 @@
  * `rig doctor`) finishes the rollback.
  */
 import * as path from "node:path";
-import { ensureRigDir } from "./cache_paths.ts";
-import { RigError } from "./errors.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./fs_atomic.ts";
-import type { Ui } from "./ui.ts";
-import { installedDistributions, venvLayout } from "./venv.ts";
-import type { Installer } from "./pip.ts";
+import { ensureRigDir } from "../cache_paths.ts";
+import { RigError } from "../errors.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
+import type { Ui } from "../ui.ts";
+import { installedDistributions, venvLayout } from "../python/venv.ts";
+import type { Installer } from "../python/pip.ts";
 
 /** What an in-flight `rig install PKG` may have changed. */
 export interface Journal {
@@ -124,7 +124,7 @@ export async function rollback(
   }
   if (journal.kind === "python" && journal.venvDir && journal.before) {
     const venv = venvLayout(journal.venvDir);
-    const { pipInstall, pipUninstall } = await import("./pip.ts");
+    const { pipInstall, pipUninstall } = await import("../python/pip.ts");
     const { userCacheDir } = await import("./install.ts");
     const now = installedDistributions(venv);
     const added = Object.keys(now).filter((n) => !(n in journal.before!)).sort();
@@ -154,7 +154,7 @@ export async function rollback(
       }
     }
   } else if (journal.kind === "node" && journal.dir) {
-    const { npm, setupArgs } = await import("./npm.ts");
+    const { npm, setupArgs } = await import("../node/npm.ts");
     const { userCacheDir } = await import("./install.ts");
     try {
       await npm(journal.dir, [...setupArgs(journal.dir), "--prefer-offline"], {
