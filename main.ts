@@ -2,10 +2,13 @@
  * rig's entry point: parse the global flags, dispatch to a command, and turn
  * its result or error into output and an exit code. Nothing else exits.
  */
+// First import: its evaluation is the "entry" mark of RIG_TRACE=1.
+import { mark, renderTrace } from "./lib/trace.ts";
 import * as path from "node:path";
 import { COMMANDS } from "./commands/mod.ts";
 import {
   type Command,
+  type CommandEntry,
   type Context,
   GLOBAL_OPTIONS,
   type GlobalFlags,
@@ -16,7 +19,6 @@ import {
   TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
-import { loadProject } from "./lib/project/project.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 
@@ -37,6 +39,7 @@ export interface MainIo {
 
 /** Runs rig with `args` and returns the exit code. */
 export async function main(args: string[], io: Partial<MainIo> = {}): Promise<number> {
+  mark("imports");
   const env = withoutDenoNodeShim(io.env ?? Deno.env.toObject());
   const tty = io.tty ?? safeIsTerminal(Deno.stderr);
   const color = tty && !("NO_COLOR" in env) && env.TERM !== "dumb";
@@ -68,7 +71,8 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       ui.stdout.write(globalHelp(ui) + "\n");
       return parsed.help ? 0 : 2;
     }
-    const command = findCommand(parsed.command);
+    const command = await findCommand(parsed.command).load();
+    mark(`command "${command.name}" loaded`);
     const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
     if (parsed.help) {
       ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
@@ -95,6 +99,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     return report(error, ui, flags);
   } finally {
     ui.close();
+    if (env.RIG_TRACE) ui.stderr.write(`${renderTrace()}\n`);
   }
 }
 
@@ -191,7 +196,7 @@ function globalFlagNames(): string[] {
   ) => [`--${n}`, ...(s.short ? [`-${s.short}`] : [])]);
 }
 
-function findCommand(name: string): Command {
+function findCommand(name: string): CommandEntry {
   const command = COMMANDS.find((c) => c.name === name);
   if (command) return command;
   const guess = suggest(name, COMMANDS.map((c) => c.name));
@@ -205,6 +210,8 @@ function findCommand(name: string): Command {
 async function projectOptions(command: Command, cwd: string): Promise<Options> {
   if (!command.projectOptions) return {};
   try {
+    // Only help pages need the project model here; a static import would load it for --version.
+    const { loadProject } = await import("./lib/project/project.ts");
     return command.projectOptions(await loadProject(cwd));
   } catch {
     return {};
@@ -228,7 +235,7 @@ function globalHelp(ui: Ui): string {
     ...renderOptions(TOP_LEVEL_OPTIONS),
     "",
     ui.style("bold", "Examples:"),
-    ...COMMANDS.flatMap((c) => c.examples.slice(0, 1)).map((e) => `  ${e}`),
+    ...COMMANDS.map((c) => `  ${c.example}`),
     "",
     `Run "rig <command> --help" for a command's options and examples.`,
   ].join("\n");

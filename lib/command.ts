@@ -68,6 +68,19 @@ export interface Command {
   run(ctx: Context, argv: string[]): Promise<number>;
 }
 
+/**
+ * A command as the registry lists it: what `rig --help` shows, and how to load
+ * the command's module (only when it runs or shows its own help page).
+ */
+export interface CommandEntry {
+  name: string;
+  /** The same one-line summary as the command's own. */
+  summary: string;
+  /** The command's first example, for the main help page. */
+  example: string;
+  load(): Promise<Command>;
+}
+
 /** The result of parsing a command's argv. */
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;

@@ -35,8 +35,6 @@ export function compileArgs(target: string, outDir: string): string[] {
     "compile",
     "-A",
     "--quiet",
-    "--include",
-    path.join(ROOT, "templates"),
     // Started with `new Worker(new URL(...))`, which deno compile cannot see statically.
     "--include",
     path.join(ROOT, "lib", "task", "hash_worker.ts"),

@@ -24,8 +24,18 @@ Deno.test("rig with no command prints help and exits 2", async () => {
   assert.match(result.stdout, /Commands:/);
 });
 
+Deno.test("every registry entry agrees with the command module it loads", async () => {
+  for (const entry of COMMANDS) {
+    const command = await entry.load();
+    assert.equal(command.name, entry.name);
+    assert.equal(command.summary, entry.summary, `${entry.name}: summary`);
+    assert.equal(command.examples[0], entry.example, `${entry.name}: first example`);
+  }
+});
+
 Deno.test("every command has a help page with a usage line and runnable examples", async () => {
-  for (const command of COMMANDS) {
+  for (const entry of COMMANDS) {
+    const command = await entry.load();
     for (const args of [[command.name, "--help"], ["--help", command.name], [command.name, "-h"]]) {
       const result = await rigInProcess(args);
       assert.equal(result.code, 0, `${args.join(" ")} exits 0`);

@@ -8,6 +8,7 @@ import { RigError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type OutputSink, run, tail, which } from "../proc.ts";
 import type { Component } from "../project/project.ts";
+import { template } from "../../templates/mod.ts";
 
 /** A container engine that answered. */
 export interface Engine {
@@ -126,10 +127,8 @@ export interface TemplateValues {
 }
 
 /** Renders rig's python-app Dockerfile template. */
-export async function renderTemplate(values: TemplateValues): Promise<string> {
-  const template = await Deno.readTextFile(
-    new URL("../../templates/Dockerfile.python-app", import.meta.url),
-  );
+export function renderTemplate(values: TemplateValues): string {
+  const text = template("Dockerfile.python-app");
   const install: string[] = [];
   const runtime = values.requirements.find((r) => r === "requirements.txt");
   if (runtime) install.push(`COPY ${runtime} .`, `RUN pip install -r ${runtime}`);
@@ -140,7 +139,7 @@ export async function renderTemplate(values: TemplateValues): Promise<string> {
   const cmd = values.migrations
     ? JSON.stringify(["sh", "-c", `alembic upgrade head && ${serve}`])
     : JSON.stringify(serve.split(" "));
-  return template
+  return text
     .replaceAll("{{PYTHON_VERSION}}", values.pythonVersion)
     .replaceAll("{{INSTALL}}", install.join("\n"))
     .replaceAll("{{CMD}}", cmd);
@@ -188,7 +187,7 @@ export async function chooseDockerfile(
     }
   };
   const requirements = (await has("requirements.txt")) ? ["requirements.txt"] : [];
-  const text = await renderTemplate({
+  const text = renderTemplate({
     app: options.app,
     pythonVersion: options.pythonVersion,
     requirements,

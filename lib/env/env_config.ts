@@ -23,6 +23,7 @@ import { run } from "../proc.ts";
 import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
 import type { Ui } from "../ui.ts";
+import { template } from "../../templates/mod.ts";
 
 export { hashEnvValues, isSecretKey, maskUrlPassword } from "./env_mask.ts";
 
@@ -625,10 +626,7 @@ export async function writeDefaultTemplates(project: Project): Promise<string[]>
     } catch {
       // Not there yet: write it.
     }
-    const text = await Deno.readTextFile(
-      new URL(`../../templates/${name}.env.template`, import.meta.url),
-    );
-    await writeFileAtomic(target, text);
+    await writeFileAtomic(target, template(`${name}.env.template`));
     written.push(display(project.root, target));
   }
   return written;

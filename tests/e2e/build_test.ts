@@ -40,8 +40,8 @@ Deno.test("imageTags names version, git sha and latest", () => {
   assert.deepEqual(imageTags("svc", "0.1.0"), ["svc:0.1.0", "svc:latest"]);
 });
 
-Deno.test("renderTemplate fills the app, Python version and migrations", async () => {
-  const text = await renderTemplate({
+Deno.test("renderTemplate fills the app, Python version and migrations", () => {
+  const text = renderTemplate({
     app: "api.main:app",
     pythonVersion: "3.12",
     requirements: ["requirements.txt"],

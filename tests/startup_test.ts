@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./helpers.ts";
+import { staticImports } from "./module_graph.ts";
+import { TEMPLATES } from "../templates/mod.ts";
+
+/** What `rig --version` and `rig --help` may evaluate: the CLI layer and nothing of lib/'s work. */
+const CLI_LAYER = new Set([
+  "main.ts",
+  "commands/mod.ts",
+  "lib/command.ts",
+  "lib/errors.ts",
+  "lib/trace.ts",
+  "lib/ui.ts",
+  "lib/version.ts",
+]);
+
+Deno.test("rig --version and --help evaluate only the CLI layer, no command and no npm package", async () => {
+  const loaded = await staticImports(REPO_ROOT, "main.ts");
+  const extra = [...loaded].filter((m) => !m.startsWith("node:") && !CLI_LAYER.has(m));
+  assert.deepEqual(extra, [], `main.ts statically imports ${extra.join(", ")}`);
+});
+
+Deno.test("every file in templates/ is read through templates/mod.ts, so bundles carry it", () => {
+  const files = [...Deno.readDirSync(`${REPO_ROOT}/templates`)]
+    .map((e) => e.name)
+    .filter((name) => name !== "mod.ts")
+    .sort();
+  assert.deepEqual(Object.keys(TEMPLATES).sort(), files);
+  for (const name of files) {
+    assert.equal(TEMPLATES[name], Deno.readTextFileSync(`${REPO_ROOT}/templates/${name}`), name);
+  }
+});
