@@ -19,6 +19,7 @@ import {
   TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
+import { describeReap, ProcRegistry, reapOrphans } from "./lib/proc_registry.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 
@@ -90,9 +91,18 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       confirm: (question) =>
         confirm(question, flags.yes, io.interactive ?? safeIsTerminal(Deno.stdin), ui, io.readLine),
     };
+    // Children never outlive rig: reap what a rig that died here left running,
+    // then record what this one starts (see lib/proc_registry.ts).
+    const { findRoot } = await import("./lib/project/project.ts");
+    const root = findRoot(cwd);
+    const tmp = tempRoot(env);
+    const reaped = describeReap(await reapOrphans(root, { tmp }));
+    if (reaped) ui.warn(reaped);
+    const registry = new ProcRegistry(root, tmp, args);
     try {
-      return await command.run(ctx, parsed.rest);
+      return await registry.run(() => command.run(ctx, parsed.rest));
     } finally {
+      registry.close();
       stopSignals();
     }
   } catch (error) {
@@ -328,6 +338,12 @@ export function withoutDenoNodeShim(env: Record<string, string>): Record<string,
   const entries = env[key]!.split(separator);
   const kept = entries.filter((entry) => !/[\\/]node_compat_bin[\\/]?$/.test(entry));
   return kept.length === entries.length ? env : { ...env, [key]: kept.join(separator) };
+}
+
+/** The system temp folder as the environment names it (where rig's temp folders go). */
+function tempRoot(env: Record<string, string>): string {
+  if (Deno.build.os === "windows") return env.TEMP || env.TMP || "C:\\Windows\\Temp";
+  return env.TMPDIR || "/tmp";
 }
 
 function safeIsTerminal(file: { isTerminal(): boolean }): boolean {

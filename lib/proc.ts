@@ -8,6 +8,7 @@
 import { isDir } from "./fs.ts";
 import * as path from "node:path";
 import { InterruptedError, MissingToolError, ProcessError, RigError } from "./errors.ts";
+import { currentRegistry } from "./proc_registry.ts";
 
 /** Where a child's output goes. */
 export interface OutputSink {
@@ -36,6 +37,11 @@ export interface ProcOptions {
   missingHint?: string;
   /** Called with the child's pid once it started (e.g. to journal it). */
   onStart?: (pid: number) => void;
+  /**
+   * Stop the child's group when rig dies, even by SIGKILL (default true; POSIX).
+   * Children given `stdin` text are not watched (their stdin is the text).
+   */
+  watchRig?: boolean;
 }
 
 /** How a finished child ended. */
@@ -62,6 +68,21 @@ export interface Child {
 }
 
 const IS_WINDOWS = Deno.build.os === "windows";
+
+/**
+ * The parent-death watch. The child's group leader is a shell that keeps the
+ * read end of a pipe whose write end only rig holds, in a background watcher,
+ * then `exec`s the real program (same pid, same exit status, stdin /dev/null).
+ * When rig dies — however it dies — the kernel closes the write end, the
+ * watcher reads EOF and stops its whole process group: SIGTERM, then SIGKILL
+ * after 3 seconds. (Asynchronous lists get /dev/null as stdin, hence fd 3.)
+ */
+const WATCH_SCRIPT = [
+  "exec 3<&0",
+  "( trap '' INT TERM HUP; while read -r _; do :; done; kill -TERM 0; sleep 3; kill -KILL 0 )" +
+  " <&3 >/dev/null 2>&1 &",
+  'exec "$@" </dev/null 3<&-',
+].join("\n");
 
 /** Finds a program on PATH (and PATHEXT on Windows); undefined when absent. */
 export function which(program: string, env: Record<string, string>): string | undefined {
@@ -127,14 +148,15 @@ export function spawn(argv: string[], options: ProcOptions): Child {
   const resolved = which(program, options.env);
   if (!resolved) throw new MissingToolError(path.basename(program), options.missingHint);
   const started = performance.now();
+  const watched = !IS_WINDOWS && options.stdin === undefined && options.watchRig !== false;
   let process: Deno.ChildProcess;
   try {
-    process = new Deno.Command(resolved, {
-      args,
+    process = new Deno.Command(watched ? "/bin/sh" : resolved, {
+      args: watched ? ["-c", WATCH_SCRIPT, "rig-watch", resolved, ...args] : args,
       cwd: options.cwd,
       env: options.env,
       clearEnv: true,
-      stdin: options.stdin === undefined ? "null" : "piped",
+      stdin: options.stdin === undefined && !watched ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       detached: !IS_WINDOWS,
@@ -149,6 +171,8 @@ export function spawn(argv: string[], options: ProcOptions): Child {
     }
     throw error;
   }
+  const registry = currentRegistry();
+  registry?.started(process.pid, argv);
   options.onStart?.(process.pid);
   if (options.stdin !== undefined) {
     const writer = process.stdin.getWriter();
@@ -208,6 +232,8 @@ export function spawn(argv: string[], options: ProcOptions): Child {
     } catch {
       // No group left.
     }
+    registry?.exited(process.pid);
+    if (watched) process.stdin.close().catch(() => {});
     const [stdout, stderr] = await Promise.all([out, err]);
     if (timer !== undefined) clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);

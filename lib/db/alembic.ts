@@ -8,6 +8,8 @@ import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { EnvironmentError, InterruptedError, RigError } from "../errors.ts";
 import { type OutputSink, run, tail } from "../proc.ts";
+import { isAlive, processTicks } from "../proc_registry.ts";
+import { lockFile, withLock } from "../lock.ts";
 
 /** How to run Alembic for one component. */
 export interface AlembicOptions {
@@ -20,6 +22,8 @@ export interface AlembicOptions {
   onLine?: OutputSink;
   /** Hides secrets in output that ends up in error messages. */
   mask?: (text: string) => string;
+  /** Receives notices worth a warning (a database restored after an interrupted upgrade). */
+  onNotice?: (message: string) => void;
 }
 
 /** Where the database is and what is applied. */
@@ -106,6 +110,8 @@ export async function migrationStatus(
   options: AlembicOptions & { databaseUrl?: string; sqliteFile?: string },
 ): Promise<MigrationStatus> {
   if (options.sqliteFile) {
+    const recovered = await recoverInterruptedUpgrade(options.sqliteFile);
+    if (recovered) options.onNotice?.(recovered);
     const quick = await quickSqliteStatus(dir, options.sqliteFile);
     if (quick?.upToDate) return quick;
   }
@@ -236,12 +242,36 @@ export function parseUpgradeSteps(output: string): UpgradeStep[] {
 /**
  * `alembic upgrade <target>` (default head). With `sqliteFile`, the database
  * file is copied first and put back when the upgrade fails (a new file is
- * removed), so a failed migration never leaves a half-migrated database.
+ * removed), so a failed migration never leaves a half-migrated database. A
+ * journal beside the file makes this hold across crashes: an upgrade cut
+ * short by kill -9 is undone by the next rig (`recoverInterruptedUpgrade`).
  */
 export async function upgrade(
   dir: string,
   options: AlembicOptions & { target?: string; sqliteFile?: string; root?: string },
 ): Promise<UpgradeResult> {
+  if (!options.root || !options.sqliteFile) return await upgradeUnlocked(dir, options);
+  // Two rigs migrating one database file would back it up over each other.
+  const name = path.basename(options.sqliteFile);
+  return await withLock(
+    lockFile(options.root, `migrate-${name}`),
+    {
+      what: `migrating ${name}`,
+      signal: options.signal,
+      onWait: (message) => options.onNotice?.(message),
+    },
+    () => upgradeUnlocked(dir, options),
+  );
+}
+
+async function upgradeUnlocked(
+  dir: string,
+  options: AlembicOptions & { target?: string; sqliteFile?: string; root?: string },
+): Promise<UpgradeResult> {
+  if (options.sqliteFile) {
+    const recovered = await recoverInterruptedUpgrade(options.sqliteFile);
+    if (recovered) options.onNotice?.(recovered);
+  }
   const backup = options.sqliteFile ? await backupSqlite(options.sqliteFile) : undefined;
   const started = performance.now();
   let output = "";
@@ -342,27 +372,122 @@ function migrationFile(dir: string, revision: string): string | undefined {
 
 const SQLITE_SIDE_FILES = ["-journal", "-wal", "-shm"];
 
+/** The upgrade journal beside a SQLite file: written before the backup, removed last. */
+interface UpgradeJournal {
+  pid: number;
+  /** The rig's start time (see proc_registry.ts), to tell a reused pid apart. */
+  ticks?: string;
+  /** "upgrading" until Alembic succeeded, then "done" while the backup is removed. */
+  phase: "upgrading" | "done";
+  /** Whether the database file existed before the upgrade. */
+  existed: boolean;
+  /** The side files (-wal, -journal) copied with it. */
+  sideFiles: string[];
+  started: string;
+}
+
+function backupPaths(file: string) {
+  return { journal: `${file}.rig-upgrade.json`, copy: `${file}.rig-backup` };
+}
+
+/**
+ * Finishes what an interrupted upgrade of `file` left (rig killed while Alembic
+ * ran): the database is put back from the backup taken before it, or removed
+ * when the upgrade created it. A backup is never overwritten; it becomes the
+ * database again. Returns the sentence to report, undefined when nothing was left.
+ */
+export async function recoverInterruptedUpgrade(file: string): Promise<string | undefined> {
+  const { journal, copy } = backupPaths(file);
+  const name = path.basename(file);
+  let entry: UpgradeJournal | undefined;
+  try {
+    entry = JSON.parse(await Deno.readTextFile(journal));
+  } catch {
+    entry = undefined;
+  }
+  const hasCopy = exists(copy);
+  if (!entry && !hasCopy) return undefined;
+  // Another rig upgrading this database right now is not an interruption.
+  if (entry && entry.pid !== Deno.pid && isAlive(entry.pid, entry.ticks)) return undefined;
+  const by = entry ? ` (rig pid ${entry.pid}, ${entry.started})` : "";
+  if (entry?.phase === "done") {
+    await removeBackup(file, entry.sideFiles);
+    await Deno.remove(journal).catch(() => {});
+    return undefined;
+  }
+  let message: string;
+  if (hasCopy) {
+    // The broken database's side files would be replayed into the restored one.
+    for (const suffix of SQLITE_SIDE_FILES) await Deno.remove(file + suffix).catch(() => {});
+    for (const suffix of entry?.sideFiles ?? []) {
+      if (exists(copy + suffix)) await Deno.rename(copy + suffix, file + suffix);
+    }
+    await Deno.rename(copy, file);
+    message = `Restored "${name}" from the backup taken before an upgrade that was ` +
+      `interrupted${by}`;
+  } else if (entry && !entry.existed) {
+    for (const suffix of SQLITE_SIDE_FILES) await Deno.remove(file + suffix).catch(() => {});
+    const had = exists(file);
+    await Deno.remove(file).catch(() => {});
+    message = had
+      ? `Removed "${name}", partly created by an upgrade that was interrupted${by}`
+      : "";
+  } else {
+    // Interrupted while the backup was being taken: Alembic had not started yet.
+    message = "";
+  }
+  await Deno.remove(`${copy}.tmp`).catch(() => {});
+  await Deno.remove(journal).catch(() => {});
+  return message || undefined;
+}
+
+async function removeBackup(file: string, sideFiles: string[]): Promise<void> {
+  const { copy } = backupPaths(file);
+  for (const suffix of sideFiles) await Deno.remove(copy + suffix).catch(() => {});
+  await Deno.remove(copy).catch(() => {});
+  await Deno.remove(`${copy}.tmp`).catch(() => {});
+}
+
+async function writeJournal(file: string, entry: UpgradeJournal): Promise<void> {
+  const { journal } = backupPaths(file);
+  const temp = `${journal}.tmp`;
+  await Deno.writeTextFile(temp, JSON.stringify(entry) + "\n");
+  await Deno.rename(temp, journal);
+}
+
 async function backupSqlite(file: string) {
+  const { journal, copy } = backupPaths(file);
   const existed = exists(file);
-  const copy = `${file}.rig-backup`;
-  if (existed) await Deno.copyFile(file, copy);
-  const sideFiles = new Set<string>();
-  for (const suffix of SQLITE_SIDE_FILES) if (exists(file + suffix)) sideFiles.add(suffix);
+  const sideFiles = SQLITE_SIDE_FILES.filter((suffix) =>
+    suffix !== "-shm" && exists(file + suffix)
+  );
+  const entry: UpgradeJournal = {
+    pid: Deno.pid,
+    ticks: processTicks(Deno.pid),
+    phase: "upgrading",
+    existed,
+    sideFiles,
+    started: new Date().toISOString(),
+  };
+  // The journal first: a crash from here on is recognised and undone by the next rig.
+  await writeJournal(file, entry);
+  if (existed) {
+    for (const suffix of sideFiles) await Deno.copyFile(file + suffix, copy + suffix);
+    await Deno.copyFile(file, `${copy}.tmp`);
+    await Deno.rename(`${copy}.tmp`, copy);
+  }
   const name = path.basename(file);
   return {
     async discard() {
-      if (existed) await Deno.remove(copy).catch(() => {});
+      await writeJournal(file, { ...entry, phase: "done" });
+      await removeBackup(file, sideFiles);
+      await Deno.remove(journal).catch(() => {});
     },
     async restore(): Promise<string> {
-      for (const suffix of SQLITE_SIDE_FILES) {
-        if (!sideFiles.has(suffix)) await Deno.remove(file + suffix).catch(() => {});
-      }
-      if (!existed) {
-        await Deno.remove(file).catch(() => {});
-        return `Removed the partly migrated new database "${name}"`;
-      }
-      await Deno.rename(copy, file);
-      return `Restored "${name}" from the backup taken before the upgrade`;
+      await recoverInterruptedUpgrade(file);
+      return existed
+        ? `Restored "${name}" from the backup taken before the upgrade`
+        : `Removed the partly migrated new database "${name}"`;
     },
   };
 }

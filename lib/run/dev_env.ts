@@ -270,6 +270,7 @@ async function migrate(
     signal: ctx.signal,
     mask,
     onLine: (line: string) => ctx.ui.debug(`  alembic │ ${mask(line)}`),
+    onNotice: (message: string) => ctx.ui.warn(message),
   };
   try {
     // A SQLite file that does not exist yet has nothing applied; do not create it here.

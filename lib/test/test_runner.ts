@@ -14,6 +14,7 @@ import { exists, isFile } from "../fs.ts";
 import { changedFiles, relativeToProject } from "../git.ts";
 import { type ChangedSelection, groupChanges, selectChanged } from "../project/selection.ts";
 import { tempSibling } from "../fs_atomic.ts";
+import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { projectCacheDir } from "../cache_paths.ts";
 import * as path from "node:path";
 import { InterruptedError, RigError } from "../errors.ts";
@@ -702,7 +703,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   for (const t of tasks.filter((t) => t.outcome)) {
     ui.step(taskLabel(t.component.name, t.task)).cached(describeSummary(t.outcome!.summary));
   }
-  const temp = await Deno.makeTempDir({ prefix: "rig-test-" });
+  const temp = await makeRunTempDir("test");
   const database = new TestDatabase(project, {
     temp,
     configValues,
@@ -809,7 +810,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   } finally {
     if (server) await server.stop();
     await database.dispose();
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    await removeRunTempDir(temp);
   }
   return finish(tasks, started, mask);
 }
