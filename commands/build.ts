@@ -7,7 +7,8 @@ import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, loadProject, type Project } from "../lib/project/project.ts";
 import { componentOptions, selectComponents } from "../lib/project/selection.ts";
-import { describeSummary, runTestSuite } from "../lib/test/test_runner.ts";
+import { runTestSuite } from "../lib/test/test_runner.ts";
+import { describeSummary } from "../lib/test/test_plan.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 import { applyBump, type BumpPlan, findVersionSites, planBump } from "../lib/build/version_bump.ts";
 

@@ -6,14 +6,13 @@ import { writeFileAtomic } from "../lib/fs_atomic.ts";
 import { renderJunit, type TestCase } from "../lib/test/junit.ts";
 import { loadProject, type Project } from "../lib/project/project.ts";
 import { componentOptions, selectComponents } from "../lib/project/selection.ts";
+import { runTestSuite, selectByChanges } from "../lib/test/test_runner.ts";
 import {
   describeSummary,
-  runTestSuite,
-  selectByChanges,
   taskLabel,
   type TaskOutcome,
   type TestReport,
-} from "../lib/test/test_runner.ts";
+} from "../lib/test/test_plan.ts";
 import { formatDuration, type Ui } from "../lib/ui.ts";
 
 const OPTIONS: Options = {

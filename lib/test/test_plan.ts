@@ -1,0 +1,481 @@
+/**
+ * The plan of `rig test`: which tasks the selected components have, what each
+ * task's state is (inputs, tools, hermetic environment, test files) and the
+ * parts of its cache key.
+ *
+ * Why clients have two tasks: the unit task's key depends on the server's API
+ * contract (its OpenAPI hash), the integration task's key on the server's code.
+ * A server change that keeps the API therefore reruns only the integration task.
+ */
+import * as path from "node:path";
+import { exists } from "../fs.ts";
+import { which } from "../proc.ts";
+import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
+import type { TestCase, TestCounts } from "./junit.ts";
+import {
+  type Component,
+  extraInputGlobs,
+  isComponentInput,
+  type Project,
+} from "../project/project.ts";
+import type { Ui } from "../ui.ts";
+import { fingerprint, listInputs, type Manifest, StatCache } from "../task/fingerprint.ts";
+import {
+  hashEnv,
+  type KeyManifest,
+  sha256Text,
+  stableJson,
+  type TaskKeyInput,
+} from "../task/task_key.ts";
+import { hermeticEnv } from "../task/hermetic_env.ts";
+import { findVenv, installedDistributions, readPyvenvCfg, type Venv } from "../python/venv.ts";
+/** One quality check's outcome. */
+export interface CheckResult {
+  /** `black`, `flake8`, `mypy`, `alembic`, `tsc`, `lint` or `lint` (rig.toml override). */
+  name: string;
+  status: "passed" | "failed" | "skipped";
+  /** Why skipped, or a one-line failure summary. */
+  detail?: string;
+  /** The command that fixes a skip (e.g. `rig install --dev black`). */
+  hint?: string;
+  durationMs: number;
+  /** Masked output tail when it failed. */
+  output?: string;
+}
+
+/** What one task did; stored in the cache and replayed on a hit. */
+export interface TaskSummary {
+  component: string;
+  /** `test` (unit tests + checks) or `integration` (against a live server). */
+  task: "test" | "integration";
+  ok: boolean;
+  /** Test counts; null when only checks ran (`--lint-only`). */
+  counts: TestCounts | null;
+  /** Line coverage percentage, when measured. */
+  coverage: number | null;
+  failUnder?: number;
+  checks: CheckResult[];
+  durationMs: number;
+  /** JUnit cases (pytest) for `--junit`. */
+  cases?: TestCase[];
+  /** The test files run when `--changed` narrowed the run. */
+  files?: string[];
+  /** Short failure reason for the report (tests failed, coverage under N%, a check failed). */
+  failure?: string;
+  /** Masked tail of the test output when tests failed. */
+  failureOutput?: string;
+}
+
+/** Python test files under the pytest test paths (component-relative, `/` separators). */
+export function pythonTestFiles(files: string[], testPaths: string[]): string[] {
+  const roots = testPaths.map((p) => p.replace(/^\.\//, "").replace(/\/$/, ""));
+  return files.filter((f) =>
+    isTestFile(f) && (roots.length === 0 || roots.some((r) => r === "." || f.startsWith(r + "/")))
+  ).sort();
+}
+
+/** `testpaths` of pytest's configuration (pyproject.toml, pytest.ini, setup.cfg, tox.ini). */
+export function pytestTestPaths(configTexts: Record<string, string>): string[] {
+  for (const [name, text] of Object.entries(configTexts)) {
+    const section = name === "pyproject.toml"
+      ? /^\[tool\.pytest\.ini_options\]([\s\S]*?)(?=^\[|(?![\s\S]))/m
+      : /^\[(?:pytest|tool:pytest)\]([\s\S]*?)(?=^\[|(?![\s\S]))/m;
+    const body = text.match(section)?.[1];
+    if (!body) continue;
+    const value = body.match(/^testpaths\s*=\s*(\[[^\]]*\]|.*)$/m)?.[1];
+    if (!value) continue;
+    if (value.startsWith("[")) return [...value.matchAll(/["']([^"']+)["']/g)].map((m) => m[1]!);
+    return value.trim().split(/\s+/);
+  }
+  return [];
+}
+
+/** Test files that talk to a live server (they read a `…SERVER_URL` variable). */
+export function integrationTestFiles(sources: Map<string, string>): string[] {
+  return [...sources].filter(([, text]) => /\b[A-Z][A-Z0-9_]*SERVER_URL\b/.test(text))
+    .map(([file]) => file).sort();
+}
+
+/** Reads small config files of a component (pyproject.toml, setup.cfg, …) that exist. */
+export function readConfigTexts(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ["pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", ".coveragerc"]) {
+    try {
+      out[name] = Deno.readTextFileSync(path.join(dir, name));
+    } catch {
+      // Absent.
+    }
+  }
+  return out;
+}
+
+/** The package.json scripts of a node component. */
+export function packageScripts(dir: string): Record<string, string> {
+  try {
+    const data = JSON.parse(Deno.readTextFileSync(path.join(dir, "package.json")));
+    return typeof data?.scripts === "object" && data.scripts ? data.scripts : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A one-line description of a project's test task for logs. */
+export function taskLabel(component: string, task: "test" | "integration"): string {
+  return task === "test" ? component : `${component} (integration)`;
+}
+
+/** The server a client's integration tests need: its only python-app dependency. */
+export function serverOf(project: Project, component: Component): Component | undefined {
+  const deps = component.dependsOn.map((d) => project.components.find((c) => c.name === d));
+  return deps.find((d) => d?.kind === "python-app");
+}
+
+/** How `rig test` was asked to run. */
+export interface TestRunOptions {
+  /** The selected components (project order). */
+  components: Component[];
+  /** The caller's environment (never passed through whole). */
+  env: Record<string, string>;
+  ui: Ui;
+  signal: AbortSignal;
+  /** `all`, `lint-only` (checks only) or `no-lint` (tests only). */
+  mode: "all" | "lint-only" | "no-lint";
+  passthrough: string[];
+  /** Read the cache (false with --force or --no-cache). */
+  readCache: boolean;
+  /** Write the cache (false with --no-cache). */
+  writeCache: boolean;
+  explain: boolean;
+  dryRun: boolean;
+  verbose: boolean;
+  /** `--changed`: component name → changed files (component-relative) of directly changed components. */
+  changed?: Map<string, string[]>;
+  /** `--changed`: why each component was selected. */
+  reasons?: Map<string, string[]>;
+  /** Dry runs: export the server's API contract when it is not remembered (for --changed). */
+  exportContract?: boolean;
+}
+
+/** One task's result in a report. */
+export interface TaskOutcome {
+  summary: TaskSummary;
+  key: string;
+  cached: boolean;
+  /** Why it ran or was cached (--explain, --dry-run). */
+  reasons: string[];
+  /** The full (masked) log, when it ran or with --verbose on a hit. */
+  log?: string;
+  /** Dry run: what would run. */
+  planned?: string[];
+  /** Undeclared variables a failed task might have needed. */
+  undeclared?: string[];
+}
+
+/** The result of `rig test`. */
+export interface TestReport {
+  ok: boolean;
+  tasks: TaskOutcome[];
+  durationMs: number;
+  /** Masks secrets of the test configuration in any text. */
+  mask: (text: string) => string;
+}
+
+export interface ComponentState {
+  component: Component;
+  manifest: Manifest;
+  tools: Record<string, string>;
+  venv?: Venv;
+  /** Declared names plus the test configuration's keys → values, for the key (hashed). */
+  keyEnv: Record<string, string | undefined>;
+  /** The hermetic environment of its tasks (without venv activation). */
+  env: Record<string, string>;
+  configTexts: Record<string, string>;
+  testFiles: string[];
+  integrationFiles: string[];
+}
+
+export interface PlannedTask {
+  component: Component;
+  task: "test" | "integration";
+  server?: Component;
+  /** Narrowed Python test files (--changed), component-relative. */
+  files?: string[];
+  narrowReasons?: string[];
+  input?: TaskKeyInput;
+  manifest?: KeyManifest;
+  key: string;
+  fullKey?: string;
+  outcome?: TaskOutcome;
+}
+
+/** The cache's task name: one per mode, so --explain compares like with like. */
+export function cacheTask(
+  t: { task: "test" | "integration" },
+  mode: TestRunOptions["mode"],
+): string {
+  if (t.task === "integration") return "test:integration";
+  return mode === "all" ? "test" : `test:${mode}`;
+}
+
+export function emptySummary(t: PlannedTask): TaskSummary {
+  return {
+    component: t.component.name,
+    task: t.task,
+    ok: true,
+    counts: null,
+    coverage: null,
+    checks: [],
+    durationMs: 0,
+    files: t.files,
+  };
+}
+
+/** A short line for a step: `12 passed, 1 skipped, 91% coverage`. */
+export function describeSummary(s: TaskSummary): string {
+  const parts: string[] = [];
+  if (s.counts) {
+    parts.push(`${s.counts.passed} passed`);
+    if (s.counts.failed) parts.push(`${s.counts.failed} failed`);
+    if (s.counts.errors) parts.push(`${s.counts.errors} errors`);
+    if (s.counts.skipped) parts.push(`${s.counts.skipped} skipped`);
+  }
+  if (s.coverage !== null) parts.push(`${s.coverage}% coverage`);
+  const failedChecks = s.checks.filter((c) => c.status === "failed").map((c) => c.name);
+  if (failedChecks.length) parts.push(`${failedChecks.join(", ")} failed`);
+  if (s.files) parts.push(`${s.files.length} test file${s.files.length === 1 ? "" : "s"}`);
+  return parts.join(", ");
+}
+
+export async function describeComponents(
+  project: Project,
+  components: Component[],
+  opts: TestRunOptions & { configValues: Record<string, string> },
+): Promise<Map<string, ComponentState>> {
+  const files = await listInputs(project.root, {
+    dirs: components.map((c) => c.path),
+    include: ["rig.toml", ...components.flatMap(extraInputGlobs)],
+    env: opts.env,
+  });
+  const statCache = await StatCache.open(project.root);
+  const all = await fingerprint(project.root, files, { statCache, env: opts.env });
+  const states = new Map<string, ComponentState>();
+  for (const c of components) {
+    const prefix = c.path === "." ? "" : c.path + "/";
+    const manifest: Manifest = {};
+    for (const [file, hash] of Object.entries(all)) {
+      if (isComponentInput(project.components, c, file)) manifest[file] = hash;
+    }
+    const declared = [...project.settings.env, ...c.env];
+    const keyEnv: Record<string, string | undefined> = { ...opts.configValues };
+    for (const name of declared) keyEnv[name] = opts.env[name];
+    const env = hermeticEnv(opts.env, { declared, values: opts.configValues });
+    const rel = Object.keys(manifest).filter((f) => f.startsWith(prefix)).map((f) =>
+      f.slice(prefix.length)
+    );
+    const configTexts = c.kind === "node-lib" ? {} : readConfigTexts(c.dir);
+    const testFiles = c.kind === "node-lib"
+      ? rel.filter((f) => /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$/.test(f))
+      : pythonTestFiles(rel, pytestTestPaths(configTexts));
+    const sources = new Map<string, string>();
+    for (const f of testFiles) {
+      sources.set(f, await Deno.readTextFile(path.join(c.dir, f)).catch(() => ""));
+    }
+    const state: ComponentState = {
+      component: c,
+      manifest,
+      tools: {},
+      keyEnv,
+      env,
+      configTexts,
+      testFiles,
+      integrationFiles: integrationTestFiles(sources),
+    };
+    refreshTools(state, opts.env);
+    states.set(c.name, state);
+  }
+  return states;
+}
+
+/** Tool versions without starting processes: pyvenv.cfg, dist-info names, node's memo. */
+function refreshTools(state: ComponentState, env: Record<string, string>): void {
+  const c = state.component;
+  const tools: Record<string, string> = {};
+  if (c.kind === "node-lib") {
+    tools.node = nodeVersion(env);
+    const lock = readOrEmpty(path.join(c.dir, "node_modules", ".package-lock.json"));
+    tools["node_modules"] = lock ? sha256Text(lock) : "missing";
+  } else {
+    const venv = findVenv(c, { env });
+    state.venv = venv;
+    if (venv) {
+      const cfg = readPyvenvCfg(venv.dir);
+      tools.python = cfg.version ?? cfg.version_info ?? "unknown";
+      tools["python-packages"] = sha256Text(stableJson(installedDistributions(venv)));
+    } else {
+      tools.python = "no venv";
+    }
+  }
+  state.tools = tools;
+}
+
+const nodeVersions = new Map<string, string>();
+
+/** node's version, remembered per executable path and mtime (one process per new node). */
+function nodeVersion(env: Record<string, string>): string {
+  const node = which("node", env);
+  if (!node) return "missing";
+  let mtime = 0;
+  try {
+    mtime = Deno.statSync(node).mtime?.getTime() ?? 0;
+  } catch {
+    // Keep 0.
+  }
+  const id = `${node}@${mtime}`;
+  const known = nodeVersions.get(id) ?? readNodeMemo(id);
+  if (known) return known;
+  const out = new Deno.Command(node, { args: ["--version"], env, clearEnv: true }).outputSync();
+  const version = new TextDecoder().decode(out.stdout).trim() || "unknown";
+  nodeVersions.set(id, version);
+  writeNodeMemo(id, version);
+  return version;
+}
+
+function nodeMemoFile(): string {
+  const home = Deno.env.get("HOME") ?? Deno.env.get("LOCALAPPDATA") ?? "/tmp";
+  return path.join(home, ".cache", "rig", "node-versions.json");
+}
+
+function readNodeMemo(id: string): string | undefined {
+  try {
+    const data = JSON.parse(Deno.readTextFileSync(nodeMemoFile()));
+    return typeof data[id] === "string" ? data[id] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeNodeMemo(id: string, version: string): void {
+  try {
+    const file = nodeMemoFile();
+    let data: Record<string, string> = {};
+    try {
+      data = JSON.parse(Deno.readTextFileSync(file));
+    } catch {
+      // Start fresh.
+    }
+    data[id] = version;
+    Deno.mkdirSync(path.dirname(file), { recursive: true });
+    const temp = `${file}.${Deno.pid}.tmp`;
+    Deno.writeTextFileSync(temp, JSON.stringify(data));
+    Deno.renameSync(temp, file);
+  } catch {
+    // Only a memo.
+  }
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch {
+    return "";
+  }
+}
+
+export function serverCodeHash(state: ComponentState): string {
+  return sha256Text(stableJson({
+    inputs: state.manifest,
+    tools: state.tools,
+    env: hashEnv(state.keyEnv),
+  }));
+}
+
+/** The command part of a key: what runs, not where temp files go. */
+function commandFor(t: PlannedTask, state: ComponentState, opts: TestRunOptions): string[] {
+  const c = t.component;
+  const command = [`rig-test:${t.task}`, c.kind, `mode=${opts.mode}`];
+  if (c.commands.test) command.push("test=", ...c.commands.test);
+  if (c.commands.lint) command.push("lint=", ...c.commands.lint);
+  if (c.failUnder !== undefined) command.push(`fail-under=${c.failUnder}`);
+  if (t.task === "test" && t.server && state.integrationFiles.length && c.kind !== "node-lib") {
+    command.push("ignore=", ...state.integrationFiles);
+  }
+  if (opts.passthrough.length) command.push("--", ...opts.passthrough);
+  if (t.files) command.push("files=", ...t.files);
+  return command;
+}
+
+export function fullCommand(command: string[]): string[] {
+  const at = command.indexOf("files=");
+  return at >= 0 ? command.slice(0, at) : command;
+}
+
+export async function keyInputFor(
+  t: PlannedTask,
+  states: Map<string, ComponentState>,
+  opts: TestRunOptions,
+  contract: () => Promise<string | undefined>,
+): Promise<TaskKeyInput | undefined> {
+  const state = states.get(t.component.name)!;
+  const dependencies: Record<string, string> = {};
+  if (t.server) {
+    if (t.task === "test") {
+      const hash = await contract();
+      if (!hash) return undefined;
+      dependencies[`${t.server.name}:openapi`] = hash;
+    } else {
+      dependencies[`${t.server.name}:code`] = serverCodeHash(states.get(t.server.name)!);
+    }
+  }
+  return {
+    task: cacheTask(t, opts.mode),
+    component: t.component.name,
+    command: commandFor(t, state, opts),
+    config: t.component.config,
+    inputs: state.manifest,
+    tools: state.tools,
+    env: state.keyEnv,
+    dependencies,
+  };
+}
+
+/** With --changed, a directly changed Python component runs only the test files its change reaches. */
+export function narrowPythonTests(
+  tasks: PlannedTask[],
+  states: Map<string, ComponentState>,
+  opts: TestRunOptions,
+): void {
+  if (!opts.changed || opts.mode === "lint-only") return;
+  for (const t of tasks) {
+    const c = t.component;
+    const changed = opts.changed.get(c.name);
+    if (t.task !== "test" || c.kind === "node-lib" || !changed?.length || c.commands.test) continue;
+    const state = states.get(c.name)!;
+    const prefix = c.path === "." ? "" : c.path + "/";
+    const sources = new Map<string, string>();
+    for (const file of Object.keys(state.manifest)) {
+      if (!file.endsWith(".py")) continue;
+      const rel = file.slice(prefix.length);
+      sources.set(rel, readOrEmpty(path.join(c.dir, rel)));
+    }
+    const roots = exists(path.join(c.dir, "src")) ? ["src", "."] : ["."];
+    const graph = buildImportGraph(sources, { sourceRoots: roots });
+    const candidates = state.testFiles.filter((f) => !state.integrationFiles.includes(f));
+    const selection = selectTests(graph, { changed, testFiles: candidates });
+    if (selection.all) {
+      t.narrowReasons = [`all test files: ${selection.reasons[0]}`];
+      continue;
+    }
+    t.files = selection.files;
+    t.narrowReasons = selection.reasons;
+  }
+}
+
+export async function sourceText(root: string, manifest: Manifest): Promise<string> {
+  let text = "";
+  for (const file of Object.keys(manifest)) {
+    if (!/\.(py|[cm]?[jt]s|toml|cfg|ini|json|env|template)$/.test(file)) continue;
+    text += await Deno.readTextFile(path.join(root, file)).catch(() => "");
+    if (text.length > 4_000_000) break;
+  }
+  return text;
+}

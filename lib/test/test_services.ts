@@ -1,0 +1,213 @@
+/**
+ * What integration tests need around them: a throwaway test database (SQLite
+ * file or PostgreSQL database, migrated once) and the server on a free port.
+ */
+import * as path from "node:path";
+import { isFile } from "../fs.ts";
+import { tempSibling } from "../fs_atomic.ts";
+import { projectCacheDir } from "../cache_paths.ts";
+import { InterruptedError, RigError } from "../errors.ts";
+import { type Child, spawn, tail } from "../proc.ts";
+import type { Component, Project } from "../project/project.ts";
+import type { Ui } from "../ui.ts";
+import { venvBin, venvEnv } from "../python/venv.ts";
+import {
+  createDatabase,
+  type DatabaseConfig,
+  dropDatabase,
+  parseDatabaseUrl,
+  withDatabaseName,
+} from "../db/database.ts";
+import { hasAlembic, upgrade } from "../db/alembic.ts";
+import { freePort, waitForHttp } from "../net.ts";
+import { type ComponentState, serverCodeHash } from "./test_plan.ts";
+/** A throwaway database for one `rig test` run, created on first use and always dropped. */
+export class TestDatabase {
+  #url?: string;
+  #config?: DatabaseConfig;
+  #python?: string;
+
+  constructor(
+    readonly project: Project,
+    readonly opts: {
+      temp: string;
+      configValues: Record<string, string>;
+      env: Record<string, string>;
+      ui: Ui;
+      mask: (t: string) => string;
+    },
+  ) {}
+
+  #ready?: Promise<string>;
+
+  /** The database URL for the server's tasks; created and migrated once, on first call. */
+  url(server: Component, state: ComponentState): Promise<string> {
+    this.#ready ??= this.#prepare(server, state);
+    return this.#ready;
+  }
+
+  async #prepare(server: Component, state: ComponentState): Promise<string> {
+    const configured = this.opts.configValues.DATABASE_URL ?? state.env.DATABASE_URL;
+    const venv = state.venv!;
+    this.#python = venv.python;
+    const parsed = parseDatabaseUrl(configured ?? "sqlite:///test.db", { baseDir: server.dir });
+    if (parsed.kind === "sqlite") {
+      const file = path.join(this.opts.temp, "test.db");
+      this.#url = `${parsed.scheme}:///${file}`;
+    } else {
+      const random = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+      const base = (parsed.database ?? "app").replace(/[^A-Za-z0-9_]/g, "_");
+      const name = `${base}_test_${random}`;
+      const url = withDatabaseName(parsed, name);
+      this.#config = parseDatabaseUrl(url, { baseDir: server.dir });
+      const step = this.opts.ui.step(`create test database "${name}"`);
+      try {
+        await createDatabase(this.#config, { python: venv.python, env: venvEnv(venv, state.env) });
+        step.done();
+      } catch (error) {
+        step.fail();
+        throw error;
+      }
+      this.#url = url;
+    }
+    if (hasAlembic(server.dir)) {
+      const env = { ...venvEnv(venv, state.env), DATABASE_URL: this.#url };
+      // A migrated SQLite file depends only on the server's files and packages, so a
+      // copy kept per server code hash spares Alembic's start-up on later runs.
+      const sqlite = parsed.kind === "sqlite" ? path.join(this.opts.temp, "test.db") : undefined;
+      const template = sqlite
+        ? path.join(projectCacheDir(this.project.root), "testdb", `${serverCodeHash(state)}.db`)
+        : undefined;
+      if (sqlite && template && isFile(template)) {
+        await Deno.copyFile(template, sqlite);
+        this.opts.ui.step("migrate test database").skip("copied from a migrated template");
+      } else {
+        await this.opts.ui.task(`migrate test database`, async () => {
+          await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
+        });
+        if (sqlite && template) await keepTemplate(sqlite, template);
+      }
+    }
+    return this.#url;
+  }
+
+  /** Drops a PostgreSQL test database (SQLite files go with the temp folder). */
+  async dispose(): Promise<void> {
+    if (!this.#config || !this.#python) return;
+    const name = this.#config.database;
+    try {
+      await dropDatabase(this.#config, { python: this.#python, env: this.opts.env });
+      this.opts.ui.debug(`Dropped test database "${name}"`);
+    } catch (error) {
+      this.opts.ui.warn(
+        `Cannot drop test database "${name}": ${(error as Error).message}`,
+        `Drop it by hand: dropdb ${name}`,
+      );
+    }
+  }
+}
+
+/** Stores a migrated SQLite file as the only template in its folder (older ones are stale). */
+async function keepTemplate(file: string, template: string): Promise<void> {
+  try {
+    const dir = path.dirname(template);
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name !== path.basename(template)) {
+        await Deno.remove(path.join(dir, entry.name)).catch(() => {});
+      }
+    }
+    const temp = tempSibling(template);
+    await Deno.copyFile(file, temp);
+    await Deno.rename(temp, template);
+  } catch {
+    // Only a speed-up: without a template the next run migrates again.
+  }
+}
+
+export interface RunningServer {
+  url: string;
+  /** Settles when the server answers its health check; rejects when it cannot start. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the server for integration tests in the background: the URL is known
+ * at once, so a client's slow build can overlap the database setup and startup.
+ */
+export function launchServer(
+  server: Component,
+  opts: { state: ComponentState; database: TestDatabase; signal: AbortSignal; ui: Ui },
+): RunningServer {
+  const venv = opts.state.venv!;
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: Child | undefined;
+  let stopped = false;
+  const ready = (async () => {
+    const env: Record<string, string> = { ...venvEnv(venv, opts.state.env) };
+    if (opts.state.env.DATABASE_URL !== undefined) {
+      env.DATABASE_URL = await opts.database.url(server, opts.state);
+    }
+    env.HOST = "127.0.0.1";
+    env.PORT = String(port);
+    if (stopped || opts.signal.aborted) throw new InterruptedError();
+    const step = opts.ui.step(`start ${server.name} on ${url}`);
+    let output = "";
+    const started = spawn(
+      [
+        venvBin(venv, "uvicorn"),
+        server.app ?? "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+      ],
+      {
+        cwd: server.dir,
+        env,
+        signal: opts.signal,
+        capture: false,
+        onLine: (line) => {
+          output += line + "\n";
+        },
+      },
+    );
+    child = started;
+    let exited: string | undefined;
+    started.status.then((s) => {
+      exited = `the server exited with code ${s.code}`;
+    });
+    try {
+      const health = server.ready?.http ?? "/health";
+      await waitForHttp(`${url}${health}`, {
+        timeoutMs: 60_000,
+        signal: opts.signal,
+        giveUp: () => exited,
+      });
+      step.done();
+    } catch (error) {
+      step.fail();
+      await started.stop();
+      if (error instanceof InterruptedError) throw error;
+      throw new RigError(
+        `Cannot start "${server.name}" for integration tests: ${(error as Error).message}\n${
+          tail(output, 30)
+        }`,
+        `Check that it starts with: rig run`,
+      );
+    }
+  })();
+  // Failures are reported by whoever awaits `ready`; never as an unhandled rejection.
+  ready.catch(() => {});
+  return {
+    url,
+    ready,
+    async stop() {
+      stopped = true;
+      await ready.catch(() => {});
+      await child?.stop(3000);
+    },
+  };
+}

@@ -1,0 +1,466 @@
+/**
+ * One test task's run: pytest with coverage and JUnit counts, or the
+ * package's npm `test` script, plus the quality checks (black, flake8, mypy,
+ * alembic check; tsc, the `lint` script), and reading their results.
+ */
+import * as path from "node:path";
+import { exists } from "../fs.ts";
+import { InterruptedError } from "../errors.ts";
+import { type OutputSink, run, tail } from "../proc.ts";
+import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
+import type { Component } from "../project/project.ts";
+import { installedDistributions, venvBin, venvEnv } from "../python/venv.ts";
+import { npmEnv } from "../node/npm.ts";
+import {
+  type CheckResult,
+  type ComponentState,
+  packageScripts,
+  type PlannedTask,
+  type TaskOutcome,
+  type TaskSummary,
+  type TestRunOptions,
+} from "./test_plan.ts";
+import type { TestDatabase } from "./test_services.ts";
+/** Test runner exit code conventions. */
+const PYTEST_NO_TESTS = 5;
+
+/** The pieces of a pytest command line. */
+export interface PytestPlan {
+  pytest: string;
+  junitFile: string;
+  /** Coverage JSON report file; undefined when pytest-cov is not installed. */
+  coverageFile?: string;
+  /** Packages to measure; empty to let the coverage configuration decide. */
+  coverSources?: string[];
+  failUnder?: number;
+  /** Partial runs never enforce coverage thresholds. */
+  partial?: boolean;
+  files?: string[];
+  ignore?: string[];
+  passthrough?: string[];
+}
+
+/** The pytest argv for a plan. */
+export function pytestArgv(plan: PytestPlan): string[] {
+  const argv = [plan.pytest, "-p", "no:cacheprovider", `--junitxml=${plan.junitFile}`];
+  if (plan.coverageFile) {
+    if (plan.coverSources?.length) argv.push(...plan.coverSources.map((s) => `--cov=${s}`));
+    else argv.push("--cov");
+    argv.push(`--cov-report=json:${plan.coverageFile}`, "--cov-report=term");
+    if (plan.partial) argv.push("--cov-fail-under=0");
+    else if (plan.failUnder !== undefined) argv.push(`--cov-fail-under=${plan.failUnder}`);
+  }
+  for (const file of plan.ignore ?? []) argv.push(`--ignore=${file}`);
+  argv.push(...(plan.passthrough ?? []), ...(plan.files ?? []));
+  return argv;
+}
+
+/** The packages to measure when the coverage configuration names none. */
+export function coverSources(component: Component, hasCoverageConfig: boolean): string[] {
+  if (hasCoverageConfig) return [];
+  const found: string[] = [];
+  for (const base of ["src", "."]) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(path.join(component.dir, base))];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory || /^(tests?|migrations|\.|_)/.test(e.name)) continue;
+      try {
+        Deno.statSync(path.join(component.dir, base, e.name, "__init__.py"));
+        found.push(e.name);
+      } catch {
+        // Not a package.
+      }
+    }
+    if (found.length) break;
+  }
+  return found.length ? found.sort() : ["."];
+}
+
+/** True when a coverage configuration names the measured sources (`source = …`). */
+export function hasCoverageSource(configTexts: Record<string, string>): boolean {
+  return Object.values(configTexts).some((t) =>
+    /^\[(tool\.coverage\.run|coverage:run|run)\][^[]*^\s*source\s*=/m.test(t)
+  );
+}
+
+/** The total line coverage from coverage.py's JSON report. */
+export function parseCoverageJson(text: string): number | null {
+  try {
+    const data = JSON.parse(text);
+    const value = data?.totals?.percent_covered;
+    return typeof value === "number" ? Math.round(value * 10) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Options for running one command of a task. */
+export interface StepRun {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  onLine?: OutputSink;
+}
+
+/** Output of a task step, combined in arrival order. */
+export interface StepOutput {
+  code: number;
+  success: boolean;
+  output: string;
+  durationMs: number;
+}
+
+/** Runs a command, capturing stdout and stderr interleaved; throws InterruptedError on abort. */
+export async function runStep(step: StepRun): Promise<StepOutput> {
+  let output = "";
+  const result = await run(step.argv, {
+    cwd: step.cwd,
+    env: step.env,
+    signal: step.signal,
+    capture: false,
+    onLine: (line, stream) => {
+      output += line + "\n";
+      step.onLine?.(line, stream);
+    },
+  });
+  if (result.cancelled || step.signal.aborted) throw new InterruptedError();
+  return { code: result.code, success: result.success, output, durationMs: result.durationMs };
+}
+
+/** Reads pytest's results: JUnit counts when the report exists, else its console summary. */
+export async function readPytestResult(
+  out: StepOutput,
+  files: { junitFile: string; coverageFile?: string },
+): Promise<{ counts: TestCounts; cases: TestCase[]; coverage: number | null; failure?: string }> {
+  let counts: TestCounts = { passed: 0, failed: 0, skipped: 0, errors: 0 };
+  let cases: TestCase[] = [];
+  try {
+    const report = parseJunit(await Deno.readTextFile(files.junitFile));
+    counts = {
+      passed: report.passed,
+      failed: report.failed,
+      skipped: report.skipped,
+      errors: report.errors,
+    };
+    cases = report.cases;
+  } catch {
+    counts = parseConsoleCounts(out.output) ?? counts;
+  }
+  const coverage = files.coverageFile
+    ? parseCoverageJson(await Deno.readTextFile(files.coverageFile).catch(() => ""))
+    : null;
+  let failure: string | undefined;
+  if (!out.success && out.code !== PYTEST_NO_TESTS) {
+    const under = out.output.match(/Required test coverage of ([\d.]+)% not reached/);
+    if (counts.failed || counts.errors) {
+      failure = `${counts.failed + counts.errors} test${
+        counts.failed + counts.errors === 1 ? "" : "s"
+      } failed`;
+    } else if (under) failure = `coverage under ${under[1]}%`;
+    else failure = `pytest exited with code ${out.code}`;
+  }
+  return { counts, cases, coverage, failure };
+}
+
+/** Reads the counts of a node test run from its console output. */
+export function readNodeResult(out: StepOutput): { counts: TestCounts; failure?: string } {
+  const parsed = parseConsoleCounts(out.output);
+  const counts = parsed ??
+    (out.success
+      ? { passed: 0, failed: 0, skipped: 0, errors: 0 }
+      : { passed: 0, failed: 0, skipped: 0, errors: 1 });
+  if (out.success) return { counts };
+  const n = counts.failed + counts.errors;
+  return {
+    counts,
+    failure: n ? `${n} test${n === 1 ? "" : "s"} failed` : `npm test exited with code ${out.code}`,
+  };
+}
+
+/** The checks of a Python component: tool name → argv after the tool (`null`: not applicable). */
+export function pythonCheckArgs(
+  component: Component,
+  configTexts: Record<string, string>,
+): Record<string, string[] | null> {
+  const mypyFiles =
+    Object.values(configTexts).some((t) => /^\[(tool\.mypy|mypy)\][^[]*^\s*files\s*=/m.test(t)) ||
+    exists(path.join(component.dir, "mypy.ini"));
+  return {
+    black: ["--check", "."],
+    flake8: [],
+    mypy: mypyFiles ? [] : ["."],
+    alembic: exists(path.join(component.dir, "alembic.ini")) ? ["check"] : null,
+  };
+}
+
+/** The last `lines` lines of output, masked. */
+export function failureTail(output: string, mask: (text: string) => string, lines = 40): string {
+  return mask(tail(output, lines));
+}
+
+export function describePlan(
+  t: PlannedTask,
+  state: ComponentState,
+  opts: TestRunOptions,
+): string[] {
+  const c = t.component;
+  const lines: string[] = [];
+  if (opts.mode !== "lint-only") {
+    if (c.commands.test) lines.push(`test: ${c.commands.test.join(" ")}`);
+    else if (c.kind === "node-lib") {
+      lines.push(
+        `npm test${t.task === "integration" ? " with AUTH_SERVER_URL of a live server" : ""}`,
+      );
+    } else if (t.task === "integration") {
+      lines.push(`pytest ${state.integrationFiles.join(" ")} against a live server`);
+    } else {
+      lines.push(`pytest --cov${t.files ? ` ${t.files.join(" ")}` : ""}`);
+    }
+  }
+  if (t.task === "test" && opts.mode !== "no-lint") {
+    const checks = c.commands.lint
+      ? ["lint"]
+      : c.kind === "node-lib"
+      ? ["tsc", "lint"]
+      : Object.entries(pythonCheckArgs(c, state.configTexts)).filter(([, a]) => a).map(([n]) => n);
+    lines.push(`checks: ${checks.join(", ")}`);
+  }
+  return lines;
+}
+
+export interface RunContext extends TestRunOptions {
+  temp: string;
+  database: TestDatabase;
+  serverUrl?: string;
+  mask: (text: string) => string;
+}
+
+export async function runTask(
+  t: PlannedTask,
+  state: ComponentState,
+  ctx: RunContext,
+): Promise<TaskOutcome> {
+  const c = t.component;
+  const started = performance.now();
+  const logs = { test: "", checks: "" };
+  const record = (argv: string[], out: StepOutput, lane: "test" | "checks") => {
+    const shown = argv.map((a) => a.startsWith(ctx.temp) ? "<tmp>" + a.slice(ctx.temp.length) : a);
+    logs[lane] += `$ ${shown.join(" ")}\n${out.output}\n`;
+  };
+  const onLine: OutputSink | undefined = ctx.verbose
+    ? (line) => ctx.ui.debug(`  ${c.name} │ ${ctx.mask(line)}`)
+    : undefined;
+  const summary: TaskSummary = {
+    component: c.name,
+    task: t.task,
+    ok: true,
+    counts: null,
+    coverage: null,
+    failUnder: c.failUnder,
+    checks: [],
+    durationMs: 0,
+    files: t.files,
+  };
+  const python = c.kind !== "node-lib";
+  let env = python && state.venv ? venvEnv(state.venv, state.env) : npmEnv({ env: state.env });
+  if (python && c.kind === "python-app" && state.env.DATABASE_URL !== undefined) {
+    env = { ...env, DATABASE_URL: await ctx.database.url(c, state) };
+  }
+  if (ctx.serverUrl) {
+    env = { ...env, AUTH_SERVER_URL: ctx.serverUrl, RIG_SERVER_URL: ctx.serverUrl };
+    if (t.server) {
+      env[`${t.server.name.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_URL`] = ctx.serverUrl;
+    }
+  }
+  const dir = `${c.name}-${t.task}`;
+  await Deno.mkdir(path.join(ctx.temp, dir), { recursive: true });
+  const fail = (failure: string, output?: string) => {
+    summary.ok = false;
+    summary.failure ??= failure;
+    if (output !== undefined) summary.failureOutput = failureTail(output, ctx.mask);
+  };
+
+  const testLane = async () => {
+    if (ctx.mode === "lint-only") return;
+    if (c.commands.test) {
+      const argv = [...c.commands.test, ...ctx.passthrough];
+      const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
+      record(argv, out, "test");
+      summary.counts = parseConsoleCounts(out.output) ?? null;
+      if (!out.success) fail(`"${argv.join(" ")}" exited with code ${out.code}`, out.output);
+    } else if (python) {
+      const venv = state.venv!;
+      const junitFile = path.join(ctx.temp, dir, "junit.xml");
+      const installed = installedDistributions(venv);
+      const withCoverage = t.task === "test" && "pytest-cov" in installed;
+      const coverageFile = withCoverage ? path.join(ctx.temp, dir, "coverage.json") : undefined;
+      const argv = pytestArgv({
+        pytest: venvBin(venv, "pytest"),
+        junitFile,
+        coverageFile,
+        coverSources: coverSources(c, hasCoverageSource(state.configTexts)),
+        failUnder: c.failUnder,
+        partial: !!t.files,
+        files: t.task === "integration" ? state.integrationFiles : t.files,
+        ignore: t.task === "test" && t.server ? state.integrationFiles : [],
+        passthrough: ctx.passthrough,
+      });
+      const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
+      record(argv, out, "test");
+      const result = await readPytestResult(out, { junitFile, coverageFile });
+      summary.counts = result.counts;
+      summary.cases = result.cases;
+      summary.coverage = result.coverage;
+      if (result.failure) fail(result.failure, out.output);
+    } else {
+      const argv = ["npm", "test", ...(ctx.passthrough.length ? ["--", ...ctx.passthrough] : [])];
+      const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
+      record(argv, out, "test");
+      const result = readNodeResult(out);
+      summary.counts = result.counts;
+      if (result.failure) fail(result.failure, out.output);
+    }
+  };
+
+  const checkResults: CheckResult[] = [];
+  const checkLane = async () => {
+    if (t.task !== "test" || ctx.mode === "no-lint") return;
+    for (const check of checksFor(c, state)) {
+      if (ctx.signal.aborted) throw new InterruptedError();
+      if (check.coveredBy) {
+        const other = checkResults.find((r) => r.name === check.coveredBy);
+        checkResults.push({
+          name: check.name,
+          status: other?.status ?? "skipped",
+          detail: `run by the "${check.coveredBy}" script`,
+          durationMs: 0,
+        });
+        continue;
+      }
+      if (!check.argv) {
+        checkResults.push({
+          name: check.name,
+          status: "skipped",
+          detail: "not installed",
+          hint: check.hint,
+          durationMs: 0,
+        });
+        continue;
+      }
+      let checkEnv = env;
+      if (check.name === "alembic") {
+        checkEnv = { ...env, DATABASE_URL: await ctx.database.url(c, state) };
+      }
+      const out = await runStep({
+        argv: check.argv,
+        cwd: c.dir,
+        env: checkEnv,
+        signal: ctx.signal,
+        onLine,
+      });
+      record(check.argv, out, "checks");
+      if (out.success) {
+        checkResults.push({ name: check.name, status: "passed", durationMs: out.durationMs });
+      } else {
+        checkResults.push({
+          name: check.name,
+          status: "failed",
+          detail: firstLine(out.output),
+          hint: check.fixHint,
+          durationMs: out.durationMs,
+          output: failureTail(out.output, ctx.mask, 25),
+        });
+      }
+    }
+  };
+  // Tests and checks are independent: two lanes keep both cores busy.
+  await Promise.all([testLane(), checkLane()]);
+  // Report checks in their usual order (a covered check is listed where it belongs).
+  const order = checksFor(c, state).map((ch) => ch.name);
+  summary.checks = checkResults.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  const failedCheck = summary.checks.find((ch) => ch.status === "failed");
+  if (failedCheck && summary.ok) fail(`${failedCheck.name} failed`);
+  else if (failedCheck) summary.ok = false;
+  summary.durationMs = performance.now() - started;
+  return {
+    summary,
+    key: t.key,
+    cached: false,
+    reasons: [],
+    log: ctx.mask(logs.test + logs.checks),
+  };
+}
+
+function firstLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).find(Boolean)?.slice(0, 160) ?? "";
+}
+
+interface PlannedCheck {
+  name: string;
+  /** undefined: the tool is not installed. */
+  argv?: string[];
+  /** How to install the tool. */
+  hint?: string;
+  /** How to fix a failure. */
+  fixHint?: string;
+  /** Another check that already does this one's work. */
+  coveredBy?: string;
+}
+
+function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
+  if (c.commands.lint) return [{ name: "lint", argv: c.commands.lint }];
+  if (c.kind === "node-lib") {
+    const checks: PlannedCheck[] = [];
+    const lint = packageScripts(c.dir).lint;
+    // A lint script that is itself `tsc --noEmit` already is the type check: run it once.
+    const lintIsTsc = !!lint && /^\s*tsc\b[^&|;]*--noEmit/.test(lint);
+    if (lint) {
+      checks.push({
+        name: "lint",
+        argv: ["npm", "run", "lint"],
+        fixHint: "Fix the lint errors above",
+      });
+    }
+    const tsc = path.join(
+      c.dir,
+      "node_modules",
+      ".bin",
+      Deno.build.os === "windows" ? "tsc.cmd" : "tsc",
+    );
+    if (exists(path.join(c.dir, "tsconfig.json"))) {
+      checks.push(
+        lintIsTsc
+          ? { name: "tsc", coveredBy: "lint" }
+          : exists(tsc)
+          ? { name: "tsc", argv: [tsc, "--noEmit"], fixHint: "Fix the type errors above" }
+          : { name: "tsc", hint: `rig install --${c.name} --dev typescript` },
+      );
+    }
+    return checks;
+  }
+  const venv = state.venv!;
+  const out: PlannedCheck[] = [];
+  const fixes: Record<string, string> = {
+    black: `Run: ${path.relative(c.dir, venvBin(venv, "black"))} . (in ${c.path})`,
+    flake8: "Fix the reported lines",
+    mypy: "Fix the type errors above",
+    alembic:
+      `Models and migrations disagree: generate a migration with: cd ${c.path} && alembic revision --autogenerate -m "…"`,
+  };
+  for (const [name, args] of Object.entries(pythonCheckArgs(c, state.configTexts))) {
+    if (!args) continue;
+    const bin = name === "alembic" ? venvBin(venv, "alembic") : venvBin(venv, name);
+    if (!exists(bin)) {
+      out.push({ name, hint: `rig install --${c.name} --dev ${name}` });
+      continue;
+    }
+    const argv = name === "alembic" ? [venv.python, "-m", "alembic", ...args] : [bin, ...args];
+    out.push({ name, argv, fixHint: fixes[name] });
+  }
+  return out;
+}
