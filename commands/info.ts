@@ -1,7 +1,8 @@
 import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project/project.ts";
-import { defaultPython, detectTools } from "../lib/tools.ts";
+import { defaultPython } from "../lib/python/venv.ts";
+import { detectTools } from "../lib/install/doctor.ts";
 
 /** `rig info`: what rig sees in this project. */
 export const info: Command = {

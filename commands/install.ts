@@ -3,7 +3,8 @@ import { parseFlags } from "../lib/command.ts";
 import { componentOptions } from "../lib/project/selection.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Component, getComponent, loadProject, type Project } from "../lib/project/project.ts";
-import { addPackages, ensureInstalled, isPython } from "../lib/install/install.ts";
+import { ensureInstalled, isPython } from "../lib/install/install.ts";
+import { addPackages } from "../lib/install/add_packages.ts";
 import { formatDuration } from "../lib/ui.ts";
 
 const OPTIONS: Options = {

@@ -184,7 +184,7 @@ Deno.test("TOML array edits append and replace items and keep the formatting", (
 });
 
 Deno.test("development tools are recognised by name", async () => {
-  const { isDevTool } = await import("../lib/install/install.ts");
+  const { isDevTool } = await import("../lib/install/add_packages.ts");
   for (
     const name of [
       "pytest",

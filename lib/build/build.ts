@@ -29,7 +29,7 @@ import { validateNpmPack } from "../node/npm_pack.ts";
 import { run, runChecked, tail } from "../proc.ts";
 import { type Component, extraInputGlobs, type Project } from "../project/project.ts";
 import { type KeyManifest, keyManifest, manifestKey } from "../task/task_key.ts";
-import { defaultPython } from "../tools.ts";
+import { defaultPython } from "../python/venv.ts";
 import type { Ui } from "../ui.ts";
 import { findVenv, readPyvenvCfg, venvLayout } from "../python/venv.ts";
 import { componentVersion } from "./version_bump.ts";

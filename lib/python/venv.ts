@@ -512,3 +512,9 @@ function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
+
+/** The Python launcher name on this OS (`python3`, or `python` on Windows). */
+export function defaultPython(env: Record<string, string>): string {
+  if (env.RIG_PYTHON) return env.RIG_PYTHON;
+  return Deno.build.os === "windows" ? "python" : "python3";
+}
