@@ -130,3 +130,53 @@ export function relativeToProject(
   }
   return out;
 }
+
+/** A minimal PATH for git when the caller passes no environment. */
+const FALLBACK_PATH = Deno.build.os === "windows"
+  ? "C:\\Program Files\\Git\\cmd;C:\\Windows\\System32"
+  : "/usr/local/bin:/usr/bin:/bin:/opt/homebrew/bin";
+
+/** Tracked plus untracked-not-ignored files below `root` (git ls-files), or undefined outside git. */
+export async function listGitFiles(
+  root: string,
+  env: Record<string, string> | undefined,
+): Promise<string[] | undefined> {
+  if (!findGitDir(root)) return undefined;
+  let result;
+  try {
+    result = await run(
+      ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+      { cwd: root, env: gitEnv(env) },
+    );
+  } catch {
+    return undefined; // git is not installed: fall back to .gitignore rules
+  }
+  if (!result.success) return undefined;
+  const files = result.stdout.split("\0").filter(Boolean);
+  // A path listed twice (unmerged index stages) is one input.
+  return [...new Set(files)];
+}
+
+/** The environment git runs with for reads: no index lock, no inherited GIT_DIR. */
+export function gitEnv(env: Record<string, string> | undefined): Record<string, string> {
+  const base: Record<string, string> = env ? { ...env } : { PATH: FALLBACK_PATH };
+  // Reading must not take git's index lock away from the user's own git commands.
+  base.GIT_OPTIONAL_LOCKS = "0";
+  delete base.GIT_DIR;
+  delete base.GIT_WORK_TREE;
+  delete base.GIT_INDEX_FILE;
+  return base;
+}
+
+/** The folder holding `.git` at or above `root`, or undefined outside a repository. */
+export function findGitDir(root: string): string | undefined {
+  for (let dir = path.resolve(root);; dir = path.dirname(dir)) {
+    try {
+      Deno.statSync(path.join(dir, ".git"));
+      return dir;
+    } catch {
+      // Keep looking upwards.
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}

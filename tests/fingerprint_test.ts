@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  crlfToLf,
-  fingerprint,
-  hashFile,
-  listInputs,
-  loadTextRules,
-  looksBinary,
-  readAutocrlf,
-  StatCache,
-} from "../lib/task/fingerprint.ts";
+import { crlfToLf, hashFile, looksBinary } from "../lib/task/content_hash.ts";
+import { fingerprint } from "../lib/task/fingerprint.ts";
+import { listInputs } from "../lib/task/input_listing.ts";
+import { loadTextRules, readAutocrlf } from "../lib/task/text_rules.ts";
+import { StatCache } from "../lib/task/stat_cache.ts";
 import { compileRules, isPathIgnored } from "../lib/ignore.ts";
 import {
   describeExplanation,

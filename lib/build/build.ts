@@ -19,7 +19,8 @@ import {
   imageTags,
 } from "./docker.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
-import { fingerprint, listInputs } from "../task/fingerprint.ts";
+import { fingerprint } from "../task/fingerprint.ts";
+import { listInputs } from "../task/input_listing.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { shortSha } from "../git.ts";
 import { sha256File } from "../hash.ts";

@@ -37,7 +37,8 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { RigError, UsageError } from "../errors.ts";
-import { comparePaths, hashFile } from "./fingerprint.ts";
+import { comparePaths } from "./input_listing.ts";
+import { hashFile } from "./content_hash.ts";
 import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";

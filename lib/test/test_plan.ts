@@ -19,7 +19,9 @@ import {
   type Project,
 } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
-import { fingerprint, listInputs, type Manifest, StatCache } from "../task/fingerprint.ts";
+import { fingerprint, type Manifest } from "../task/fingerprint.ts";
+import { listInputs } from "../task/input_listing.ts";
+import { StatCache } from "../task/stat_cache.ts";
 import {
   hashEnv,
   type KeyManifest,

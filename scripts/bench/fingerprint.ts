@@ -1,6 +1,8 @@
 /** Bench section "fingerprint": cold and warm hashing of 10,000 small files and one 200 MB file. */
 import * as path from "node:path";
-import { fingerprint, listInputs, StatCache } from "../../lib/task/fingerprint.ts";
+import { fingerprint } from "../../lib/task/fingerprint.ts";
+import { listInputs } from "../../lib/task/input_listing.ts";
+import { StatCache } from "../../lib/task/stat_cache.ts";
 import type { BenchSection } from "../bench.ts";
 
 const FILES = 10_000;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { CacheStore } from "../../lib/task/cache.ts";
-import { fingerprint, listInputs, StatCache } from "../../lib/task/fingerprint.ts";
+import { fingerprint } from "../../lib/task/fingerprint.ts";
+import { listInputs } from "../../lib/task/input_listing.ts";
+import { StatCache } from "../../lib/task/stat_cache.ts";
 import { keyManifest, manifestKey } from "../../lib/task/task_key.ts";
 import { copyReferenceProject, rigInProcess, rigProcess, scrub, tempDir } from "../helpers.ts";
 
