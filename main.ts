@@ -93,7 +93,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     };
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
-    const { findRoot } = await import("./lib/project/project.ts");
+    const { findRoot } = await import("./lib/project/load_project.ts");
     const root = findRoot(cwd);
     const tmp = tempRoot(env);
     const reaped = describeReap(await reapOrphans(root, { tmp }));
@@ -221,7 +221,7 @@ async function projectOptions(command: Command, cwd: string): Promise<Options> {
   if (!command.projectOptions) return {};
   try {
     // Only help pages need the project model here; a static import would load it for --version.
-    const { loadProject } = await import("./lib/project/project.ts");
+    const { loadProject } = await import("./lib/project/load_project.ts");
     return command.projectOptions(await loadProject(cwd));
   } catch {
     return {};

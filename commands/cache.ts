@@ -9,7 +9,7 @@ import {
   type TaskRecord,
 } from "../lib/task/cache.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";
-import { findRoot } from "../lib/project/project.ts";
+import { findRoot } from "../lib/project/load_project.ts";
 import { describeExplanation, explain } from "../lib/task/task_key.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 

@@ -1,6 +1,6 @@
 import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
-import { loadProject } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import { diagnose, type Finding } from "../lib/install/doctor.ts";
 
 /** `rig doctor`: tools, versions, venv health, node_modules and configuration, with fixes. */

@@ -14,7 +14,8 @@ import {
 } from "../lib/env/env_config.ts";
 import { formatType } from "../lib/env/env_file.ts";
 import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
-import { loadProject, type Project } from "../lib/project/project.ts";
+import { type Project } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import * as path from "node:path";
 
 const SUBCOMMANDS = [

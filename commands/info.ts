@@ -1,6 +1,6 @@
 import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
-import { loadProject } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
 

@@ -1,7 +1,7 @@
 import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { parsePort, startDev } from "../lib/run/dev_env.ts";
-import { loadProject } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 
 /** `rig run`: the whole development environment from one command. */
 export const run: Command = {

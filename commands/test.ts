@@ -4,7 +4,8 @@ import { parseFlags } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
 import { renderJunit, type TestCase } from "../lib/test/junit.ts";
-import { loadProject, type Project } from "../lib/project/project.ts";
+import { type Project } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import { componentOptions, selectComponents } from "../lib/project/selection.ts";
 import { runTestSuite, selectByChanges } from "../lib/test/test_runner.ts";
 import {

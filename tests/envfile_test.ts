@@ -10,7 +10,7 @@ import {
 import { createMasker, hashEnvValues, isSecretKey, maskUrlPassword } from "../lib/env/env_mask.ts";
 import { checkType, generate, parseEnvText, parseGenerator } from "../lib/env/env_file.ts";
 import { ConfigError, EnvironmentError } from "../lib/errors.ts";
-import { loadProject } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { git, tempDir } from "./helpers.ts";
 

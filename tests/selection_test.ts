@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { changedFiles, gitRoot, relativeToProject, shortSha } from "../lib/git.ts";
-import { loadProject, owningComponent } from "../lib/project/project.ts";
+import { owningComponent } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import {
   componentOptions,
   groupChanges,

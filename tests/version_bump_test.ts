@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { exists } from "../lib/fs.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
-import { loadProject } from "../lib/project/project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
 import {
   applyBump,
   findJsonStrings,

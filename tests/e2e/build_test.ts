@@ -7,7 +7,7 @@ import {
   imageTags,
   renderTemplate,
 } from "../../lib/build/docker.ts";
-import { loadProject } from "../../lib/project/project.ts";
+import { loadProject } from "../../lib/project/load_project.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { validateWheel, ValidationError } from "../../lib/python/wheel.ts";
 import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";

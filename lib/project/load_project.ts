@@ -1,0 +1,45 @@
+/**
+ * Loading a project: find its root, read rig.toml, detect the components,
+ * apply the overrides and check the dependency graph.
+ */
+import { exists, isDir } from "../fs.ts";
+import * as path from "node:path";
+import { EnvironmentError } from "../errors.ts";
+import type { Project } from "./project.ts";
+import { detectComponents, inferDependencies, validateGraph } from "./detect.ts";
+import { applyConfig, readConfig } from "./rig_toml.ts";
+
+/** Finds the project root: the nearest folder with rig.toml, else the git root, else `start`. */
+export function findRoot(start: string): string {
+  const absolute = path.resolve(start);
+  let gitRoot: string | undefined;
+  for (let dir = absolute;; dir = path.dirname(dir)) {
+    if (exists(path.join(dir, "rig.toml"))) return dir;
+    if (!gitRoot && exists(path.join(dir, ".git"))) gitRoot = dir;
+    if (path.dirname(dir) === dir) break;
+  }
+  return gitRoot ?? absolute;
+}
+
+/** Loads the project that contains `start`: root, rig.toml and components. */
+export async function loadProject(start: string): Promise<Project> {
+  if (!isDir(start)) {
+    throw new EnvironmentError(
+      `Cannot use "${start}" as the project folder: it does not exist`,
+      "Pass an existing folder with -C DIR",
+    );
+  }
+  const root = findRoot(start);
+  const configFile = path.join(root, "rig.toml");
+  const config = exists(configFile) ? await readConfig(configFile) : undefined;
+  const detected = await detectComponents(root);
+  const components = config ? applyConfig(detected, config, root) : detected;
+  inferDependencies(components);
+  validateGraph(components, config?.file);
+  return {
+    root,
+    configFile: config ? configFile : undefined,
+    settings: config?.settings ?? { name: path.basename(root), configDir: "config", env: [] },
+    components,
+  };
+}
