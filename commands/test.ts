@@ -14,6 +14,7 @@ import {
   type TaskOutcome,
   type TestReport,
 } from "../lib/test/test_plan.ts";
+import { mark } from "../lib/trace.ts";
 import { formatDuration, type Ui } from "../lib/ui.ts";
 
 const OPTIONS: Options = {
@@ -59,6 +60,7 @@ export const test: Command = {
   projectOptions: (project) => componentOptions(project),
   async run(ctx, argv) {
     const project = await loadProject(ctx.cwd);
+    mark("project model");
     const { argv: own, changed } = takeChangedFlag(argv, project);
     const options = { ...OPTIONS, ...this.projectOptions!(project) };
     delete options.changed;
@@ -106,6 +108,7 @@ export const test: Command = {
       changed: changedMap,
       reasons,
     });
+    mark("tasks settled");
     if (typeof v.junit === "string") {
       await writeJunitReports(path.resolve(ctx.cwd, v.junit), report);
     }

@@ -6,6 +6,7 @@
 import { buildSection } from "./bench/build.ts";
 import { fingerprintSection } from "./bench/fingerprint.ts";
 import { installSection } from "./bench/install.ts";
+import { startupSection } from "./bench/startup.ts";
 import { testSection } from "./bench/test.ts";
 
 /** What a section gets: a scratch folder (removed afterwards) and a way to print. */
@@ -29,6 +30,7 @@ export const SECTIONS: BenchSection[] = [
   buildSection,
   testSection,
   installSection,
+  startupSection,
 ];
 
 /** Runs the sections whose names are given (all when none are); returns the exit code. */

@@ -42,11 +42,19 @@ export interface RigRun {
   stderr: string;
 }
 
-/** Runs rig in this process (fast; for command behaviour and output tests). */
+/**
+ * Runs rig in this process (fast; for command behaviour and output tests).
+ * With RIG_UNDER_TEST set, runs that rig as a process instead, so the suite
+ * tests the bundle or a binary; only runs that answer confirmation questions
+ * (`answers`) stay in this process, as no terminal can be faked for a child.
+ */
 export async function rigInProcess(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; answers?: string[] } = {},
 ): Promise<RigRun> {
+  if (UNDER_TEST && options.answers === undefined) {
+    return await rigProcess(args, { cwd: options.cwd, env: options.env });
+  }
   const stdout = new BufferWriter();
   const stderr = new BufferWriter();
   const answers = [...(options.answers ?? [])];
@@ -64,13 +72,31 @@ export async function rigInProcess(
 
 const MAIN = path.resolve(import.meta.dirname!, "..", "main.ts");
 
+/**
+ * The rig the suite tests: main.ts, or what RIG_UNDER_TEST names — a bundle
+ * (`RIG_UNDER_TEST=dist/rig.js deno task test`) or a compiled binary.
+ */
+const UNDER_TEST = Deno.env.get("RIG_UNDER_TEST")
+  ? path.resolve(import.meta.dirname!, "..", Deno.env.get("RIG_UNDER_TEST")!)
+  : undefined;
+
+/** The argv that starts the rig under test with `args`. */
+export function rigCommand(args: string[], entry = UNDER_TEST ?? MAIN): string[] {
+  if (/\.(ts|js|mjs)$/.test(entry)) {
+    const config = entry.endsWith(".ts") ? [] : ["--no-config"];
+    return [Deno.execPath(), "run", "-A", "--quiet", ...config, entry, ...args];
+  }
+  return [entry, ...args];
+}
+
 /** Starts rig as a separate process with piped output, for tests that signal or kill it mid-run. */
 export function spawnRig(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+  const [program, ...argv] = rigCommand(args);
+  return new Deno.Command(program!, {
+    args: argv,
     cwd: options.cwd,
     env: { ...baseEnv(), NO_COLOR: "1", ...options.env },
     clearEnv: true,

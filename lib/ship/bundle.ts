@@ -1,0 +1,88 @@
+/**
+ * rig as one JavaScript file: `deno bundle` of main.ts with the npm packages
+ * and templates inlined, and the hash worker embedded as a data: URL, so the
+ * file needs nothing beside it. Used by `deno task bundle` and by `rig init`
+ * when rig runs from source.
+ */
+import * as path from "node:path";
+import { RigError } from "../errors.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
+import { sha256Hex } from "../hash.ts";
+import { runChecked } from "../proc.ts";
+import { RIG_VERSION } from "../version.ts";
+
+/** The first line of every bundle: how `isBundle` recognises one, and what it is. */
+export const BUNDLE_HEADER =
+  `// rig ${RIG_VERSION} bundle: run it with "deno run -A --no-config rig.js"`;
+
+/** How the hash worker is started in lib/task/fingerprint.ts, which a bundle must rewrite. */
+const WORKER_REFERENCE = /new URL\("\.\/hash_worker\.ts", import\.meta\.url\)\.href/g;
+
+/** What was bundled. */
+export interface BundleInfo {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Options for `bundleRig`. */
+export interface BundleOptions {
+  /** The deno executable that runs `deno bundle`. */
+  deno: string;
+  env: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Bundles rig's source tree (`sourceRoot`/main.ts) into the single file `out`. */
+export async function bundleRig(
+  sourceRoot: string,
+  out: string,
+  opts: BundleOptions,
+): Promise<BundleInfo> {
+  const scratch = await Deno.makeTempDir({ prefix: "rig-bundle-" });
+  try {
+    const bundle = (entry: string, file: string) =>
+      runChecked(
+        [opts.deno, "bundle", "--quiet", "--platform", "deno", "-o", file, entry],
+        { cwd: sourceRoot, env: opts.env, signal: opts.signal },
+      );
+    const main = path.join(scratch, "rig.js");
+    const worker = path.join(scratch, "hash_worker.js");
+    await bundle(path.join(sourceRoot, "main.ts"), main);
+    await bundle(path.join(sourceRoot, "lib", "task", "hash_worker.ts"), worker);
+    const text = embedWorker(await Deno.readTextFile(main), await Deno.readTextFile(worker));
+    await Deno.mkdir(path.dirname(out), { recursive: true });
+    await writeFileAtomic(out, `${BUNDLE_HEADER}\n${text}`);
+    const bytes = new TextEncoder().encode(`${BUNDLE_HEADER}\n${text}`);
+    return { file: out, bytes: bytes.length, sha256: await sha256Hex(bytes) };
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Replaces the worker's module URL with a data: URL of the bundled worker. */
+export function embedWorker(bundle: string, worker: string): string {
+  const found = bundle.match(WORKER_REFERENCE)?.length ?? 0;
+  if (found !== 1) {
+    throw new RigError(
+      `Cannot embed the hash worker: the bundle starts it ${found} times, expected once`,
+      "lib/task/fingerprint.ts changed how it starts hash_worker.ts: update WORKER_REFERENCE in lib/ship/bundle.ts",
+    );
+  }
+  const url = `data:text/javascript;base64,${base64(worker)}`;
+  return bundle.replace(WORKER_REFERENCE, JSON.stringify(url));
+}
+
+/** True when `text` is (the start of) a rig bundle. */
+export function isBundle(text: string): boolean {
+  return text.startsWith("// rig ") && text.split("\n", 1)[0]!.includes(" bundle: ");
+}
+
+function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}

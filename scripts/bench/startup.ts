@@ -1,0 +1,68 @@
+/**
+ * Bench section "startup": where the time of `rig --version`, `rig --help`
+ * and a fully cached `rig test` goes. Deno's own floor (`deno --version`, an
+ * empty script) beside rig from source (main.ts) and as the bundle (with and
+ * without V8's code cache), the RIG_TRACE=1 marks of a cached run (entry,
+ * imports, command loaded, project model, keys, done), and the committed
+ * launcher's overhead over running the bundle directly.
+ */
+import * as path from "node:path";
+import type { BenchSection } from "../bench.ts";
+import { bundleRig } from "../../lib/ship/bundle.ts";
+import { cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
+import { benchEnv, ms, timeCases, type TimedCase, traceBreakdown } from "./timing.ts";
+
+const RUNS = 10;
+
+/** The "startup" bench section. */
+export const startupSection: BenchSection = {
+  name: "startup",
+  description:
+    "rig --version, --help and a cached rig test: main.ts vs bundle, and where time goes",
+  async run({ tmp, log }) {
+    const bundle = path.join(tmp, "rig.js");
+    const info = await bundleRig(path.dirname(MAIN), bundle, {
+      deno: Deno.execPath(),
+      env: benchEnv(),
+    });
+    log(`bundle: ${(info.bytes / 1024).toFixed(0)} KB`);
+    const empty = path.join(tmp, "empty.js");
+    await Deno.writeTextFile(empty, "");
+    const root = await cachedReferenceProject(path.join(tmp, "authserver"));
+    const noCodeCache = ["--no-code-cache"];
+    const cases: TimedCase[] = [
+      { label: "deno --version", argv: [Deno.execPath(), "--version"] },
+      { label: "deno run (empty file)", argv: rigArgv(empty, []) },
+      { label: "rig --version (main.ts)", argv: rigArgv(MAIN, ["--version"]) },
+      { label: "rig --version (bundle)", argv: rigArgv(bundle, ["--version"]) },
+      {
+        label: "rig --version (bundle, no code cache)",
+        argv: rigArgv(bundle, ["--version"], noCodeCache),
+      },
+      { label: "rig --help (main.ts)", argv: rigArgv(MAIN, ["--help"]) },
+      { label: "rig --help (bundle)", argv: rigArgv(bundle, ["--help"]) },
+      { label: "cached rig test (main.ts)", argv: rigArgv(MAIN, ["-C", root, "test"]) },
+      { label: "cached rig test (bundle)", argv: rigArgv(bundle, ["-C", root, "test"]) },
+      {
+        label: "cached rig test (bundle, no code cache)",
+        argv: rigArgv(bundle, ["-C", root, "test"], noCodeCache),
+      },
+    ];
+    const timings = await timeCases(cases, RUNS);
+    const width = Math.max(...timings.map((t) => t.label.length));
+    log(`medians of ${RUNS} interleaved runs (min in brackets):`);
+    for (const t of timings) {
+      log(`  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (${ms(t.min)})`);
+    }
+    const env = benchEnv({ RIG_TRACE: "1" });
+    const traced = await timeCases([
+      { label: "main.ts", argv: rigArgv(MAIN, ["-C", root, "test"]), env },
+      { label: "bundle", argv: rigArgv(bundle, ["-C", root, "test"]), env },
+    ], RUNS);
+    for (const t of traced) {
+      log(`where a cached rig test's time goes (${t.label}, RIG_TRACE=1, median of ${RUNS}):`);
+      for (const line of traceBreakdown(t.stderrs)) log(`  ${line}`);
+      log(`  ${ms(t.median).padStart(9)}  whole process, as the shell sees it`);
+    }
+  },
+};

@@ -1,0 +1,107 @@
+/**
+ * rig as one bundled file (`deno task bundle`): built in the test, then the
+ * smoke set — help, version, info, install, test, build — run through it on a
+ * copy of the reference project, exactly as a user of the bundle would.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { bundleRig, embedWorker, isBundle } from "../../lib/ship/bundle.ts";
+import { RIG_VERSION } from "../../lib/version.ts";
+import { baseEnv, copyReferenceProject, git, REPO_ROOT, rigCommand, tempDir } from "../helpers.ts";
+
+async function runBundle(bundle: string, args: string[], cwd: string) {
+  const [program, ...rest] = rigCommand(args, bundle);
+  const out = await new Deno.Command(program!, {
+    args: rest,
+    cwd,
+    env: { ...baseEnv(), NO_COLOR: "1" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("the bundle embeds the hash worker once and refuses a bundle it cannot patch", () => {
+  const worker = "self.onmessage = () => {};";
+  const patched = embedWorker(
+    `x = new Worker(new URL("./hash_worker.ts", import.meta.url).href, {});`,
+    worker,
+  );
+  assert.match(patched, /new Worker\("data:text\/javascript;base64,[A-Za-z0-9+/=]+", \{\}\)/);
+  assert.throws(() => embedWorker("no worker here", worker), /starts it 0 times, expected once/);
+});
+
+Deno.test({
+  name: "the bundle alone runs help, info, install, test and build on the reference project",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-bundle-");
+    // Built away from the source tree: the bundle must need nothing beside it.
+    const bundle = dir.join("tool", "rig.js");
+    const info = await bundleRig(REPO_ROOT, bundle, { deno: Deno.execPath(), env: baseEnv() });
+    assert.equal(info.bytes, (await Deno.stat(bundle)).size);
+    assert.ok(isBundle(await Deno.readTextFile(bundle)), "the bundle starts with its header");
+    const root = await copyReferenceProject(dir.join("authserver"));
+    await git(root, "init", "-q", "-b", "main");
+    await git(root, "add", "-A");
+    await git(root, "commit", "-qm", "init");
+
+    await t.step("--version and --help", async () => {
+      const version = await runBundle(bundle, ["--version"], root);
+      assert.equal(version.stdout, `rig ${RIG_VERSION}\n`);
+      const help = await runBundle(bundle, ["test", "--help"], root);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /--server\s+Test the server component/);
+    });
+
+    await t.step("info sees the reference project's three components", async () => {
+      const out = await runBundle(bundle, ["--json", "info"], root);
+      assert.equal(out.code, 0, out.stderr);
+      const doc = JSON.parse(out.stdout) as { components: { name: string }[] };
+      assert.deepEqual(doc.components.map((c) => c.name).sort(), [
+        "js-client",
+        "python-client",
+        "server",
+      ]);
+    });
+
+    await t.step("install sets up every component", async () => {
+      const out = await runBundle(bundle, ["install"], root);
+      assert.equal(out.code, 0, out.stderr);
+      assert.ok((await Deno.stat(path.join(root, "clients/js/node_modules"))).isDirectory);
+    });
+
+    await t.step("test runs every suite, then replays them from the cache", async () => {
+      const first = await runBundle(bundle, ["--json", "test"], root);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await runBundle(bundle, ["--json", "test"], root);
+      const doc = JSON.parse(second.stdout) as { components: { tasks: { cached: boolean }[] }[] };
+      assert.ok(doc.components.every((c) => c.tasks.every((x) => x.cached)), second.stdout);
+    });
+
+    await t.step("build makes the wheel, sdist and npm tarball", async () => {
+      const out = await runBundle(bundle, ["build", "--skip-tests", "--no-docker"], root);
+      assert.equal(out.code, 0, out.stderr);
+      for (
+        const file of [
+          "dist/python-client/authserver_client-0.1.0-py3-none-any.whl",
+          "dist/python-client/authserver_client-0.1.0.tar.gz",
+          "dist/js-client/authserver-client-0.1.0.tgz",
+        ]
+      ) assert.ok((await Deno.stat(path.join(root, file))).isFile, file);
+    });
+
+    await t.step("env generate writes templates carried inside the bundle", async () => {
+      await using bare = await tempDir("rig-bundle-env-");
+      await bare.write({ "server/app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n" });
+      await bare.write({ "server/requirements.txt": "fastapi\n" });
+      const out = await runBundle(bundle, ["-y", "env", "generate"], bare.path);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(await Deno.readTextFile(bare.join("config", "base.env.template")), /\S/);
+    });
+  },
+});
