@@ -36,6 +36,8 @@ export interface MainIo {
   /** Reads one line of input (for confirmations). */
   readLine: () => Promise<string | null>;
   signal?: AbortSignal;
+  /** The module rig runs from (default: this one; a bundle's or a binary's when it is one). */
+  entry: string;
 }
 
 /** Runs rig with `args` and returns the exit code. */
@@ -90,6 +92,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       signal: controller.signal,
       confirm: (question) =>
         confirm(question, flags.yes, io.interactive ?? safeIsTerminal(Deno.stdin), ui, io.readLine),
+      entry: io.entry ?? import.meta.url,
     };
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
@@ -99,6 +102,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     const reaped = describeReap(await reapOrphans(root, { tmp }));
     if (reaped) ui.warn(reaped);
     const registry = new ProcRegistry(root, tmp, args);
+    if (command.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
     try {
       return await registry.run(() => command.run(ctx, parsed.rest));
     } finally {
@@ -109,7 +113,10 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     return report(error, ui, flags);
   } finally {
     ui.close();
-    if (env.RIG_TRACE) ui.stderr.write(`${renderTrace()}\n`);
+    if (env.RIG_TRACE) {
+      mark("done");
+      ui.stderr.write(`${renderTrace()}\n`);
+    }
   }
 }
 
@@ -249,6 +256,18 @@ function globalHelp(ui: Ui): string {
     "",
     `Run "rig <command> --help" for a command's options and examples.`,
   ].join("\n");
+}
+
+/** Warns once when the project's committed rig (./rig, .rig-tool) is older than this one. */
+async function noticeOlderCommittedRig(cwd: string, env: Record<string, string>, ui: Ui) {
+  const { olderCommittedRigNotice } = await import("./lib/ship/launcher_notice.ts");
+  const { userCacheDir } = await import("./lib/cache_paths.ts");
+  const notice = await olderCommittedRigNotice(cwd, {
+    version: RIG_VERSION,
+    launcherVersion: env.RIG_LAUNCHER_VERSION,
+    stateFile: path.join(userCacheDir(env, Deno.build.os), "notices.json"),
+  });
+  if (notice) ui.warn(notice.message, notice.hint);
 }
 
 /** Prints an error and returns its exit code; the only place errors become output. */

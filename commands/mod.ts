@@ -52,6 +52,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./cache.ts")).cache,
   },
   {
+    name: "self",
+    summary: "Commit rig into this repository (./rig launcher) or update the committed copy",
+    example: "rig self install",
+    load: async () => (await import("./self.ts")).self,
+  },
+  {
     name: "doctor",
     summary: "Check tools, versions, venv health and configuration, with the fix for each problem",
     example: "rig doctor",

@@ -28,6 +28,8 @@ export interface Context {
   signal: AbortSignal;
   /** Asks a yes/no question; true with `-y`, false when nobody can answer. */
   confirm(question: string): Promise<boolean>;
+  /** The URL of the module rig runs from: main.ts, a bundle, or a compiled binary's. */
+  entry: string;
 }
 
 /** One command-line option of a command. */

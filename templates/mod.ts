@@ -7,6 +7,8 @@
 import baseEnv from "./base.env.template" with { type: "text" };
 import developmentEnv from "./development.env.template" with { type: "text" };
 import dockerfilePythonApp from "./Dockerfile.python-app" with { type: "text" };
+import launcherCmd from "./launcher.cmd" with { type: "text" };
+import launcherSh from "./launcher.sh" with { type: "text" };
 import productionEnv from "./production.env.template" with { type: "text" };
 import testEnv from "./test.env.template" with { type: "text" };
 
@@ -17,6 +19,8 @@ export const TEMPLATES: Readonly<Record<string, string>> = {
   "production.env.template": productionEnv,
   "test.env.template": testEnv,
   "Dockerfile.python-app": dockerfilePythonApp,
+  "launcher.sh": launcherSh,
+  "launcher.cmd": launcherCmd,
 };
 
 /** The text of the template `name`; throws for a name that is not a template (a bug). */

@@ -5,7 +5,8 @@
  * when rig runs from source.
  */
 import * as path from "node:path";
-import { RigError } from "../errors.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
+import { isFile } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { sha256Hex } from "../hash.ts";
 import { runChecked } from "../proc.ts";
@@ -85,4 +86,41 @@ function base64(text: string): string {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   }
   return btoa(binary);
+}
+
+/**
+ * The text of the running rig as a bundle: the file itself when rig runs from
+ * a bundle, a fresh `deno bundle` when it runs from source (`main.ts` in a
+ * checkout). A compiled binary has neither, which is an EnvironmentError.
+ */
+export async function runningBundle(entry: string, opts: BundleOptions): Promise<string> {
+  const file = filePath(entry);
+  if (file && isFile(file) && file.endsWith(".js")) {
+    const text = await Deno.readTextFile(file);
+    if (isBundle(text)) return text;
+  }
+  const sourceRoot = file ? path.dirname(file) : undefined;
+  if (
+    file && sourceRoot && path.basename(file) === "main.ts" &&
+    isFile(path.join(sourceRoot, "lib", "ship", "bundle.ts"))
+  ) {
+    const scratch = await Deno.makeTempDir({ prefix: "rig-self-" });
+    try {
+      const info = await bundleRig(sourceRoot, path.join(scratch, "rig.js"), opts);
+      return await Deno.readTextFile(info.file);
+    } finally {
+      await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    }
+  }
+  throw new EnvironmentError(
+    "This rig cannot copy itself: it runs neither from its bundle nor from source",
+    "Run rig self install with the npm or PyPI package (npx <package> self install), or from a checkout: deno task rig self install",
+  );
+}
+
+// Not node:url's fileURLToPath: a bundle evaluates every node: module it names at start-up.
+function filePath(url: string): string | undefined {
+  if (!url.startsWith("file:")) return undefined;
+  const pathname = decodeURIComponent(new URL(url).pathname);
+  return /^\/[A-Za-z]:/.test(pathname) ? pathname.slice(1).replaceAll("/", "\\") : pathname;
 }
