@@ -19,7 +19,6 @@ import {
   TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
-import { describeReap, ProcRegistry, reapOrphans } from "./lib/proc_registry.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 
@@ -97,6 +96,8 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
     const { findRoot } = await import("./lib/project/load_project.ts");
+    // Loaded here, not at the top: --version and --help never need it.
+    const { describeReap, ProcRegistry, reapOrphans } = await import("./lib/proc_registry.ts");
     const root = findRoot(cwd);
     const tmp = tempRoot(env);
     const reaped = describeReap(await reapOrphans(root, { tmp }));

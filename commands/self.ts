@@ -43,7 +43,7 @@ export const self: Command = {
   examples: [
     "rig self install",
     "rig self install --binaries dist/bin",
-    "./rig self update",
+    "rig self update",
   ],
   async run(ctx, argv) {
     const args = parseFlags("self", this.options, argv);
