@@ -272,44 +272,26 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
           ui,
         });
         url = server.url;
-        // pytest connects at once; npm test compiles first, so it overlaps the startup.
-        if (!partner && t.component.kind !== "node-lib") await server.ready;
+        // Tests connect as soon as they start (a compiled client's `npm test` takes well under a
+        // second), so the server must answer first; its failure stops the run with its output.
+        await server.ready;
       }
       const label = partner
         ? `${t.component.name} (with integration)`
         : taskLabel(t.component.name, t.task);
       const step = ui.step(label);
-      // The task gets its own signal so a server that fails to start stops it too.
-      const taskAbort = new AbortController();
-      const forward = () => taskAbort.abort();
-      opts.signal.addEventListener("abort", forward, { once: true });
       let result: TaskOutcome;
       try {
-        const running = runTask(t, state, {
+        result = await runTask(t, state, {
           ...opts,
-          signal: taskAbort.signal,
           temp,
           database,
           serverUrl: url,
           mask,
         });
-        running.catch(() => {});
-        if (url && server) {
-          try {
-            await server.ready;
-          } catch (error) {
-            taskAbort.abort();
-            await running.catch(() => {});
-            step.fail("the server did not start");
-            throw error;
-          }
-        }
-        result = await running;
       } catch (error) {
         step.fail();
         throw error;
-      } finally {
-        opts.signal.removeEventListener("abort", forward);
       }
       result.reasons = reasonsFor.get(t) ?? [];
       if (result.summary.ok) step.done(describeSummary(result.summary));
