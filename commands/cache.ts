@@ -1,13 +1,9 @@
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, suggest } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
-import {
-  cacheMaxBytes,
-  CacheStore,
-  parseDuration,
-  parseSize,
-  type TaskRecord,
-} from "../lib/task/cache.ts";
+import { CacheStore } from "../lib/task/cache.ts";
+import type { TaskRecord } from "../lib/task/cache_record.ts";
+import { cacheMaxBytes, parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";
 import { findRoot } from "../lib/project/load_project.ts";
 import { describeExplanation, explain } from "../lib/task/task_key.ts";

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  CacheStore,
-  openCacheStore,
-  parseDuration,
-  parseSize,
-  type TaskRecord,
-} from "../lib/task/cache.ts";
+import { CacheStore, openCacheStore } from "../lib/task/cache.ts";
+import type { TaskRecord } from "../lib/task/cache_record.ts";
+import { parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { ensureRigDir } from "../lib/cache_paths.ts";
 import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";

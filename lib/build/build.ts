@@ -9,7 +9,8 @@
 import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { type CacheStore, type TaskRecord } from "../task/cache.ts";
+import type { CacheStore } from "../task/cache.ts";
+import type { TaskRecord } from "../task/cache_record.ts";
 import { ensureRigDir } from "../cache_paths.ts";
 import {
   buildImage,

@@ -15,24 +15,8 @@
  * silently miss. Records are least-recently-used first when pruning; entries
  * used or written by this store instance (this run) are never pruned.
  *
- * Typical use by a command:
- *
- * ```ts
- * const files = await listInputs(root, { dirs: [component.path], include: ["rig.toml"], env });
- * const inputs = await fingerprint(root, files, { statCache: await StatCache.open(root), env });
- * const manifest = keyManifest({ task: "test", component: component.name, command, inputs, env: declared });
- * const key = manifestKey(manifest);
- * const store = openCacheStore(root, { env, remoteCache: project.settings.remoteCache, ui });
- * const hit = ctx.flags.noCache ? undefined : await store.get(key, { task: "test", component: component.name });
- * if (hit) { ui.print(await store.readLog(hit)); await store.restore(hit); }
- * else {
- *   const previous = await store.latest("test", component.name);
- *   if (previous) describeExplanation(explain(previous, manifest)).forEach((l) => ui.info(l));
- *   // … run the task, then:
- *   await store.put({ key, task: "test", component: component.name, exitCode, summary, durationMs, manifest },
- *     { log, artifacts: ["server/coverage.xml"] });
- * }
- * ```
+ * Commands do not use the store directly: lib/task/ runs a task's life (inputs,
+ * key, lookup, run, store) and opens the store with `openCacheStore`.
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -41,10 +25,33 @@ import { comparePaths } from "./input_listing.ts";
 import { hashFile } from "./content_hash.ts";
 import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
-import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
+import { CACHE_FORMAT_VERSION } from "./task_key.ts";
 import { RIG_VERSION } from "../version.ts";
+import {
+  type ArtifactEntry,
+  type BlobRef,
+  corruptBlob,
+  missingBlob,
+  type NewTaskRecord,
+  recordChecksum,
+  safeRelative,
+  type TaskRecord,
+  unwritable,
+  validateRecord,
+} from "./cache_record.ts";
+import { cacheMaxBytes, DEFAULT_MAX_BYTES } from "./cache_limits.ts";
+import { CacheEventLog } from "./cache_events.ts";
+import {
+  type CacheStats,
+  collectStats,
+  type EntryInfo,
+  listEntries,
+  type PruneOptions,
+  type PruneResult,
+  pruneStore,
+  storeSize,
+} from "./cache_maintenance.ts";
 
-export { describeExplanation, explain, type Explanation } from "./task_key.ts";
 import {
   type PackedEntry,
   packEntry,
@@ -52,58 +59,6 @@ import {
   remoteCacheFromSettings,
   unpackEntry,
 } from "./remote_cache.ts";
-
-/** A file stored in the blob store. */
-export interface BlobRef {
-  sha256: string;
-  size: number;
-}
-
-/** An output file of a task, restored on a cache hit. */
-export interface ArtifactEntry {
-  /** Posix path relative to the project root. */
-  path: string;
-  sha256: string;
-  size: number;
-  /** Permission bits (e.g. 0o644). */
-  mode: number;
-}
-
-/** One cached task result. */
-export interface TaskRecord {
-  formatVersion: number;
-  key: string;
-  task: string;
-  component: string;
-  exitCode: number;
-  /** Whatever the task wants replayed on a hit (counts, coverage…). */
-  summary: unknown;
-  /** The task's output, stored as a blob; read it with `store.readLog(record)`. */
-  log: BlobRef | null;
-  artifacts: ArtifactEntry[];
-  durationMs: number;
-  /** ISO time the record was written. */
-  createdAt: string;
-  /** ISO time the record was last read by a `get` (from the file's mtime). */
-  lastUsedAt: string;
-  rigVersion: string;
-  tools: Record<string, string>;
-  /** Everything the key was computed from (env values only as hashes). */
-  manifest: KeyManifest;
-  /** SHA-256 over the record's other fields (except lastUsedAt). */
-  checksum: string;
-}
-
-/** What a caller supplies to `put`; the store fills in the rest. */
-export interface NewTaskRecord {
-  key: string;
-  task: string;
-  component: string;
-  exitCode: number;
-  summary?: unknown;
-  durationMs: number;
-  manifest: KeyManifest;
-}
 
 /** Output stored with a record. */
 export interface PutOptions {
@@ -129,73 +84,6 @@ export interface CacheStoreOptions {
   now?: () => number;
 }
 
-/** The default size limit of a project cache. */
-export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
-/** The event log is folded into per-task totals when it grows past this. */
-const EVENTS_COMPACT_BYTES = 1024 * 1024;
-/** Unreferenced blobs younger than this may belong to a `put` in progress elsewhere. */
-const BLOB_GRACE_MS = 10 * 60_000;
-
-/** One record's place in the store, for stats and pruning. */
-export interface EntryInfo {
-  key: string;
-  task: string;
-  component: string;
-  durationMs: number;
-  createdAt: string;
-  lastUsedMs: number;
-  /** Bytes of the record file. */
-  recordBytes: number;
-  blobs: BlobRef[];
-}
-
-/** Hit and miss counts and what the hits saved. */
-export interface TaskStats {
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  /** Sum of the recorded durations of the tasks that hits replayed. */
-  savedMs: number;
-}
-
-/** `rig cache stats` data. */
-export interface CacheStats extends TaskStats {
-  dir: string;
-  blobs: number;
-  byTask: Record<string, TaskStats>;
-}
-
-/** What a prune removed. */
-export interface PruneResult {
-  removedEntries: number;
-  removedBlobs: number;
-  freedBytes: number;
-  keptEntries: number;
-  bytesAfter: number;
-}
-
-/** Options of `prune`. */
-export interface PruneOptions {
-  /** Remove least-recently-used entries until the store is at most this big. */
-  maxBytes?: number;
-  /** Remove entries not used for longer than this many milliseconds. */
-  maxAgeMs?: number;
-}
-
-interface CacheEvent {
-  /** `summary` lines stand for many older hits and misses (see #compactEvents). */
-  type: "hit" | "miss" | "put" | "summary";
-  hits?: number;
-  misses?: number;
-  remote?: boolean;
-  task?: string;
-  component?: string;
-  key: string;
-  ms?: number;
-  at: number;
-}
-
 /** A project's content-addressed task cache. */
 export class CacheStore {
   /** The store folder. */
@@ -207,6 +95,7 @@ export class CacheStore {
   readonly #inUse = new Set<string>();
   readonly #warn: (message: string, hint?: string) => void;
   readonly #remote: RemoteCache | undefined;
+  readonly #events: CacheEventLog;
   #remoteWarned = false;
   #gitignoreChecked = false;
 
@@ -218,6 +107,10 @@ export class CacheStore {
     this.#debug = opts.debug ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#startedAt = this.#now();
+    this.#events = new CacheEventLog(path.join(this.dir, "events.jsonl"), {
+      now: this.#now,
+      debug: this.#debug,
+    });
   }
 
   /** Path of a record file. */
@@ -255,7 +148,7 @@ export class CacheStore {
       const now = new Date(this.#now());
       await Deno.utime(this.recordPath(key), now, now).catch(() => {});
       record.lastUsedAt = now.toISOString();
-      await this.#event({
+      await this.#events.append({
         type: "hit",
         key,
         task: record.task,
@@ -265,7 +158,7 @@ export class CacheStore {
         ...(remote ? { remote } : {}),
       });
     } else {
-      await this.#event({
+      await this.#events.append({
         type: "miss",
         key,
         task: opts.task,
@@ -351,7 +244,7 @@ export class CacheStore {
       this.#latestPath(input.task, input.component),
       JSON.stringify({ key: input.key }),
     );
-    await this.#event({
+    await this.#events.append({
       type: "put",
       key: input.key,
       task: input.task,
@@ -476,7 +369,7 @@ export class CacheStore {
         "Run: rig cache stats --list to see the keys",
       );
     }
-    const matches = (await this.#recordKeys()).filter((k) => k.startsWith(wanted));
+    const matches = (await this.recordKeys()).filter((k) => k.startsWith(wanted));
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) {
       throw new UsageError(
@@ -492,93 +385,17 @@ export class CacheStore {
 
   /** Every valid entry with its size and last use (corrupt records are removed). */
   async entries(): Promise<EntryInfo[]> {
-    const out: EntryInfo[] = [];
-    for (const key of await this.#recordKeys()) {
-      const file = this.recordPath(key);
-      let info: Deno.FileInfo;
-      let text: string;
-      try {
-        info = await Deno.stat(file);
-        text = await Deno.readTextFile(file);
-      } catch {
-        continue; // removed by another process meanwhile
-      }
-      const record = validateRecord(text, key);
-      if (typeof record === "string") {
-        this.#debug(`Cache record "${key.slice(0, 12)}" is unusable (${record}): removed`);
-        await Deno.remove(file).catch(() => {});
-        continue;
-      }
-      out.push({
-        key,
-        task: record.task,
-        component: record.component,
-        durationMs: record.durationMs,
-        createdAt: record.createdAt,
-        lastUsedMs: info.mtime?.getTime() ?? 0,
-        recordBytes: info.size,
-        blobs: [
-          ...record.artifacts.map((a) => ({ sha256: a.sha256, size: a.size })),
-          ...(record.log ? [record.log] : []),
-        ],
-      });
-    }
-    return out;
+    return await listEntries(this, this.#debug);
   }
 
   /** Total bytes of records and blobs (a quick walk, no parsing). */
   async size(): Promise<number> {
-    let total = 0;
-    for (const file of await this.#walk("tasks")) total += file.size;
-    for (const file of await this.#walk("blobs")) total += file.size;
-    return total;
+    return await storeSize(this);
   }
 
   /** Entries, sizes, hits, misses and time saved, overall and per task kind. */
   async stats(): Promise<CacheStats> {
-    const entries = await this.entries();
-    const blobs = await this.#walk("blobs");
-    const blobSizes = new Map(
-      blobs.map((b) => [path.basename(path.dirname(b.file)) + path.basename(b.file), b.size]),
-    );
-    const byTask: Record<string, TaskStats> = {};
-    const bucket = (task: string) =>
-      byTask[task] ??= { entries: 0, bytes: 0, hits: 0, misses: 0, savedMs: 0 };
-    const counted = new Set<string>();
-    for (const entry of entries) {
-      const stats = bucket(entry.task);
-      stats.entries++;
-      stats.bytes += entry.recordBytes;
-      for (const blob of entry.blobs) {
-        if (counted.has(blob.sha256)) continue;
-        counted.add(blob.sha256);
-        stats.bytes += blobSizes.get(blob.sha256) ?? 0;
-      }
-    }
-    for (const event of await this.#events()) {
-      if (event.type === "put") continue;
-      const stats = bucket(event.task ?? "unknown");
-      if (event.type === "summary") {
-        stats.hits += event.hits ?? 0;
-        stats.misses += event.misses ?? 0;
-        stats.savedMs += event.ms ?? 0;
-      } else if (event.type === "hit") {
-        stats.hits++;
-        stats.savedMs += event.ms ?? 0;
-      } else stats.misses++;
-    }
-    const total: TaskStats = { entries: 0, bytes: 0, hits: 0, misses: 0, savedMs: 0 };
-    for (const stats of Object.values(byTask)) {
-      total.entries += stats.entries;
-      total.hits += stats.hits;
-      total.misses += stats.misses;
-      total.savedMs += stats.savedMs;
-    }
-    total.bytes = (await this.#walk("tasks")).reduce((n, f) => n + f.size, 0) +
-      blobs.reduce((n, b) => n + b.size, 0);
-    const sorted: Record<string, TaskStats> = {};
-    for (const task of Object.keys(byTask).sort()) sorted[task] = byTask[task]!;
-    return { dir: this.dir, ...total, blobs: blobs.length, byTask: sorted };
+    return await collectStats(this, { events: await this.#events.read(), debug: this.#debug });
   }
 
   /**
@@ -588,83 +405,34 @@ export class CacheStore {
    * process since it was created, are kept.
    */
   async prune(opts: PruneOptions): Promise<PruneResult> {
-    const now = this.#now();
-    const entries = (await this.entries()).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
-    const blobFiles = await this.#walk("blobs");
-    const blobSize = new Map<string, number>();
-    for (const blob of blobFiles) blobSize.set(blobName(blob.file), blob.size);
-    const refs = new Map<string, number>();
-    for (const entry of entries) {
-      for (const blob of new Set(entry.blobs.map((b) => b.sha256))) {
-        refs.set(blob, (refs.get(blob) ?? 0) + 1);
+    const result = await pruneStore(this, {
+      ...opts,
+      now: this.#now(),
+      keep: (entry) => this.#inUse.has(entry.key) || entry.lastUsedMs >= this.#startedAt,
+      startedAt: this.#startedAt,
+      debug: this.#debug,
+    });
+    await this.#events.compact();
+    return result;
+  }
+
+  /** The keys of every record file, sorted (for maintenance and key prefixes). */
+  async recordKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(path.join(this.dir, "tasks"))) {
+        const match = entry.name.match(/^([0-9a-f]{64})\.json$/);
+        if (entry.isFile && match) keys.push(match[1]!);
       }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    let total = entries.reduce((n, e) => n + e.recordBytes, 0) +
-      blobFiles.reduce((n, b) => n + b.size, 0);
-    const before = total;
-    let removedEntries = 0;
-    let removedBlobs = 0;
-    const protectedEntry = (entry: EntryInfo) =>
-      this.#inUse.has(entry.key) || entry.lastUsedMs >= this.#startedAt;
-    const remove = async (entry: EntryInfo) => {
-      await Deno.remove(this.recordPath(entry.key)).catch(() => {});
-      removedEntries++;
-      total -= entry.recordBytes;
-      for (const blob of new Set(entry.blobs.map((b) => b.sha256))) {
-        const count = (refs.get(blob) ?? 1) - 1;
-        refs.set(blob, count);
-        if (count === 0 && blobSize.has(blob)) {
-          // A put elsewhere that reuses this blob refreshes its mtime: then it stays.
-          const info = await Deno.stat(this.blobPath(blob)).catch(() => undefined);
-          if ((info?.mtime?.getTime() ?? 0) >= this.#startedAt) continue;
-          await Deno.remove(this.blobPath(blob)).catch(() => {});
-          total -= blobSize.get(blob)!;
-          blobSize.delete(blob);
-          removedBlobs++;
-        }
-      }
-    };
-    const kept: EntryInfo[] = [];
-    for (const entry of entries) {
-      const tooOld = opts.maxAgeMs !== undefined && now - entry.lastUsedMs > opts.maxAgeMs;
-      if (tooOld && !protectedEntry(entry)) await remove(entry);
-      else kept.push(entry);
-    }
-    if (opts.maxBytes !== undefined) {
-      for (const entry of kept.slice()) {
-        if (total <= opts.maxBytes) break;
-        if (protectedEntry(entry)) continue;
-        await remove(entry);
-        kept.splice(kept.indexOf(entry), 1);
-      }
-    }
-    // Blobs nothing refers to (left by an interrupted put, or orphaned by hand).
-    for (const blob of blobFiles) {
-      const name = blobName(blob.file);
-      if (!blobSize.has(name) || (refs.get(name) ?? 0) > 0) continue;
-      if (blob.mtimeMs > now - BLOB_GRACE_MS) continue;
-      await Deno.remove(blob.file).catch(() => {});
-      total -= blob.size;
-      blobSize.delete(name);
-      removedBlobs++;
-    }
-    await this.#removeStaleTemps(now);
-    await this.#compactEvents();
-    if (removedEntries) {
-      this.#debug(`Pruned ${removedEntries} cache entries and ${removedBlobs} blobs`);
-    }
-    return {
-      removedEntries,
-      removedBlobs,
-      freedBytes: before - total,
-      keptEntries: kept.length,
-      bytesAfter: total,
-    };
+    return keys.sort();
   }
 
   /** Deletes the whole store; returns how many entries and bytes it held. */
   async clean(): Promise<{ entries: number; bytes: number }> {
-    const entries = (await this.#recordKeys()).length;
+    const entries = (await this.recordKeys()).length;
     const bytes = await this.size();
     await Deno.remove(this.dir, { recursive: true }).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -806,227 +574,6 @@ export class CacheStore {
       await Deno.remove(staging).catch(() => {});
     }
   }
-
-  async #recordKeys(): Promise<string[]> {
-    const keys: string[] = [];
-    try {
-      for await (const entry of Deno.readDir(path.join(this.dir, "tasks"))) {
-        const match = entry.name.match(/^([0-9a-f]{64})\.json$/);
-        if (entry.isFile && match) keys.push(match[1]!);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    return keys.sort();
-  }
-
-  async #walk(sub: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
-    const out: { file: string; size: number; mtimeMs: number }[] = [];
-    for await (const { name, file } of filesBelow(path.join(this.dir, sub))) {
-      if (name.startsWith(".")) continue;
-      try {
-        const info = await Deno.stat(file);
-        out.push({ file, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
-      } catch {
-        // Removed meanwhile.
-      }
-    }
-    return out;
-  }
-
-  async #removeStaleTemps(now: number): Promise<void> {
-    // Temp files of writers that crashed; live writers rename theirs within seconds.
-    for await (const { name, file } of filesBelow(this.dir)) {
-      if (!name.startsWith(".")) continue;
-      const info = await Deno.stat(file).catch(() => undefined);
-      if (info && (info.mtime?.getTime() ?? 0) < now - BLOB_GRACE_MS) {
-        await Deno.remove(file).catch(() => {});
-      }
-    }
-  }
-
-  async #event(event: CacheEvent): Promise<void> {
-    const file = path.join(this.dir, "events.jsonl");
-    try {
-      await Deno.mkdir(this.dir, { recursive: true });
-      // One small O_APPEND write per event: concurrent processes do not interleave lines.
-      await Deno.writeTextFile(file, JSON.stringify(event) + "\n", { append: true });
-    } catch (error) {
-      this.#debug(`Cannot record cache ${event.type}: ${(error as Error).message}`);
-    }
-  }
-
-  /** Folds the event log into one summary line per task once it passes 1 MB. */
-  async #compactEvents(): Promise<void> {
-    const file = path.join(this.dir, "events.jsonl");
-    const info = await Deno.stat(file).catch(() => undefined);
-    if (!info || info.size < EVENTS_COMPACT_BYTES) return;
-    const totals = new Map<string, CacheEvent>();
-    for (const event of await this.#events()) {
-      if (event.type === "put") continue;
-      const task = event.task ?? "unknown";
-      const sum = totals.get(task) ??
-        { type: "summary", task, key: "", hits: 0, misses: 0, ms: 0, at: this.#now() };
-      if (event.type === "summary") {
-        sum.hits! += event.hits ?? 0;
-        sum.misses! += event.misses ?? 0;
-        sum.ms! += event.ms ?? 0;
-      } else if (event.type === "hit") {
-        sum.hits!++;
-        sum.ms! += event.ms ?? 0;
-      } else sum.misses!++;
-      totals.set(task, sum);
-    }
-    const text = [...totals.values()].map((e) => JSON.stringify(e) + "\n").join("");
-    await writeFileAtomic(file, text);
-  }
-
-  async #events(): Promise<CacheEvent[]> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path.join(this.dir, "events.jsonl"));
-    } catch {
-      return [];
-    }
-    const out: CacheEvent[] = [];
-    for (const line of text.split("\n")) {
-      if (!line) continue;
-      try {
-        const event = JSON.parse(line);
-        if (event && typeof event.type === "string") out.push(event);
-      } catch {
-        // A torn line from a crash: skip it.
-      }
-    }
-    return out;
-  }
-}
-
-function blobName(file: string): string {
-  return path.basename(path.dirname(file)) + path.basename(file);
-}
-
-/** The checksum stored in a record: SHA-256 over its stable JSON without checksum and lastUsedAt. */
-export function recordChecksum(record: Omit<TaskRecord, "checksum"> | TaskRecord): string {
-  const { lastUsedAt: _used, ...rest } = record as TaskRecord;
-  return sha256Text(stableJson({ ...rest, checksum: undefined }));
-}
-
-/** Parses and checks a record file; returns the record or why it is unusable. */
-function validateRecord(text: string, key: string): TaskRecord | string {
-  let record: TaskRecord;
-  try {
-    record = JSON.parse(text);
-  } catch {
-    return "not valid JSON, probably truncated";
-  }
-  if (!record || typeof record !== "object") return "not an object";
-  if (record.formatVersion !== CACHE_FORMAT_VERSION) return "written by another cache format";
-  if (record.key !== key) return "its key does not match its file name";
-  if (typeof record.checksum !== "string" || recordChecksum(record) !== record.checksum) {
-    return "checksum mismatch";
-  }
-  if (!Array.isArray(record.artifacts) || !record.manifest) return "fields missing";
-  return record;
-}
-
-function safeRelative(file: string): string {
-  const posix = file.replaceAll("\\", "/");
-  const normal = path.posix.normalize(posix);
-  if (
-    path.posix.isAbsolute(normal) || /^[A-Za-z]:/.test(normal) || normal.startsWith("../") ||
-    normal === ".."
-  ) {
-    throw new RigError(`Artifact path "${file}" must be relative to the project root`);
-  }
-  return normal;
-}
-
-const RESTORE_HINT = "Run: rig cache clean, then run the task again (or pass --no-cache)";
-
-function missingBlob(what: string, ref: BlobRef, cause: unknown): RigError {
-  return new RigError(
-    `Cannot restore ${what} from the cache: blob "${ref.sha256.slice(0, 12)}" is missing`,
-    RESTORE_HINT,
-    { cause },
-  );
-}
-
-function corruptBlob(what: string, ref: BlobRef): RigError {
-  return new RigError(
-    `Cannot restore ${what} from the cache: blob "${
-      ref.sha256.slice(0, 12)
-    }" is corrupt (hash mismatch)`,
-    RESTORE_HINT,
-  );
-}
-
-function unwritable(file: string, cause: unknown): RigError {
-  return new RigError(
-    `Cannot restore "${file}" from the cache: ${(cause as Error).message}`,
-    `Check that "${path.posix.dirname(file)}" is writable, or pass --no-cache`,
-    { cause },
-  );
-}
-
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kb: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1024 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1024 ** 4,
-  tib: 1024 ** 4,
-};
-
-/** Parses a size like `500MB`, `2G`, `1.5GiB` or `1024` (bytes; units are powers of 1024). */
-export function parseSize(text: string): number {
-  const match = text.trim().match(/^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/);
-  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
-  if (!match || unit === undefined) {
-    throw new UsageError(
-      `Cannot read size "${text}": expected a number with an optional unit (KB, MB, GB, TB)`,
-      "Example: rig cache prune --max-size 500MB",
-    );
-  }
-  return Math.round(Number(match[1]) * unit);
-}
-
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-};
-
-/** Parses a duration like `7d`, `12h`, `30m`, `1d12h` or `90s` into milliseconds. */
-export function parseDuration(text: string): number {
-  const trimmed = text.trim().toLowerCase();
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|min|s|m|h|d|w)/g)];
-  const consumed = parts.map((p) => p[0]).join("");
-  if (!parts.length || consumed !== trimmed) {
-    throw new UsageError(
-      `Cannot read duration "${text}": expected a number with a unit (s, m, h, d, w), e.g. 7d or 12h`,
-      "Example: rig cache prune --max-age 7d",
-    );
-  }
-  return parts.reduce((total, p) => total + Number(p[1]) * DURATION_UNITS[p[2]!]!, 0);
-}
-
-/** The project cache's size limit: `RIG_CACHE_MAX_SIZE` (e.g. `5G`) when set, else 2 GiB. */
-export function cacheMaxBytes(env: Record<string, string | undefined>): number {
-  const configured = env.RIG_CACHE_MAX_SIZE?.trim();
-  return configured ? parseSize(configured) : DEFAULT_MAX_BYTES;
 }
 
 /** Options of `openCacheStore`. */
@@ -1047,19 +594,4 @@ export function openCacheStore(root: string, opts: OpenCacheStoreOptions): Cache
     debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,
     warn: opts.ui ? (text, hint) => opts.ui!.warn(text, hint) : undefined,
   });
-}
-
-/** Every regular file below `dir`, depth first; unreadable folders are skipped. */
-async function* filesBelow(dir: string): AsyncGenerator<{ name: string; file: string }> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(dir));
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory) yield* filesBelow(file);
-    else if (entry.isFile) yield { name: entry.name, file };
-  }
 }
