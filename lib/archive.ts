@@ -223,3 +223,83 @@ export function crc32(data: Uint8Array): number {
   for (const byte of data) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/** One file to put into a zip archive. */
+export interface ZipInput {
+  name: string;
+  data: Uint8Array;
+  /** Unix permissions (e.g. 0o755 for a script); 0o644 when left out. */
+  mode?: number;
+}
+
+/**
+ * Writes a zip archive (deflate, fixed 1980-01-01 timestamps, entries in the
+ * given order), so the same files give the same bytes: wheels are reproducible.
+ */
+export async function writeZip(files: ZipInput[]): Promise<Uint8Array> {
+  const encoder = new TextEncoder();
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const file of files) {
+    const name = encoder.encode(file.name);
+    const compressed = await compress(file.data);
+    const crc = crc32(file.data);
+    const header = (signature: number, size: number) => {
+      const bytes = new Uint8Array(size + name.length);
+      const view = new DataView(bytes.buffer);
+      view.setUint32(0, signature, true);
+      return { bytes, view };
+    };
+    const local = header(LOCAL_SIGNATURE, 30);
+    const lv = local.view;
+    lv.setUint16(4, 20, true); // version needed
+    lv.setUint16(8, 8, true); // deflate
+    lv.setUint16(10, 0, true); // time 00:00
+    lv.setUint16(12, 0x21, true); // date 1980-01-01
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, compressed.length, true);
+    lv.setUint32(22, file.data.length, true);
+    lv.setUint16(26, name.length, true);
+    local.bytes.set(name, 30);
+    const central = header(CENTRAL_SIGNATURE, 46);
+    const cv = central.view;
+    cv.setUint16(4, 0x0314, true); // made by: Unix, zip 2.0
+    cv.setUint16(6, 20, true);
+    cv.setUint16(10, 8, true);
+    cv.setUint16(12, 0, true);
+    cv.setUint16(14, 0x21, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, compressed.length, true);
+    cv.setUint32(24, file.data.length, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(38, ((0o100000 | (file.mode ?? 0o644)) << 16) >>> 0, true);
+    cv.setUint32(42, offset, true);
+    central.bytes.set(name, 46);
+    locals.push(local.bytes, compressed);
+    centrals.push(central.bytes);
+    offset += local.bytes.length + compressed.length;
+  }
+  const centralSize = centrals.reduce((n, c) => n + c.length, 0);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, EOCD_SIGNATURE, true);
+  ev.setUint16(8, files.length, true);
+  ev.setUint16(10, files.length, true);
+  ev.setUint32(12, centralSize, true);
+  ev.setUint32(16, offset, true);
+  const out = new Uint8Array(offset + centralSize + end.length);
+  let at = 0;
+  for (const part of [...locals, ...centrals, end]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+async function compress(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("deflate-raw"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}

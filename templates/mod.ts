@@ -9,6 +9,8 @@ import developmentEnv from "./development.env.template" with { type: "text" };
 import dockerfilePythonApp from "./Dockerfile.python-app" with { type: "text" };
 import launcherCmd from "./launcher.cmd" with { type: "text" };
 import launcherSh from "./launcher.sh" with { type: "text" };
+import npmBin from "./npm_bin.cjs" with { type: "text" };
+import pypiMain from "./pypi_main.py" with { type: "text" };
 import productionEnv from "./production.env.template" with { type: "text" };
 import testEnv from "./test.env.template" with { type: "text" };
 
@@ -21,6 +23,8 @@ export const TEMPLATES: Readonly<Record<string, string>> = {
   "Dockerfile.python-app": dockerfilePythonApp,
   "launcher.sh": launcherSh,
   "launcher.cmd": launcherCmd,
+  "npm_bin.cjs": npmBin,
+  "pypi_main.py": pypiMain,
 };
 
 /** The text of the template `name`; throws for a name that is not a template (a bug). */
