@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { CacheStore } from "../lib/task/cache.ts";
+import { openCacheStore } from "../lib/task/cache.ts";
 import type { Command, Context, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { buildProject, type BuildResult, type DockerMode } from "../lib/build/build.ts";
@@ -120,8 +120,11 @@ export const build: Command = {
       signal: ctx.signal,
       components,
       docker,
-      cache: ctx.flags.noCache ? undefined : new CacheStore(project.root, {
-        debug: (m) => ctx.ui.debug(m),
+      cache: ctx.flags.noCache ? undefined : openCacheStore(project.root, {
+        env: ctx.env,
+        remoteCache: project.settings.remoteCache,
+        components: project.components,
+        ui: ctx.ui,
       }),
       noSmokeTest: !!v["no-install-check"],
     });

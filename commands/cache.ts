@@ -1,7 +1,7 @@
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, suggest } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
-import { CacheStore } from "../lib/task/cache.ts";
+import { type CacheStore, openCacheStore } from "../lib/task/cache.ts";
 import type { TaskRecord } from "../lib/task/cache_record.ts";
 import { cacheMaxBytes, parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";
@@ -105,10 +105,8 @@ export const cache: Command = {
       );
     }
     const root = findRoot(ctx.cwd);
-    const store = new CacheStore(root, {
-      debug: (message) => ctx.ui.debug(message),
-      maxBytes: cacheMaxBytes(ctx.env),
-    });
+    // No remote here: stats, prune and clean are about this machine's store.
+    const store = openCacheStore(root, { env: ctx.env, ui: ctx.ui });
     switch (sub) {
       case "stats":
         return await statsCommand(ctx, store, args.values.list === true);

@@ -7,7 +7,15 @@ import { ensureRigDir } from "../lib/cache_paths.ts";
 import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task/task_key.ts";
+import { signerFromKey } from "../lib/task/signing.ts";
 import { freePort, git, tempDir } from "./helpers.ts";
+
+/** Stores in these tests share one signing key and restore below out/ and dist/. */
+const TEST_KEY = "rig cache test key";
+const TEST_STORE = {
+  signer: signerFromKey(new TextEncoder().encode(TEST_KEY), "the test key"),
+  outputRoots: () => ["out/", "dist/"],
+};
 
 function input(n: number, extra: Partial<TaskKeyInput> = {}): TaskKeyInput {
   return {
@@ -43,7 +51,7 @@ Deno.test("a stored task result is found, replays its log and restores its artif
   await using dir = await tempDir();
   await dir.write({ "dist/pkg.whl": "wheel bytes", "dist/sub/readme.txt": "hi" });
   await Deno.chmod(dir.join("dist/pkg.whl"), 0o755);
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, {
     artifacts: ["dist/pkg.whl", "dist/sub/readme.txt"],
     log: "3 passed\n",
@@ -57,9 +65,14 @@ Deno.test("a stored task result is found, replays its log and restores its artif
   assert.equal(found.rigVersion.length > 0, true);
 
   await Deno.remove(dir.join("dist"), { recursive: true });
-  assert.deepEqual(await store.restore(found), { files: 2, bytes: 13 });
+  assert.deepEqual(await store.restore(found), {
+    files: 2,
+    bytes: 13,
+    paths: ["dist/pkg.whl", "dist/sub/readme.txt"],
+  });
   assert.equal(await Deno.readTextFile(dir.join("dist/pkg.whl")), "wheel bytes");
-  assert.equal((await Deno.stat(dir.join("dist/pkg.whl"))).mode! & 0o777, 0o755);
+  // Executable bits travel only with build outputs; this is a test task's record.
+  assert.equal((await Deno.stat(dir.join("dist/pkg.whl"))).mode! & 0o777, 0o644);
 
   await using other = await tempDir();
   await store.restore(found, other.path);
@@ -72,9 +85,9 @@ Deno.test("a stored task result is found, replays its log and restores its artif
 
 Deno.test("a truncated, tampered or misnamed record is a miss and is removed", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const messages: string[] = [];
-  const debugStore = new CacheStore(dir.path, { debug: (m) => messages.push(m) });
+  const debugStore = new CacheStore(dir.path, { ...TEST_STORE, debug: (m) => messages.push(m) });
 
   const truncated = await putEntry(store, 1);
   const file = store.recordPath(truncated.key);
@@ -104,7 +117,7 @@ Deno.test("a truncated, tampered or misnamed record is a miss and is removed", a
 Deno.test("restoring from a missing or corrupt blob throws a RigError instead of missing silently", async () => {
   await using dir = await tempDir();
   await dir.write({ "out/a.txt": "artifact" });
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"], log: "the log" });
   const blob = store.blobPath(record.artifacts[0]!.sha256);
 
@@ -128,7 +141,7 @@ Deno.test("restoring from a missing or corrupt blob throws a RigError instead of
 Deno.test("a corrupt blob's error names the file and the hash mismatch", async () => {
   await using dir = await tempDir();
   await dir.write({ "out/a.txt": "artifact" });
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
   await Deno.writeTextFile(store.blobPath(record.artifacts[0]!.sha256), "tampered");
   await assert.rejects(
@@ -141,7 +154,7 @@ Deno.test("restoring into an unwritable folder throws a RigError naming the file
   // A file where a folder must go fails even as root, which ignores permission bits.
   await using dir = await tempDir();
   await dir.write({ "out/a.txt": "artifact" });
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
   await using dest = await tempDir();
   await dest.write({ out: "a file where the folder should be" });
@@ -154,20 +167,20 @@ Deno.test("restoring into an unwritable folder throws a RigError naming the file
 
 Deno.test("artifacts outside the project root are refused", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   await assert.rejects(putEntry(store, 1, { artifacts: ["../escape.txt"] }), /must be relative/);
   await assert.rejects(putEntry(store, 1, { artifacts: ["missing.txt"] }), /Cannot cache artifact/);
 });
 
 Deno.test("stats count entries, hits, misses and time saved per task kind", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const a = await putEntry(store, 1);
   await putEntry(store, 2, { task: "lint" });
   await store.get(a.key);
   await store.get(a.key);
   await store.get("c".repeat(64), { task: "test", component: "server" });
-  const stats = await new CacheStore(dir.path).stats();
+  const stats = await new CacheStore(dir.path, TEST_STORE).stats();
   assert.equal(stats.entries, 2);
   assert.equal(stats.hits, 2);
   assert.equal(stats.misses, 1);
@@ -179,7 +192,7 @@ Deno.test("stats count entries, hits, misses and time saved per task kind", asyn
 
 Deno.test("prune removes least recently used entries down to a size and keeps entries in use", async () => {
   await using dir = await tempDir();
-  const writer = new CacheStore(dir.path, { maxBytes: 0 });
+  const writer = new CacheStore(dir.path, { ...TEST_STORE, maxBytes: 0 });
   const records: TaskRecord[] = [];
   for (let n = 0; n < 5; n++) {
     await dir.write({ [`out/${n}.bin`]: String(n).repeat(10_000) });
@@ -188,7 +201,7 @@ Deno.test("prune removes least recently used entries down to a size and keeps en
     await Deno.utime(writer.recordPath(records[n]!.key), used, used);
   }
   // A later run: entry 0 is used again, so it is the most recent one now.
-  const run = new CacheStore(dir.path);
+  const run = new CacheStore(dir.path, TEST_STORE);
   assert.ok(await run.get(records[0]!.key));
   const result = await run.prune({ maxBytes: 25_000 });
   assert.ok(result.bytesAfter <= 25_000 || result.keptEntries === 1);
@@ -207,14 +220,14 @@ Deno.test("prune removes least recently used entries down to a size and keeps en
 
 Deno.test("prune by age removes entries unused for longer than the limit", async () => {
   await using dir = await tempDir();
-  const writer = new CacheStore(dir.path);
+  const writer = new CacheStore(dir.path, TEST_STORE);
   const old = await putEntry(writer, 1);
   const recent = await putEntry(writer, 2);
   const eightDaysAgo = new Date(Date.now() - 8 * 86_400_000);
   await Deno.utime(writer.recordPath(old.key), eightDaysAgo, eightDaysAgo);
   const oneHourAgo = new Date(Date.now() - 3_600_000);
   await Deno.utime(writer.recordPath(recent.key), oneHourAgo, oneHourAgo);
-  const run = new CacheStore(dir.path);
+  const run = new CacheStore(dir.path, TEST_STORE);
   const result = await run.prune({ maxAgeMs: parseDuration("7d") });
   assert.equal(result.removedEntries, 1);
   assert.equal(await run.read(old.key), undefined);
@@ -223,7 +236,7 @@ Deno.test("prune by age removes entries unused for longer than the limit", async
 
 Deno.test("a put over the size limit prunes older entries automatically", async () => {
   await using dir = await tempDir();
-  const first = new CacheStore(dir.path);
+  const first = new CacheStore(dir.path, TEST_STORE);
   const records: TaskRecord[] = [];
   for (let n = 0; n < 3; n++) {
     await dir.write({ [`out/${n}.bin`]: String(n).repeat(50_000) });
@@ -231,7 +244,7 @@ Deno.test("a put over the size limit prunes older entries automatically", async 
     const used = new Date(Date.now() - (10 - n) * 3_600_000);
     await Deno.utime(first.recordPath(records[n]!.key), used, used);
   }
-  const limited = new CacheStore(dir.path, { maxBytes: 120_000 });
+  const limited = new CacheStore(dir.path, { ...TEST_STORE, maxBytes: 120_000 });
   await dir.write({ "out/new.bin": "n".repeat(50_000) });
   const added = await putEntry(limited, 9, { artifacts: ["out/new.bin"] });
   assert.ok(await limited.size() <= 120_000);
@@ -241,7 +254,7 @@ Deno.test("a put over the size limit prunes older entries automatically", async 
 
 Deno.test("resolveKey accepts unique prefixes and rejects unknown or ambiguous ones", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1);
   assert.equal(await store.resolveKey(record.key.slice(0, 8)), record.key);
   await assert.rejects(store.resolveKey("zz"), UsageError);
@@ -265,6 +278,14 @@ Deno.test("parseSize and parseDuration read human units and reject nonsense", ()
 
 const CACHE_MODULE = new URL("../lib/task/cache.ts", import.meta.url).href;
 const KEY_MODULE = new URL("../lib/task/task_key.ts", import.meta.url).href;
+const SIGNING_MODULE = new URL("../lib/task/signing.ts", import.meta.url).href;
+/** The same TEST_STORE, for scripts run in other processes. */
+const SCRIPT_STORE = `
+  import { signerFromKey } from ${JSON.stringify(SIGNING_MODULE)};
+  const TEST_STORE = { signer: signerFromKey(new TextEncoder().encode(${
+  JSON.stringify(TEST_KEY)
+}), "k"), outputRoots: () => ["out/", "dist/"] };
+`;
 
 Deno.test("several processes writing the same entries at once leave a valid store", async () => {
   await using dir = await tempDir();
@@ -272,8 +293,9 @@ Deno.test("several processes writing the same entries at once leave a valid stor
   const script = `
     import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
     import { keyManifest, manifestKey } from ${JSON.stringify(KEY_MODULE)};
+    ${SCRIPT_STORE}
     const root = Deno.args[0];
-    const store = new CacheStore(root, { maxBytes: 0 });
+    const store = new CacheStore(root, { ...TEST_STORE, maxBytes: 0 });
     for (let round = 0; round < 3; round++) {
       for (let n = 0; n < 8; n++) {
         const manifest = keyManifest({ task: "test", component: "c" + (n % 2), command: ["t"],
@@ -295,7 +317,7 @@ Deno.test("several processes writing the same entries at once leave a valid stor
   for (const output of outputs) {
     assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   }
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const entries = await store.entries();
   assert.equal(entries.length, 8);
   await using dest = await tempDir();
@@ -324,6 +346,7 @@ Deno.test("several processes writing the same entries at once leave a valid stor
 /** A tiny Turborepo-style remote cache server on 127.0.0.1 (PUT/GET/HEAD /v8/artifacts/:hash). */
 function remoteServer(token: string) {
   const artifacts = new Map<string, Uint8Array>();
+  const tags = new Map<string, string>();
   const requests: string[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -338,19 +361,22 @@ function remoteServer(token: string) {
       const key = `${url.searchParams.get("teamId")}/${match[1]}`;
       if (request.method === "PUT") {
         artifacts.set(key, new Uint8Array(await request.arrayBuffer()));
+        const tag = request.headers.get("x-artifact-tag");
+        if (tag) tags.set(key, tag);
         return Response.json({ urls: [] }, { status: 202 });
       }
       const artifact = artifacts.get(key);
       if (!artifact) return new Response("not found", { status: 404 });
       if (request.method === "HEAD") return new Response(null, { status: 200 });
-      return new Response(artifact as BodyInit, {
-        headers: { "content-type": "application/octet-stream" },
-      });
+      const headers: Record<string, string> = { "content-type": "application/octet-stream" };
+      if (tags.has(key)) headers["x-artifact-tag"] = tags.get(key)!;
+      return new Response(artifact as BodyInit, { headers });
     },
   );
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     artifacts,
+    tags,
     requests,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
@@ -362,21 +388,22 @@ Deno.test("the remote cache shares entries between two checkouts through the Tur
   await using remote = remoteServer("s3cret");
   await using one = await tempDir();
   await using two = await tempDir();
-  await one.write({ "dist/app.whl": "wheel" });
+  await one.write({ "dist/server/app.whl": "wheel" });
   const settings = { url: remote.url, team: "team_rig", tokenEnv: "RIG_TOKEN" };
   const warnings: string[] = [];
   const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
   const writer = openCacheStore(one.path, {
-    env: { RIG_TOKEN: "s3cret" },
+    env: { RIG_TOKEN: "s3cret", RIG_CACHE_SIGNING_KEY: TEST_KEY },
     remoteCache: settings,
     ui,
   });
-  const record = await putEntry(writer, 1, { artifacts: ["dist/app.whl"], log: "built\n" });
+  const build = { artifacts: ["dist/server/app.whl"], log: "built\n", task: "build" };
+  const record = await putEntry(writer, 1, build);
   assert.ok(remote.artifacts.has(`team_rig/${record.key}`));
   assert.ok(remote.requests.includes(`PUT /v8/artifacts/${record.key}?teamId=team_rig`));
 
   const reader = openCacheStore(two.path, {
-    env: { RIG_TOKEN: "s3cret" },
+    env: { RIG_TOKEN: "s3cret", RIG_CACHE_SIGNING_KEY: TEST_KEY },
     remoteCache: settings,
     ui,
   });
@@ -384,13 +411,13 @@ Deno.test("the remote cache shares entries between two checkouts through the Tur
   assert.ok(found, "a local miss is served by the remote cache");
   assert.equal(await reader.readLog(found), "built\n");
   await reader.restore(found);
-  assert.equal(await Deno.readTextFile(two.join("dist/app.whl")), "wheel");
-  assert.ok(await new CacheStore(two.path).read(record.key), "now stored locally too");
+  assert.equal(await Deno.readTextFile(two.join("dist/server/app.whl")), "wheel");
+  assert.ok(await new CacheStore(two.path, TEST_STORE).read(record.key), "now stored locally too");
   assert.deepEqual(warnings, []);
 
   // Putting an entry the server already has skips the upload.
   const puts = remote.requests.filter((r) => r.startsWith("PUT")).length;
-  await putEntry(writer, 1, { artifacts: ["dist/app.whl"], log: "built\n" });
+  await putEntry(writer, 1, build);
   assert.equal(remote.requests.filter((r) => r.startsWith("PUT")).length, puts);
 });
 
@@ -401,7 +428,7 @@ Deno.test("remote cache trouble is one warning and a miss, never a failure", asy
   const warnings: string[] = [];
   const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
   const store = openCacheStore(dir.path, {
-    env: { RIG_TOKEN: "wrong" },
+    env: { RIG_TOKEN: "wrong", RIG_CACHE_SIGNING_KEY: TEST_KEY },
     remoteCache: settings,
     ui,
   });
@@ -415,16 +442,16 @@ Deno.test("remote cache trouble is one warning and a miss, never a failure", asy
   await using other = await tempDir();
   remote.artifacts.set(`t/${"d".repeat(64)}`, new TextEncoder().encode("garbage"));
   const reader = openCacheStore(other.path, {
-    env: { RIG_TOKEN: "right" },
+    env: { RIG_TOKEN: "right", RIG_CACHE_SIGNING_KEY: TEST_KEY },
     remoteCache: settings,
     ui,
   });
   assert.equal(await reader.get("d".repeat(64)), undefined);
-  assert.match(warnings.at(-1)!, /not gzip data/);
+  assert.match(warnings.at(-1)!, /"dddddddddddd" carries no signature \(x-artifact-tag\)/);
 
   // An unreachable server too.
   const down = openCacheStore(other.path, {
-    env: {},
+    env: { RIG_CACHE_SIGNING_KEY: TEST_KEY },
     remoteCache: { url: `http://127.0.0.1:${freePort()}` },
     ui,
   });
@@ -446,7 +473,7 @@ Deno.test("a packed entry round-trips and a tampered blob is refused", async () 
 
 Deno.test("a large event log is folded into totals without changing the stats", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   await putEntry(store, 1);
   const line = (type: string, i: number) =>
     JSON.stringify({ type, task: i % 2 ? "lint" : "test", key: "k".repeat(64), ms: 10, at: i }) +
@@ -455,7 +482,7 @@ Deno.test("a large event log is folded into totals without changing the stats", 
   for (let i = 0; i < 12_000; i++) lines.push(line(i % 3 ? "hit" : "miss", i));
   await Deno.writeTextFile(path.join(store.dir, "events.jsonl"), lines.join(""), { append: true });
   const before = await store.stats();
-  await new CacheStore(dir.path).prune({ maxAgeMs: parseDuration("1d") });
+  await new CacheStore(dir.path, TEST_STORE).prune({ maxAgeMs: parseDuration("1d") });
   const size = (await Deno.stat(path.join(store.dir, "events.jsonl"))).size;
   assert.ok(size < 1000, `compacted to ${size} bytes`);
   const after = await store.stats();
@@ -465,7 +492,7 @@ Deno.test("a large event log is folded into totals without changing the stats", 
 
 Deno.test("a summary with dates and undefined members reads back as a valid record", async () => {
   await using dir = await tempDir();
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   const manifest = keyManifest(input(7));
   const key = manifestKey(manifest);
   await store.put({
@@ -486,7 +513,7 @@ Deno.test("a summary with dates and undefined members reads back as a valid reco
 Deno.test("the first put makes git ignore the .rig folder", async () => {
   await using dir = await tempDir();
   await git(dir.path, "init", "-q");
-  await putEntry(new CacheStore(dir.path), 1);
+  await putEntry(new CacheStore(dir.path, TEST_STORE), 1);
   assert.equal(
     await Deno.readTextFile(dir.join(".rig/.gitignore")),
     "# Written by rig: its caches and records are local.\n*\n",
@@ -496,22 +523,24 @@ Deno.test("the first put makes git ignore the .rig folder", async () => {
 
 Deno.test("writers and a pruner running at once leave only restorable entries", async () => {
   await using dir = await tempDir();
-  for (let i = 0; i < 4; i++) await dir.write({ [`out${i}.txt`]: `content ${i}`.repeat(1000) });
+  for (let i = 0; i < 4; i++) await dir.write({ [`out/${i}.txt`]: `content ${i}`.repeat(1000) });
   const writer = `
     import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
     import { keyManifest, manifestKey } from ${JSON.stringify(KEY_MODULE)};
-    const store = new CacheStore(Deno.args[0], { maxBytes: 0 });
+    ${SCRIPT_STORE}
+    const store = new CacheStore(Deno.args[0], { ...TEST_STORE, maxBytes: 0 });
     for (let round = 0; round < 20; round++) {
       for (let n = 0; n < 6; n++) {
         const manifest = keyManifest({ task: "t", component: "c", command: [],
           inputs: { f: String(n).repeat(64) } });
         await store.put({ key: manifestKey(manifest), task: "t", component: "c", exitCode: 0,
-          durationMs: 1, manifest }, { log: "log " + n, artifacts: ["out" + (n % 4) + ".txt"] });
+          durationMs: 1, manifest }, { log: "log " + n, artifacts: ["out/" + (n % 4) + ".txt"] });
       }
     }`;
   const pruner = `
     import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
-    for (let i = 0; i < 30; i++) await new CacheStore(Deno.args[0]).prune({ maxBytes: 1 });`;
+    ${SCRIPT_STORE}
+    for (let i = 0; i < 30; i++) await new CacheStore(Deno.args[0], TEST_STORE).prune({ maxBytes: 1 });`;
   const start = (code: string) =>
     new Deno.Command(Deno.execPath(), {
       args: ["eval", "--quiet", code, dir.path],
@@ -522,7 +551,7 @@ Deno.test("writers and a pruner running at once leave only restorable entries", 
   for (const output of outputs) {
     assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   }
-  const store = new CacheStore(dir.path);
+  const store = new CacheStore(dir.path, TEST_STORE);
   await using dest = await tempDir();
   for (const entry of await store.entries()) {
     const record = (await store.read(entry.key))!;

@@ -294,13 +294,20 @@ async function buildComponent(
 
   if (options.cache && files) {
     const record = await options.cache.get(key, { task: "build", component: component.name });
-    if (record && await restoreRecord(project, record, dist, options)) {
+    const restored = record ? await restoreRecord(project, record, dist, options) : undefined;
+    if (record && restored) {
       const summary = record.summary as { artifacts?: Artifact[]; checks?: string[] } | null;
       result.status = "cached";
-      result.artifacts = (summary?.artifacts ?? []).filter((a) => a.type !== "docker-image");
+      // Report what was written, not what the record's summary claims.
+      const written = new Set(restored);
+      result.artifacts = (summary?.artifacts ?? []).filter((a) =>
+        a.type !== "docker-image" && a.path !== undefined && written.has(a.path)
+      );
       result.checks = summary?.checks ?? [];
       ui.step(`${component.name}`).cached(
-        `restored ${result.artifacts.length} artifact(s) from cache (${key.slice(0, 12)})`,
+        `restored ${restored.length} file(s) from cache (${key.slice(0, 12)}): ${
+          restored.join(", ")
+        }`,
       );
       if (options.plan.image && options.engine?.engine) {
         await imageStep(project, component, result, { ...options, version, key });
@@ -365,20 +372,22 @@ async function restoreRecord(
   record: TaskRecord,
   dist: string,
   options: BuildOptions,
-): Promise<boolean> {
+): Promise<string[] | undefined> {
   // Restore beside the dist folder first, so a broken cache entry never empties dist/.
   const scratch = path.join(workDir(project.root, record.component), "restore");
   await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  let paths: string[];
   try {
-    await options.cache!.restore(record, scratch);
+    paths = (await options.cache!.restore(record, scratch)).paths;
   } catch (error) {
     options.ui.warn(
       `Cannot restore the cached build of "${record.component}": ${
         (error as Error).message
       }; building instead`,
+      error instanceof RigError ? error.hint : undefined,
     );
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
-    return false;
+    return undefined;
   }
   await Deno.remove(dist, { recursive: true }).catch(() => {});
   await Deno.mkdir(dist, { recursive: true });
@@ -389,7 +398,7 @@ async function restoreRecord(
     await Deno.rename(from, to);
   }
   await Deno.remove(scratch, { recursive: true }).catch(() => {});
-  return true;
+  return paths;
 }
 
 async function versionOf(project: Project, component: Component): Promise<string> {

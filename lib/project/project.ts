@@ -72,7 +72,7 @@ export interface ProjectSettings {
   /** Folder of environment templates, relative to the root (default `config`). */
   configDir: string;
   /** Remote cache settings (Turborepo API). */
-  remoteCache?: { url: string; team?: string; tokenEnv?: string };
+  remoteCache?: { url: string; team?: string; tokenEnv?: string; readOnly?: boolean };
   /** Environment variables every task may read. */
   env: string[];
 }

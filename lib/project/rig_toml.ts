@@ -150,6 +150,12 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
       team: str("project.remote_cache", rc, "team"),
       tokenEnv: str("project.remote_cache", rc, "token_env"),
     };
+    if (rc.read_only !== undefined) {
+      if (typeof rc.read_only !== "boolean") {
+        fail("project", "remote_cache", `"project.remote_cache.read_only" must be true or false`);
+      }
+      remoteCache.readOnly = rc.read_only as boolean;
+    }
   }
   const settings: ProjectSettings = {
     name: str("project", project, "name") ?? path.basename(path.dirname(path.resolve(file))),

@@ -10,7 +10,9 @@
  *
  * Every write is atomic (temp file + rename), so several rig processes can
  * share a store: the last writer of a record wins and readers never see half a
- * file. A corrupt, truncated or tampered record is a miss (and is removed); a
+ * file. Records are signed (HMAC-SHA256, see signing.ts): one whose signature
+ * does not verify is a loud warning and a miss; restores write only what
+ * restore_policy.ts allows. A corrupt or truncated record is a miss (and is removed); a
  * missing or corrupt blob makes `restore` throw a RigError rather than
  * silently miss. Records are least-recently-used first when pruning; entries
  * used or written by this store instance (this run) are never pruned.
@@ -27,6 +29,8 @@ import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { CACHE_FORMAT_VERSION } from "./task_key.ts";
 import { RIG_VERSION } from "../version.ts";
+import { canonicalRecordBytes, processSigner, type Signer, signerFromEnv } from "./signing.ts";
+import { checkRestore, declaredOutputRoots } from "./restore_policy.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -53,10 +57,12 @@ import {
 } from "./cache_maintenance.ts";
 
 import {
+  ArtifactSignatureError,
   type PackedEntry,
   packEntry,
   type RemoteCache,
   remoteCacheFromSettings,
+  type RemoteCacheSettings,
   unpackEntry,
 } from "./remote_cache.ts";
 
@@ -82,6 +88,14 @@ export interface CacheStoreOptions {
   remote?: RemoteCache;
   /** Current time, for tests. */
   now?: () => number;
+  /** Signs and verifies records (default: a per-process key; commands pass `signerFromEnv`). */
+  signer?: Signer;
+  /** Environment git runs with when a restore asks which files are tracked. */
+  env?: Record<string, string>;
+  /** A task's output roots (default `declaredOutputRoots`); restores write only inside them. */
+  outputRoots?: (task: string, component: string) => string[];
+  /** Masks secrets in the stored log and summary (pass `ui.redact`). */
+  redact?: (text: string) => string;
 }
 
 /** A project's content-addressed task cache. */
@@ -96,6 +110,10 @@ export class CacheStore {
   readonly #warn: (message: string, hint?: string) => void;
   readonly #remote: RemoteCache | undefined;
   readonly #events: CacheEventLog;
+  readonly #signer: Signer;
+  readonly #env: Record<string, string>;
+  readonly #outputRoots: (task: string, component: string) => string[];
+  readonly #redact: ((text: string) => string) | undefined;
   #remoteWarned = false;
   #gitignoreChecked = false;
 
@@ -107,6 +125,11 @@ export class CacheStore {
     this.#debug = opts.debug ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#startedAt = this.#now();
+    this.#signer = opts.signer ?? processSigner();
+    this.#env = opts.env ?? {};
+    this.#outputRoots = opts.outputRoots ??
+      ((task, component) => declaredOutputRoots(task, component));
+    this.#redact = opts.redact;
     this.#events = new CacheEventLog(path.join(this.dir, "events.jsonl"), {
       now: this.#now,
       debug: this.#debug,
@@ -189,8 +212,24 @@ export class CacheStore {
       await Deno.remove(file).catch(() => {});
       return undefined;
     }
+    if (!(await this.#verified(problem, file))) return undefined;
     if (mtime) problem.lastUsedAt = mtime.toISOString();
     return problem;
+  }
+
+  /** Checks a record's signature; a forged or foreign record is a loud warning and is removed. */
+  async #verified(record: TaskRecord, file: string): Promise<boolean> {
+    const ok = typeof record.signature === "string" &&
+      await this.#signer.verify(canonicalRecordBytes(record), record.signature);
+    if (ok) return true;
+    this.#warn(
+      `Cache record "${record.key.slice(0, 12)}" (${record.task} of "${record.component}") ` +
+        `failed signature verification and was ignored: ${file}`,
+      `It was not written by rig with this key (${this.#signer.source}); ` +
+        "the task runs normally. If .rig/cache comes from elsewhere, run: rig cache clean",
+    );
+    await Deno.remove(file).catch(() => {});
+    return false;
   }
 
   /** True when a valid record exists for `key`. */
@@ -211,21 +250,30 @@ export class CacheStore {
     await this.#ignoreInGit();
     const artifacts: ArtifactEntry[] = [];
     for (const file of [...new Set(opts.artifacts ?? [])].sort(comparePaths)) {
-      artifacts.push(await this.#storeArtifact(file));
+      const artifact = await this.#storeArtifact(file);
+      // Only build outputs keep executable bits; setuid/setgid/sticky never travel.
+      artifact.mode &= input.task === "build" ? 0o777 : 0o666;
+      artifacts.push(artifact);
     }
     let log: BlobRef | null = null;
     if (opts.log !== undefined) {
-      const bytes = typeof opts.log === "string" ? new TextEncoder().encode(opts.log) : opts.log;
+      const text = typeof opts.log === "string" ? opts.log : undefined;
+      // Secrets never reach the store: the log and the summary pass the redaction step.
+      const bytes = text !== undefined
+        ? new TextEncoder().encode(this.#redact ? this.#redact(text) : text)
+        : opts.log as Uint8Array;
       log = await this.putBlob(bytes);
     }
     const now = new Date(this.#now()).toISOString();
-    const body: Omit<TaskRecord, "checksum"> = {
+    const body: Omit<TaskRecord, "checksum" | "signature"> = {
       formatVersion: CACHE_FORMAT_VERSION,
       key: input.key,
       task: input.task,
       component: input.component,
       exitCode: input.exitCode,
-      summary: input.summary ?? null,
+      summary: this.#redact
+        ? redactDeep(input.summary ?? null, this.#redact)
+        : input.summary ?? null,
       log,
       artifacts,
       durationMs: Math.round(input.durationMs),
@@ -237,8 +285,8 @@ export class CacheStore {
     };
     // Round-trip through JSON first: the checksum must be of what a reader will parse
     // (Dates become strings, undefined members vanish).
-    const plain = JSON.parse(JSON.stringify(body)) as Omit<TaskRecord, "checksum">;
-    const record: TaskRecord = { ...plain, checksum: recordChecksum(plain) };
+    const plain = JSON.parse(JSON.stringify(body)) as Omit<TaskRecord, "checksum" | "signature">;
+    const record = await this.#seal(plain);
     await writeFileAtomic(this.recordPath(input.key), JSON.stringify(record));
     await writeFileAtomic(
       this.#latestPath(input.task, input.component),
@@ -297,24 +345,41 @@ export class CacheStore {
   }
 
   /**
-   * Writes a record's artifacts below `destRoot` (default the project root),
-   * verifying each blob's hash. Throws a RigError naming the file when a blob
-   * is missing or corrupt or the destination cannot be written.
+   * Writes a record's artifacts below `destRoot` (default the project root).
+   * First the whole record is checked against the restore policy (paths inside
+   * the task's output roots of the project, no .git, no tracked file, no
+   * symlink, no stray mode bits; see restore_policy.ts) and every blob's hash
+   * is verified: a RestoreRejectedError or a RigError naming the file comes
+   * before any write. Returns exactly the files written.
    */
   async restore(
     record: TaskRecord,
     destRoot: string = this.root,
-  ): Promise<{ files: number; bytes: number }> {
+  ): Promise<{ files: number; bytes: number; paths: string[] }> {
+    await checkRestore(this.root, record, {
+      roots: this.#outputRoots(record.task, record.component),
+      env: this.#env,
+    });
+    for (const artifact of record.artifacts) {
+      const source = this.blobPath(artifact.sha256);
+      let actual: string;
+      try {
+        actual = await hashFile(source);
+      } catch (error) {
+        throw missingBlob(`"${artifact.path}"`, artifact, error);
+      }
+      if (actual !== artifact.sha256) {
+        await Deno.remove(source).catch(() => {});
+        throw corruptBlob(`"${artifact.path}"`, artifact);
+      }
+    }
+    const executable = record.task === "build";
     let bytes = 0;
+    const paths: string[] = [];
     for (const artifact of record.artifacts) {
       const relative = safeRelative(artifact.path);
       const dest = path.join(destRoot, ...relative.split("/"));
       const source = this.blobPath(artifact.sha256);
-      try {
-        await Deno.stat(source);
-      } catch (error) {
-        throw missingBlob(`"${artifact.path}"`, artifact, error);
-      }
       try {
         await Deno.mkdir(path.dirname(dest), { recursive: true });
       } catch (error) {
@@ -336,7 +401,8 @@ export class CacheStore {
           throw corruptBlob(`"${artifact.path}"`, artifact);
         }
         try {
-          if (Deno.build.os !== "windows") await Deno.chmod(temp, artifact.mode & 0o7777);
+          const mode = artifact.mode & (executable ? 0o777 : 0o666);
+          if (Deno.build.os !== "windows") await Deno.chmod(temp, mode);
           await Deno.rename(temp, dest);
         } catch (error) {
           throw unwritable(artifact.path, error);
@@ -345,8 +411,9 @@ export class CacheStore {
         await Deno.remove(temp).catch(() => {});
       }
       bytes += artifact.size;
+      paths.push(relative);
     }
-    return { files: record.artifacts.length, bytes };
+    return { files: paths.length, bytes, paths };
   }
 
   /** The last record stored for a task of a component (for `--explain`), if still present. */
@@ -463,8 +530,17 @@ export class CacheStore {
         throw new RigError(`Cache entry "${key.slice(0, 12)}" has a corrupt blob`);
       }
     }
-    await writeFileAtomic(this.recordPath(key), JSON.stringify(record));
+    // The remote artifact was authenticated as a whole (x-artifact-tag); sign it for this store.
+    const { checksum: _sum, signature: _sig, ...body } = record;
+    await writeFileAtomic(this.recordPath(key), JSON.stringify(await this.#seal(body)));
     return (await this.read(key))!;
+  }
+
+  /** Adds the checksum and the signature to a record body. */
+  async #seal(body: Omit<TaskRecord, "checksum" | "signature">): Promise<TaskRecord> {
+    const checksum = recordChecksum(body);
+    const signature = await this.#signer.sign(canonicalRecordBytes(body));
+    return { ...body, checksum, signature };
   }
 
   /** Packs a stored record and its blobs as one artifact (for the remote cache). */
@@ -485,12 +561,17 @@ export class CacheStore {
       this.#debug(`Cache entry "${key.slice(0, 12)}" came from the remote cache`);
       return record;
     } catch (error) {
-      this.#remoteTrouble(error);
+      if (error instanceof ArtifactSignatureError) this.#warn(error.message, error.hint);
+      else this.#remoteTrouble(error);
       return undefined;
     }
   }
 
   async #push(record: TaskRecord): Promise<void> {
+    if (this.#remote!.readOnly) {
+      this.#debug(`Remote cache is read-only: "${record.key.slice(0, 12)}" stays local`);
+      return;
+    }
     try {
       if (await this.#remote!.exists(record.key)) return;
       await this.#remote!.upload(record.key, await this.exportEntry(record), {
@@ -581,17 +662,48 @@ export interface OpenCacheStoreOptions {
   /** The caller's environment: RIG_CACHE_MAX_SIZE and the remote cache token are read from it. */
   env: Record<string, string | undefined>;
   /** rig.toml's `[project] remote_cache` (project.settings.remoteCache). */
-  remoteCache?: { url: string; team?: string; tokenEnv?: string };
-  /** Where debug lines and warnings go (pass `ctx.ui`). */
-  ui?: { debug(text: string): void; warn(text: string, hint?: string): void };
+  remoteCache?: RemoteCacheSettings;
+  /** The project's components (name and folder), for the test tasks' output roots. */
+  components?: { name: string; path: string }[];
+  /** Where debug lines and warnings go (pass `ctx.ui`); its `redact` masks stored logs. */
+  ui?: {
+    debug(text: string): void;
+    warn(text: string, hint?: string): void;
+    redact?(text: string): string;
+  };
 }
 
-/** Opens a project's cache store the way commands should: size limit from env, remote cache from rig.toml. */
+/**
+ * Opens a project's cache store the way commands should: size limit from env,
+ * records signed with the user's key (RIG_CACHE_SIGNING_KEY or the key file in
+ * the user cache), stored logs redacted through the ui, remote cache from rig.toml.
+ */
 export function openCacheStore(root: string, opts: OpenCacheStoreOptions): CacheStore {
+  const signer = signerFromEnv(opts.env, { os: Deno.build.os });
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
+  const paths = new Map(opts.components?.map((c) => [c.name, c.path]));
+  const ui = opts.ui;
   return new CacheStore(root, {
     maxBytes: cacheMaxBytes(opts.env),
-    remote: remoteCacheFromSettings(opts.remoteCache, opts.env),
+    signer,
+    env,
+    outputRoots: (task, component) => declaredOutputRoots(task, component, paths.get(component)),
+    redact: ui?.redact ? (text) => ui.redact!(text) : undefined,
+    remote: remoteCacheFromSettings(opts.remoteCache, opts.env, signer),
     debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,
     warn: opts.ui ? (text, hint) => opts.ui!.warn(text, hint) : undefined,
   });
+}
+
+/** A copy of a JSON-like value with every string redacted. */
+function redactDeep(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, redact);
+    return out;
+  }
+  return value;
 }

@@ -45,6 +45,8 @@ export interface TaskRecord {
   manifest: KeyManifest;
   /** SHA-256 over the record's other fields (except lastUsedAt). */
   checksum: string;
+  /** Hex HMAC-SHA256 of the canonical record bytes under the signing key (signing.ts). */
+  signature: string;
 }
 
 /** What a caller supplies to `put`; the store fills in the rest. */
@@ -59,9 +61,11 @@ export interface NewTaskRecord {
 }
 
 /** The checksum stored in a record: SHA-256 over its stable JSON without checksum and lastUsedAt. */
-export function recordChecksum(record: Omit<TaskRecord, "checksum"> | TaskRecord): string {
+export function recordChecksum(
+  record: Omit<TaskRecord, "checksum" | "signature"> | TaskRecord,
+): string {
   const { lastUsedAt: _used, ...rest } = record as TaskRecord;
-  return sha256Text(stableJson({ ...rest, checksum: undefined }));
+  return sha256Text(stableJson({ ...rest, checksum: undefined, signature: undefined }));
 }
 
 /** Parses and checks a record file; returns the record or why it is unusable. */

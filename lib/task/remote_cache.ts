@@ -6,9 +6,15 @@
  * travels as one gzip'd artifact: the task record plus its blobs. Remote
  * trouble (network, auth, a bad artifact) is a warning and a miss, never a
  * failed task.
+ *
+ * Artifacts are signed as Turborepo signs them (`x-artifact-tag`, see
+ * signing.ts): uploads carry the tag, and a download whose tag is missing or
+ * does not verify is refused (ArtifactSignatureError). In read-only mode
+ * (`read_only = true`, `RIG_REMOTE_CACHE_READ_ONLY=1`) rig only downloads.
  */
 import { createHash } from "node:crypto";
 import { RigError } from "../errors.ts";
+import { artifactKey, artifactTag, type Signer, verifyArtifactTag } from "./signing.ts";
 
 /** Where the remote cache is and how to authenticate. */
 export interface RemoteCacheConfig {
@@ -20,6 +26,30 @@ export interface RemoteCacheConfig {
   token?: string;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
+  /** The key of the `x-artifact-tag` signatures; unset sends and checks no tags. */
+  signatureKey?: () => Promise<Uint8Array>;
+  /** Never upload (untrusted runs must not write the shared cache). */
+  readOnly?: boolean;
+}
+
+/** rig.toml's `[project] remote_cache` table. */
+export interface RemoteCacheSettings {
+  url: string;
+  team?: string;
+  tokenEnv?: string;
+  /** `read_only = true`: download only. */
+  readOnly?: boolean;
+}
+
+/** A downloaded artifact whose `x-artifact-tag` is missing or wrong: it is never used. */
+export class ArtifactSignatureError extends RigError {
+  constructor(readonly key: string, problem: string) {
+    super(
+      `Remote cache artifact "${key.slice(0, 12)}" ${problem} and was ignored`,
+      "Every rig sharing the cache needs the same key: set TURBO_REMOTE_CACHE_SIGNATURE_KEY " +
+        "(or RIG_CACHE_SIGNING_KEY); if it is set alike everywhere, the artifact was tampered with",
+    );
+  }
 }
 
 /** The parts of a task entry that travel to and from the remote cache. */
@@ -101,6 +131,11 @@ export class RemoteCache {
     return this.#config.url;
   }
 
+  /** True when this client never uploads. */
+  get readOnly(): boolean {
+    return this.#config.readOnly === true;
+  }
+
   /** True when the server has an artifact for `key` (HEAD). */
   async exists(key: string): Promise<boolean> {
     const response = await this.#request("HEAD", key);
@@ -118,7 +153,18 @@ export class RemoteCache {
       return undefined;
     }
     this.#check(response, "download");
-    return new Uint8Array(await response.arrayBuffer());
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (this.#config.signatureKey) {
+      const tag = response.headers.get("x-artifact-tag");
+      if (!tag) throw new ArtifactSignatureError(key, "carries no signature (x-artifact-tag)");
+      const ok = await verifyArtifactTag(await this.#config.signatureKey(), tag, {
+        hash: key,
+        teamId: this.#config.team ?? "",
+        body,
+      });
+      if (!ok) throw new ArtifactSignatureError(key, "failed signature verification");
+    }
+    return body;
   }
 
   /** Uploads an artifact for `key`, telling the server how long the task took. */
@@ -126,6 +172,14 @@ export class RemoteCache {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     if (opts.durationMs !== undefined) {
       headers["x-artifact-duration"] = String(Math.round(opts.durationMs));
+    }
+    if (this.readOnly) throw new RigError("Cannot upload to a read-only remote cache");
+    if (this.#config.signatureKey) {
+      headers["x-artifact-tag"] = await artifactTag(await this.#config.signatureKey(), {
+        hash: key,
+        teamId: this.#config.team ?? "",
+        body: bytes,
+      });
     }
     const response = await this.#request("PUT", key, { body: bytes, headers });
     await response.body?.cancel();
@@ -169,12 +223,26 @@ export class RemoteCache {
   }
 }
 
-/** Builds the remote cache client from rig.toml settings, reading the token from `env`. */
+/**
+ * Builds the remote cache client from rig.toml settings, reading the token from
+ * `env`; artifacts are signed with `artifactKey(env, signer)` when a signer is
+ * given, and `RIG_REMOTE_CACHE_READ_ONLY=1` makes it download only.
+ */
 export function remoteCacheFromSettings(
-  settings: { url: string; team?: string; tokenEnv?: string } | undefined,
+  settings: RemoteCacheSettings | undefined,
   env: Record<string, string | undefined>,
+  signer?: Signer,
 ): RemoteCache | undefined {
   if (!settings?.url) return undefined;
   const token = env[settings.tokenEnv ?? "RIG_REMOTE_CACHE_TOKEN"];
-  return new RemoteCache({ url: settings.url, team: settings.team, token });
+  const flag = env.RIG_REMOTE_CACHE_READ_ONLY?.trim().toLowerCase();
+  const readOnly = settings.readOnly === true || flag === "1" || flag === "true";
+  let key: Promise<Uint8Array> | undefined;
+  return new RemoteCache({
+    url: settings.url,
+    team: settings.team,
+    token,
+    readOnly,
+    signatureKey: signer ? () => key ??= artifactKey(env, signer) : undefined,
+  });
 }

@@ -57,6 +57,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   const store = openCacheStore(project.root, {
     env: opts.env,
     remoteCache: project.settings.remoteCache,
+    components: project.components,
     ui,
   });
   const servers = new Set<Component>();

@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
-import { CacheStore } from "../../lib/task/cache.ts";
+import { openCacheStore } from "../../lib/task/cache.ts";
 import { fingerprint } from "../../lib/task/fingerprint.ts";
 import { listInputs } from "../../lib/task/input_listing.ts";
 import { StatCache } from "../../lib/task/stat_cache.ts";
 import { keyManifest, manifestKey } from "../../lib/task/task_key.ts";
-import { copyReferenceProject, rigInProcess, rigProcess, scrub, tempDir } from "../helpers.ts";
+import {
+  baseEnv,
+  copyReferenceProject,
+  rigInProcess,
+  rigProcess,
+  scrub,
+  tempDir,
+} from "../helpers.ts";
 
 /** Caches two runs of `test server` (before and after an edit) and one `lint server`. */
 async function populate(root: string): Promise<{ first: string; second: string; lint: string }> {
-  const store = new CacheStore(root);
+  const store = openCacheStore(root, { env: baseEnv() });
   const record = async (task: string, env: Record<string, string>) => {
     const files = await listInputs(root, { dirs: ["server"], include: ["rig.toml"] });
     const inputs = await fingerprint(root, files, { statCache: await StatCache.open(root) });
@@ -149,7 +156,7 @@ Deno.test("rig cache stats, show, diff, prune and clean work end to end", async 
   });
 
   await t.step("prune --max-size removes least recently used entries first", async () => {
-    const store = new CacheStore(dir.path);
+    const store = openCacheStore(dir.path, { env: baseEnv() });
     const old = new Date(Date.now() - 86_400_000);
     await Deno.utime(store.recordPath(keys.first), old, old);
     const result = await rigInProcess(["--json", "cache", "prune", "--max-size", "1B"], {
