@@ -3,6 +3,10 @@
  * notices) or stdout (results); with `--json` stdout carries only the result
  * document. On a TTY a step shows a live spinner with its elapsed time; elsewhere
  * (CI logs) each step prints one plain line when it ends.
+ *
+ * Everything written through a Ui passes its redactions first (`addRedaction`:
+ * the secret masks of the environments rig loaded, lib/env/redact.ts), so no
+ * line rig prints carries a secret; files rig writes use `ui.redact` too.
  */
 
 /** Something text can be written to synchronously. */
@@ -117,6 +121,7 @@ export class Ui {
   #timer: ReturnType<typeof setInterval> | undefined;
   #frame = 0;
   #drawn = false;
+  #redactions: ((text: string) => string)[] = [];
 
   constructor(options: UiOptions = {}) {
     this.verbose = options.verbose ?? false;
@@ -124,8 +129,23 @@ export class Ui {
     this.json = options.json ?? false;
     this.tty = options.tty ?? false;
     this.color = options.color ?? false;
-    this.stdout = options.stdout ?? fileWriter(Deno.stdout);
-    this.stderr = options.stderr ?? fileWriter(Deno.stderr);
+    const redacting = (writer: Writer): Writer => ({
+      write: (text) => writer.write(this.redact(text)),
+    });
+    this.stdout = redacting(options.stdout ?? fileWriter(Deno.stdout));
+    this.stderr = redacting(options.stderr ?? fileWriter(Deno.stderr));
+  }
+
+  /** Adds a mask every later line (and `redact`) passes through, e.g. an environment's secrets. */
+  addRedaction(redact: (text: string) => string): void {
+    if (!this.#redactions.includes(redact)) this.#redactions.push(redact);
+  }
+
+  /** Text with every registered redaction applied: use it for files rig writes. */
+  redact(text: string): string {
+    let out = text;
+    for (const redact of this.#redactions) out = redact(out);
+    return out;
   }
 
   /** Applies a style when colours are on. */

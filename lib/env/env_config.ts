@@ -18,7 +18,13 @@ import {
   type RawValue,
   resolveReferences,
 } from "./env_file.ts";
-import { createMasker, isSecretKey, MASK, maskUrlPassword, urlPasswords } from "./env_mask.ts";
+import {
+  createMasker,
+  isSecretValue,
+  MASK,
+  maskUrlPassword,
+  urlPasswords,
+} from "./env_mask.ts";
 import { run } from "../proc.ts";
 import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
@@ -446,9 +452,14 @@ async function evaluate(
     }
   }
   const resolved = resolveReferences(raw, processEnv);
-  const secretKeys = new Set(
-    keys.filter((k) => isSecretKey(k) || templateKeys.get(k)?.generated),
-  );
+  const secretKeys = new Set(keys.filter((k) => {
+    const template = templateKeys.get(k);
+    return isSecretValue(k, resolved.get(k) ?? "", {
+      generated: template?.generators.some((g) => g.kind === "secret"),
+      marked: template?.secret,
+      type: template?.type?.kind,
+    }) || (template?.generated === true && (resolved.get(k) ?? "") !== "");
+  }));
   const secrets: string[] = [];
   for (const key of keys) {
     const value = resolved.get(key) ?? "";
@@ -590,8 +601,8 @@ function fromPlainEnvFile(
   }
   const resolved = resolveReferences(raw, processEnv);
   const keys = [...raw.keys()];
-  const secretKeys = new Set(keys.filter(isSecretKey));
   const values: Record<string, string> = { ...processEnv, ...Object.fromEntries(resolved) };
+  const secretKeys = new Set(keys.filter((k) => isSecretValue(k, values[k] ?? "")));
   const secrets = keys.flatMap((k) => [
     ...(secretKeys.has(k) ? [values[k]!] : []),
     ...urlPasswords(values[k]!),

@@ -1,7 +1,7 @@
 /**
  * The env file format: parsing `config/*.env.template` files and `.env` files
  * line by line (keeping comments and order), generators (`{{secret}}`,
- * `{{uuid}}`, `{{required}}`), type annotations (`# type: port`) and `${OTHER}`
+ * `{{uuid}}`, `{{required}}`), annotations (`# type: port`, `# secret`) and `${OTHER}`
  * references. Every malformed line is a ConfigError naming the file and line.
  */
 import { ConfigError } from "../errors.ts";
@@ -38,6 +38,8 @@ export interface EnvEntry {
   /** The comment lines directly above the key (without `#`), joined by spaces. */
   description: string;
   type?: EnvType;
+  /** Marked `# secret` in a template: its value is masked wherever rig writes it. */
+  secret?: boolean;
   /** The generators in the value (templates only). */
   generators: Generator[];
   /** File as shown to users (relative to the project root). */
@@ -56,6 +58,7 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const GENERATOR = /\{\{([^{}]*)\}\}/g;
 const REFERENCE = /\$\{([^}]*)\}/g;
 const TYPE_LINE = /^type\s*:\s*(.*)$/i;
+const SECRET_LINE = /^secret\s*$/i;
 
 /** Parses env file text; `template` turns on generators and type annotations. */
 export function parseEnvText(
@@ -103,10 +106,12 @@ export function parseEnvText(
       if (!KEY.test(match[1]!)) fail(`invalid reference "\${${match[1]}}" in "${key}"`);
     }
     let type: EnvType | undefined;
+    let secret = false;
     const description: string[] = [];
     for (const comment of comments) {
       const typeMatch = template ? comment.text.match(TYPE_LINE) : null;
-      if (typeMatch) {
+      if (template && SECRET_LINE.test(comment.text)) secret = true;
+      else if (typeMatch) {
         type = parseType(typeMatch[1]!.trim(), (problem) => {
           throw new ConfigError(
             file,
@@ -126,6 +131,7 @@ export function parseEnvText(
       value,
       description: description.join(" "),
       type,
+      ...(secret ? { secret } : {}),
       generators,
       file,
       line,

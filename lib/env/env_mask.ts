@@ -1,50 +1,74 @@
 /**
- * Keeping secrets out of output: which keys are secret, masking URL passwords,
- * scrubbing known secret values from text, and hashing values for cache keys
- * so no secret is ever stored in clear.
+ * Keeping secrets out of output: which keys and values are secret, the masker
+ * built from them (the one redaction step lives in redact.ts), and hashing
+ * values for cache keys so no secret is ever stored in clear.
+ *
+ * A value is a secret when its key is generated (`{{secret}}`), marked
+ * `# secret` in a template, or named like one (SECRET, PASSWORD, TOKEN, KEY,
+ * PRIVATE, CREDENTIAL…) — but numbers, booleans, durations and short enum
+ * words (`1000`, `true`, `30m`, `INFO`) are settings, never secrets.
  */
 import { sha256Hex } from "../hash.ts";
+import { MASK, maskUrlPassword, Redactor, urlPasswords } from "./redact.ts";
 
-/** What masked text shows instead of a secret. */
-export const MASK = "****";
+export { MASK, maskUrlPassword, Redactor, urlPasswords };
 
-const SECRET_NAME = /SECRET|PASSWORD|TOKEN|KEY|PRIVATE/i;
-// scheme://user:password@host — the password is everything between ":" and the last "@".
-const URL_PASSWORD = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/@]*:)([^\s/@]+)@/g;
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|KEY|PRIVATE|CREDENTIAL/i;
+// Names that say "this is a secret" outright: even a short word stored there is masked.
+const STRONG_SECRET_NAME = /SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL/i;
 
-/** True when a key's name says it holds a secret (SECRET, PASSWORD, TOKEN, KEY, PRIVATE). */
+/** True when a key's name says it holds a secret (SECRET, PASSWORD, TOKEN, KEY, PRIVATE…). */
 export function isSecretKey(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
-/** Masks the password part of every URL in text: `postgresql://user:****@host/db`. */
-export function maskUrlPassword(url: string): string {
-  return url.replace(URL_PASSWORD, `$1${MASK}@`);
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+const BOOLEAN = /^(?:true|false|yes|no|on|off|enabled?|disabled?)$/i;
+const DURATION =
+  /^(?:\d+(?:\.\d+)?\s*(?:ns|us|µs|ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?))+$/i;
+const SHORT_ENUM = /^(?:[a-z][a-z0-9_.-]{0,11}|[A-Z][A-Z0-9_.-]{0,11})$/;
+
+/** True for values that are settings rather than secrets: numbers, booleans, durations. */
+export function isSettingValue(value: string): boolean {
+  const v = value.trim();
+  return v === "" || NUMBER.test(v) || BOOLEAN.test(v) || DURATION.test(v);
 }
 
-/** The password parts of the URLs in a value (for masking them elsewhere). */
-export function urlPasswords(value: string): string[] {
-  return [...value.matchAll(URL_PASSWORD)].map((m) => m[2]!);
+/**
+ * Whether the value of `key` is a secret to mask: always for generated or
+ * marked keys (unless empty); for keys named like secrets unless the value is a
+ * number, boolean, duration, or (for TOKEN/KEY names) a short enum word, or the
+ * template types it as int, bool, port or enum.
+ */
+export function isSecretValue(
+  key: string,
+  value: string,
+  opts: { generated?: boolean; marked?: boolean; type?: string } = {},
+): boolean {
+  if (value.trim() === "") return false;
+  if (opts.generated || opts.marked) return true;
+  if (!isSecretKey(key)) return false;
+  if (opts.type && ["int", "bool", "port", "enum"].includes(opts.type)) return false;
+  if (isSettingValue(value)) return false;
+  if (!STRONG_SECRET_NAME.test(key) && SHORT_ENUM.test(value.trim())) return false;
+  return true;
 }
 
-// Values this short would mask ordinary words; they are not real secrets.
-const MIN_SECRET_LENGTH = 4;
-
-/** Returns a function that replaces every given secret (and its URL-encoded form) with ****. */
-export function createMasker(secrets: Iterable<string>): (text: string) => string {
-  const needles = new Set<string>();
-  for (const secret of secrets) {
-    if (secret.length < MIN_SECRET_LENGTH) continue;
-    needles.add(secret);
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret) needles.add(encoded);
+/** The secrets among process environment variables (names like secrets, values not settings). */
+export function environmentSecrets(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (isSecretValue(key, value)) out.push(value);
+    out.push(...urlPasswords(value));
   }
-  const sorted = [...needles].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = maskUrlPassword(text);
-    for (const needle of sorted) out = out.replaceAll(needle, MASK);
-    return out;
-  };
+  return out;
+}
+
+/** Returns a function that masks every given secret (see Redactor for what is masked). */
+export function createMasker(secrets: Iterable<string>): (text: string) => string {
+  const redactor = new Redactor(secrets);
+  return (text) => redactor.redact(text);
 }
 
 /** SHA-256 of each named value (name → hex; `unset` when absent), for cache keys. */

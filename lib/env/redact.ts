@@ -1,0 +1,168 @@
+/**
+ * The one redaction step for everything rig writes (console, stored logs and
+ * records, JSON, JUnit XML, --explain, errors, server and dev process output).
+ * Given the secret values, `Redactor.redact` replaces with `****`:
+ *
+ * - every whole secret, and its URL-encoded, JSON-escaped and base64 forms
+ *   (standard with and without padding, base64url);
+ * - the password of every URL (`scheme://user:****@host`);
+ * - any prefix of a secret of 6 or more characters that ends at a truncation
+ *   marker (`...`, `…`), a quote or a line end, and any suffix of 6 or more
+ *   that starts at one: what tools that shorten long lines (pytest's summary,
+ *   terminal-width cuts) leave of a secret.
+ *
+ * Which values are secrets is decided in env_mask.ts (`isSecretValue`).
+ */
+
+/** What redacted text shows instead of a secret. */
+export const MASK = "****";
+
+// scheme://user:password@host — the password is everything between ":" and the last "@".
+const URL_PASSWORD = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/@]*:)([^\s/@]+)@/g;
+
+/** Values this short would mask ordinary words; they are not real secrets. */
+export const MIN_SECRET_LENGTH = 4;
+/** The shortest fragment of a secret (prefix or suffix) that is masked at a boundary. */
+export const MIN_FRAGMENT = 6;
+
+/** Masks the password part of every URL in text: `postgresql://user:****@host/db`. */
+export function maskUrlPassword(text: string): string {
+  return text.replace(URL_PASSWORD, `$1${MASK}@`);
+}
+
+/** The password parts of the URLs in a value (for masking them elsewhere). */
+export function urlPasswords(value: string): string[] {
+  return [...value.matchAll(URL_PASSWORD)].map((m) => m[2]!);
+}
+
+/** Where a truncated secret's fragment may end (prefixes) or start (suffixes). */
+const BOUNDARY = /\.\.\.|…|\r?\n|\\n|\\r|["'`]/g;
+
+/** Replaces secrets, their encodings, URL passwords and truncated fragments with ****. */
+export class Redactor {
+  #needles: string[] = [];
+  #known = new Set<string>();
+  /** Secrets long enough to have fragments of MIN_FRAGMENT characters. */
+  #fragmented: string[] = [];
+
+  constructor(secrets: Iterable<string> = []) {
+    this.add(secrets);
+  }
+
+  /** True when no secret is known (URL passwords are still masked). */
+  get empty(): boolean {
+    return this.#known.size === 0;
+  }
+
+  /** Adds secret values (too-short values are ignored). */
+  add(secrets: Iterable<string>): void {
+    let changed = false;
+    for (const secret of secrets) {
+      if (secret.length < MIN_SECRET_LENGTH || this.#known.has(secret)) continue;
+      this.#known.add(secret);
+      changed = true;
+      for (const form of encodings(secret)) {
+        if (form.length >= MIN_SECRET_LENGTH && !this.#needles.includes(form)) {
+          this.#needles.push(form);
+        }
+      }
+      if (secret.length > MIN_FRAGMENT) this.#fragmented.push(secret);
+    }
+    if (changed) this.#needles.sort((a, b) => b.length - a.length);
+  }
+
+  /** The text with every secret masked. */
+  redact(text: string): string {
+    let out = maskUrlPassword(text);
+    if (this.#known.size === 0) return out;
+    for (const needle of this.#needles) {
+      if (out.includes(needle)) out = out.replaceAll(needle, MASK);
+    }
+    return this.#fragments(out);
+  }
+
+  /** Redacts every string inside a JSON-like value (objects, arrays), returning a copy. */
+  redactDeep<T>(value: T): T {
+    if (typeof value === "string") return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value && typeof value === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v);
+      return out as T;
+    }
+    return value;
+  }
+
+  #fragments(text: string): string {
+    if (this.#fragmented.length === 0) return text;
+    const ranges: [number, number][] = [];
+    const ends = [text.length];
+    const starts = [0];
+    for (const m of text.matchAll(BOUNDARY)) {
+      ends.push(m.index);
+      starts.push(m.index + m[0].length);
+    }
+    for (const secret of this.#fragmented) {
+      for (const p of ends) {
+        const k = longestPrefixEndingAt(text, p, secret);
+        if (k) ranges.push([p - k, p]);
+      }
+      for (const q of starts) {
+        const k = longestSuffixStartingAt(text, q, secret);
+        if (k) ranges.push([q, q + k]);
+      }
+    }
+    if (ranges.length === 0) return text;
+    ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    const merged: [number, number][] = [];
+    for (const [from, to] of ranges) {
+      const last = merged.at(-1);
+      if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+      else merged.push([from, to]);
+    }
+    let out = "";
+    let at = 0;
+    for (const [from, to] of merged) {
+      out += text.slice(at, from) + MASK;
+      at = to;
+    }
+    return out + text.slice(at);
+  }
+}
+
+/** The length of the longest proper prefix of `secret` (≥ MIN_FRAGMENT) that ends at `p`. */
+function longestPrefixEndingAt(text: string, p: number, secret: string): number {
+  if (p < MIN_FRAGMENT) return 0;
+  const tail = text.slice(p - MIN_FRAGMENT, p);
+  let best = 0;
+  for (let i = secret.indexOf(tail); i >= 0; i = secret.indexOf(tail, i + 1)) {
+    const k = i + MIN_FRAGMENT;
+    if (k > best && k <= p && text.startsWith(secret.slice(0, k), p - k)) best = k;
+  }
+  return best;
+}
+
+/** The length of the longest proper suffix of `secret` (≥ MIN_FRAGMENT) that starts at `q`. */
+function longestSuffixStartingAt(text: string, q: number, secret: string): number {
+  if (text.length - q < MIN_FRAGMENT) return 0;
+  const head = text.slice(q, q + MIN_FRAGMENT);
+  let best = 0;
+  for (let i = secret.indexOf(head); i >= 0; i = secret.indexOf(head, i + 1)) {
+    const k = secret.length - i;
+    if (k > best && text.startsWith(secret.slice(i), q)) best = k;
+  }
+  return best;
+}
+
+/** A secret as it may appear in output: as is, URL-encoded, JSON-escaped, base64. */
+function encodings(secret: string): string[] {
+  const forms = new Set([secret]);
+  forms.add(encodeURIComponent(secret));
+  forms.add(JSON.stringify(secret).slice(1, -1));
+  const bytes = new TextEncoder().encode(secret);
+  const base64 = btoa(String.fromCharCode(...bytes));
+  forms.add(base64);
+  forms.add(base64.replace(/=+$/, ""));
+  forms.add(base64.replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_"));
+  return [...forms];
+}
