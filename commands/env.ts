@@ -197,6 +197,7 @@ async function generateCommand(
 async function checkCommand(ctx: Context, project: Project, name: string): Promise<number> {
   const ui = ctx.ui;
   const report = await inspectEnvironment(project, { name, processEnv: ctx.env });
+  ui.addRedaction(report.mask);
   const blocking = report.problems.filter((p) => p.kind !== "unknown");
   const unknown = report.problems.filter((p) => p.kind === "unknown");
   for (const problem of unknown) {
@@ -247,6 +248,9 @@ async function showCommand(
       `Confirm with -y: rig env show${envFlag(name)} --reveal -y`,
     );
   }
+  // --reveal is the one place secrets are printed on purpose.
+  if (reveal) ui.clearRedactions();
+  else ui.addRedaction(report.mask);
   const documents = keyDocuments(report, reveal);
   if (ctx.flags.json) {
     ui.result({

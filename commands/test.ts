@@ -110,7 +110,7 @@ export const test: Command = {
     });
     mark("tasks settled");
     if (typeof v.junit === "string") {
-      await writeJunitReports(path.resolve(ctx.cwd, v.junit), report);
+      await writeJunitReports(path.resolve(ctx.cwd, v.junit), report, (t) => ctx.ui.redact(t));
     }
     if (ctx.flags.json) {
       ctx.ui.result(jsonDocument(report, { dryRun: !!v["dry-run"], reasons }));
@@ -319,7 +319,11 @@ function jsonDocument(
   };
 }
 
-async function writeJunitReports(dir: string, report: TestReport): Promise<void> {
+async function writeJunitReports(
+  dir: string,
+  report: TestReport,
+  redact: (text: string) => string,
+): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   for (const o of report.tasks) {
     const s = o.summary;
@@ -356,7 +360,7 @@ async function writeJunitReports(dir: string, report: TestReport): Promise<void>
       time: s.durationMs / 1000,
       cases,
       output: s.failureOutput ? report.mask(s.failureOutput) : undefined,
-    });
+    }, { redact });
     await writeFileAtomic(path.join(dir, `${name}.xml`), xml);
   }
 }

@@ -141,6 +141,11 @@ export class Ui {
     if (!this.#redactions.includes(redact)) this.#redactions.push(redact);
   }
 
+  /** Drops every redaction: only for output the user asked to see in clear (`env show --reveal`). */
+  clearRedactions(): void {
+    this.#redactions = [];
+  }
+
   /** Text with every registered redaction applied: use it for files rig writes. */
   redact(text: string): string {
     let out = text;

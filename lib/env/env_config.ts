@@ -18,13 +18,7 @@ import {
   type RawValue,
   resolveReferences,
 } from "./env_file.ts";
-import {
-  createMasker,
-  isSecretValue,
-  MASK,
-  maskUrlPassword,
-  urlPasswords,
-} from "./env_mask.ts";
+import { createMasker, isSecretValue, MASK, maskUrlPassword, urlPasswords } from "./env_mask.ts";
 import { run } from "../proc.ts";
 import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
@@ -541,7 +535,9 @@ export async function loadEnvironment(
   const file = envFilePath(project.root, name);
   if (!templates) {
     const envFile = await readEnvFile(file, project.root);
-    return fromPlainEnvFile(name, file, envFile, processEnv);
+    const loaded = fromPlainEnvFile(name, file, envFile, processEnv);
+    ui.addRedaction(loaded.mask);
+    return loaded;
   }
   if (opts.generate ?? true) {
     const result = await generateEnvFile(project, { name, processEnv, templates });
@@ -555,6 +551,8 @@ export async function loadEnvironment(
     if (result.gitignoreUpdated) ui.debug(`Added ${shown} to .gitignore`);
   }
   const report = await evaluate(project, name, processEnv, templates);
+  // From here on nothing rig prints or stores carries this environment's secrets.
+  ui.addRedaction(report.mask);
   const generate = opts.generate ?? true;
   // Without generation (e.g. a dry run) an ungenerated secret is expected, not an error.
   const ungenerated = (p: EnvProblem) =>

@@ -11,7 +11,12 @@
  *   that starts at one: what tools that shorten long lines (pytest's summary,
  *   terminal-width cuts) leave of a secret.
  *
- * Which values are secrets is decided in env_mask.ts (`isSecretValue`).
+ * Which values are secrets: generated (`{{secret}}`) and template-marked
+ * (`# secret`) keys, and keys named like secrets (SECRET, PASSWORD, TOKEN, KEY,
+ * PRIVATE, CREDENTIAL…) — but numbers, booleans, durations and short enum
+ * words (`1000`, `true`, `30m`, `INFO`) are settings, never secrets
+ * (`isSecretValue`). This module imports nothing, so main.ts can mask the
+ * process environment's secrets before any command loads.
  */
 
 /** What redacted text shows instead of a secret. */
@@ -79,18 +84,6 @@ export class Redactor {
       if (out.includes(needle)) out = out.replaceAll(needle, MASK);
     }
     return this.#fragments(out);
-  }
-
-  /** Redacts every string inside a JSON-like value (objects, arrays), returning a copy. */
-  redactDeep<T>(value: T): T {
-    if (typeof value === "string") return this.redact(value) as T;
-    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
-    if (value && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v);
-      return out as T;
-    }
-    return value;
   }
 
   #fragments(text: string): string {
@@ -165,4 +158,62 @@ function encodings(secret: string): string[] {
   forms.add(base64.replace(/=+$/, ""));
   forms.add(base64.replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_"));
   return [...forms];
+}
+
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|KEY|PRIVATE|CREDENTIAL/i;
+// Names that say "this is a secret" outright: even a short word stored there is masked.
+const STRONG_SECRET_NAME = /SECRET|PASSWORD|PASSWD|PRIVATE|CREDENTIAL/i;
+
+/** True when a key's name says it holds a secret (SECRET, PASSWORD, TOKEN, KEY, PRIVATE…). */
+export function isSecretKey(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+const BOOLEAN = /^(?:true|false|yes|no|on|off|enabled?|disabled?)$/i;
+const DURATION =
+  /^(?:\d+(?:\.\d+)?\s*(?:ns|us|µs|ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?))+$/i;
+const SHORT_ENUM = /^(?:[a-z][a-z0-9_.-]{0,11}|[A-Z][A-Z0-9_.-]{0,11})$/;
+
+/** True for values that are settings rather than secrets: numbers, booleans, durations. */
+export function isSettingValue(value: string): boolean {
+  const v = value.trim();
+  return v === "" || NUMBER.test(v) || BOOLEAN.test(v) || DURATION.test(v);
+}
+
+/**
+ * Whether the value of `key` is a secret to mask: always for generated or
+ * marked keys (unless empty); for keys named like secrets unless the value is a
+ * number, boolean, duration, or (for TOKEN/KEY names) a short enum word, or the
+ * template types it as int, bool, port or enum.
+ */
+export function isSecretValue(
+  key: string,
+  value: string,
+  opts: { generated?: boolean; marked?: boolean; type?: string } = {},
+): boolean {
+  if (value.trim() === "") return false;
+  if (opts.generated || opts.marked) return true;
+  if (!isSecretKey(key)) return false;
+  if (opts.type && ["int", "bool", "port", "enum"].includes(opts.type)) return false;
+  if (isSettingValue(value)) return false;
+  if (!STRONG_SECRET_NAME.test(key) && SHORT_ENUM.test(value.trim())) return false;
+  return true;
+}
+
+/** The secrets among process environment variables (names like secrets, values not settings). */
+export function environmentSecrets(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (isSecretValue(key, value)) out.push(value);
+    out.push(...urlPasswords(value));
+  }
+  return out;
+}
+
+/** Returns a function that masks every given secret (see Redactor for what is masked). */
+export function createMasker(secrets: Iterable<string>): (text: string) => string {
+  const redactor = new Redactor(secrets);
+  return (text) => redactor.redact(text);
 }

@@ -144,11 +144,19 @@ export function parseJunit(xml: string): JunitReport {
   };
 }
 
-/** Renders one JUnit XML document for a component (a <testsuites> with one <testsuite>). */
-export function renderJunit(suite: JunitSuite): string {
+/**
+ * Renders one JUnit XML document for a component (a <testsuites> with one
+ * <testsuite>). `redact` (rig's redaction step, `ui.redact`) masks secrets in
+ * every name, message, traceback and output before they are escaped.
+ */
+export function renderJunit(
+  suite: JunitSuite,
+  opts: { redact?: (text: string) => string } = {},
+): string {
   const { counts } = suite;
   const tests = counts.passed + counts.failed + counts.skipped + counts.errors;
-  const attr = (name: string, value: string | number) => ` ${name}="${escapeXml(String(value))}"`;
+  const text = (value: string) => escapeXml(opts.redact ? opts.redact(value) : value);
+  const attr = (name: string, value: string | number) => ` ${name}="${text(String(value))}"`;
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>'];
   lines.push(
     `<testsuites${attr("name", suite.name)}${attr("tests", tests)}${
@@ -177,12 +185,12 @@ export function renderJunit(suite: JunitSuite): string {
     lines.push(
       `${open}>`,
       c.details
-        ? `      <${tag}${message}>${escapeXml(c.details)}</${tag}>`
+        ? `      <${tag}${message}>${text(c.details)}</${tag}>`
         : `      <${tag}${message}/>`,
       "    </testcase>",
     );
   }
-  if (suite.output) lines.push(`    <system-out>${escapeXml(suite.output)}</system-out>`);
+  if (suite.output) lines.push(`    <system-out>${text(suite.output)}</system-out>`);
   lines.push("  </testsuite>", "</testsuites>", "");
   return lines.join("\n");
 }
