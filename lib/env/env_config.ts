@@ -451,7 +451,6 @@ async function evaluate(
     return isSecretValue(k, resolved.get(k) ?? "", {
       generated: template?.generators.some((g) => g.kind === "secret"),
       marked: template?.secret,
-      type: template?.type?.kind,
     }) || (template?.generated === true && (resolved.get(k) ?? "") !== "");
   }));
   const secrets: string[] = [];

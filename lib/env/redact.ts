@@ -178,24 +178,24 @@ const SHORT_ENUM = /^(?:[a-z][a-z0-9_.-]{0,11}|[A-Z][A-Z0-9_.-]{0,11})$/;
 /** True for values that are settings rather than secrets: numbers, booleans, durations. */
 export function isSettingValue(value: string): boolean {
   const v = value.trim();
-  return v === "" || NUMBER.test(v) || BOOLEAN.test(v) || DURATION.test(v);
+  // A long run of digits is more likely a key or PIN than a setting.
+  return v === "" || (v.length <= 12 && NUMBER.test(v)) || BOOLEAN.test(v) || DURATION.test(v);
 }
 
 /**
  * Whether the value of `key` is a secret to mask: always for generated or
  * marked keys (unless empty); for keys named like secrets unless the value is a
- * number, boolean, duration, or (for TOKEN/KEY names) a short enum word, or the
- * template types it as int, bool, port or enum.
+ * number (up to 12 characters), boolean, duration, or (for TOKEN/KEY names) a
+ * short enum word.
  */
 export function isSecretValue(
   key: string,
   value: string,
-  opts: { generated?: boolean; marked?: boolean; type?: string } = {},
+  opts: { generated?: boolean; marked?: boolean } = {},
 ): boolean {
   if (value.trim() === "") return false;
   if (opts.generated || opts.marked) return true;
   if (!isSecretKey(key)) return false;
-  if (opts.type && ["int", "bool", "port", "enum"].includes(opts.type)) return false;
   if (isSettingValue(value)) return false;
   if (!STRONG_SECRET_NAME.test(key) && SHORT_ENUM.test(value.trim())) return false;
   return true;
