@@ -19,6 +19,16 @@ const OPTIONS: Options = {
     description: "Require the container image: exit 3 when no engine answers",
   },
   "no-docker": { type: "boolean", description: "Do not build container images" },
+  push: {
+    type: "string",
+    value: "REGISTRY",
+    description: "With --docker: push every image tag to REGISTRY (host[:port]) and read it back",
+  },
+  "base-image": {
+    type: "string",
+    value: "IMAGE",
+    description: "Build images on IMAGE (the Dockerfile's BASE_IMAGE argument)",
+  },
   "skip-tests": { type: "boolean", description: "Build without running the tests first" },
   bump: {
     type: "string",
@@ -46,13 +56,16 @@ export const build: Command = {
   summary: "Build and validate wheels, sdists, npm tarballs and images into dist/ (cached)",
   usage: [
     "build [COMPONENT...] [--<component>...] [--docker|--no-docker] [--skip-tests]",
+    "build --docker [--push REGISTRY] [--base-image IMAGE]",
     "build --bump major|minor|patch|X.Y.Z [--dry-run] [--no-build] [--allow-dirty]",
   ],
   description: "Runs each selected component's tests (through rig test, so unchanged ones " +
     "replay from the cache), then builds: a wheel and an sdist for Python packages " +
     "(python -m build), an npm tarball for node packages (npm run build, npm pack), and a " +
     "container image for the server, tagged <name>:<version>, <name>:<git sha> and " +
-    "<name>:latest. Every artifact is validated (metadata, RECORD hashes, sources, entry " +
+    "<name>:latest, with OCI labels; the image is checked (uvicorn command and port, " +
+    "non-root user, the app imports inside it, no .env, .git or secret in its layers) and " +
+    "reused while its context, Dockerfile and base are unchanged. Every artifact is validated (metadata, RECORD hashes, sources, entry " +
     "points, no secrets; the wheel must install and import) and listed with its SHA-256 in " +
     "dist/manifest.json. Builds are cached by a hash of the component's inputs: an unchanged " +
     "component is restored from the cache. --bump sets one version in every pyproject.toml, " +
@@ -66,6 +79,8 @@ export const build: Command = {
     "rig build --bump minor --dry-run",
     "rig build --bump 1.0.0 --no-build",
     "rig build --docker",
+    "rig build --docker --base-image localhost/python:3.11",
+    "rig build --docker --push 127.0.0.1:5000",
   ],
   projectOptions: (project) => componentOptions(project, "Build"),
   async run(ctx, argv) {
@@ -77,6 +92,17 @@ export const build: Command = {
     }
     if (v.docker && v["no-docker"]) {
       throw new UsageError(`Options "--docker" and "--no-docker" cannot be used together`);
+    }
+    if ((v.push !== undefined || v["base-image"] !== undefined) && v["no-docker"]) {
+      throw new UsageError(
+        `Options "--push" and "--base-image" build images: they cannot be used with "--no-docker"`,
+      );
+    }
+    if (v.push !== undefined && !v.docker) {
+      throw new UsageError(
+        `Option "--push" needs "--docker"`,
+        "Example: rig build --docker --push 127.0.0.1:5000",
+      );
     }
     for (const flag of ["dry-run", "no-build", "allow-dirty"]) {
       if (v[flag] && v.bump === undefined) {
@@ -127,6 +153,8 @@ export const build: Command = {
         ui: ctx.ui,
       }),
       noSmokeTest: !!v["no-install-check"],
+      push: typeof v.push === "string" ? v.push : undefined,
+      baseImage: typeof v["base-image"] === "string" ? v["base-image"] : undefined,
     });
     const engineMissing = docker === "require" && result.docker && !result.docker.available;
     if (ctx.flags.json) {

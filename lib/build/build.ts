@@ -12,13 +12,7 @@ import { parse as parseToml } from "smol-toml";
 import type { CacheStore } from "../task/cache.ts";
 import type { TaskRecord } from "../task/cache_record.ts";
 import { ensureRigDir } from "../cache_paths.ts";
-import {
-  buildImage,
-  chooseDockerfile,
-  detectEngine,
-  type EngineProbe,
-  imageTags,
-} from "./docker.ts";
+import { detectEngine, type EngineProbe, imageTags } from "./docker.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { fingerprint } from "../task/fingerprint.ts";
 import { listInputs } from "../task/input_listing.ts";
@@ -35,6 +29,9 @@ import { defaultPython } from "../python/venv.ts";
 import type { Ui } from "../ui.ts";
 import { findVenv, readPyvenvCfg, venvLayout } from "../python/venv.ts";
 import { componentVersion } from "./version_bump.ts";
+import { buildComponentImage } from "./image.ts";
+import { loadEnvironment } from "../env/env_config.ts";
+import type { PushedTag } from "./image_push.ts";
 import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "../python/wheel.ts";
 
 /** The kinds of artifact rig builds. */
@@ -55,6 +52,8 @@ export interface Artifact {
   tags?: string[];
   /** Image id (docker-image only). */
   imageId?: string;
+  /** Where the image was pushed, with the registry's manifest digests. */
+  pushed?: PushedTag[];
 }
 
 /** How one component's build went. */
@@ -97,6 +96,10 @@ export interface BuildOptions {
   cache?: CacheStore;
   /** Skip installing the wheel into a scratch venv (faster, less checked). */
   noSmokeTest?: boolean;
+  /** Build images on this base (`BASE_IMAGE`) instead of the Dockerfile's default. */
+  baseImage?: string;
+  /** Push every image tag to this registry (`host[:port]`). */
+  push?: string;
 }
 
 /** Format version of dist/manifest.json. */
@@ -653,33 +656,55 @@ async function imageStep(
     ? project.settings.name
     : `${project.settings.name}-${component.name}`;
   const tags = imageTags(name, options.version, options.sha);
+  // The app must import inside the image: it gets the test configuration, as under rig test.
+  const config = await loadEnvironment(project, { name: "test", processEnv: {}, ui: options.ui });
+  const appEnv = Object.fromEntries(config.keys.map((k) => [k, config.values[k] ?? ""]));
+  const secrets = [...config.secretKeys].map((k) => config.values[k] ?? "");
   await options.ui.task(`${component.name}: image ${tags[0]}`, async (step) => {
-    const choice = await chooseDockerfile(component, {
-      workDir: workDir(project.root, component.name),
-      app: component.app ?? "app.main:app",
-      pythonVersion: "3.11",
-      installPackage: options.plan.python,
-    });
-    if (choice.template) step.update("using rig's Dockerfile template");
-    const image = await buildImage(engine, {
-      contextDir: component.dir,
-      dockerfile: choice.file,
-      tags,
+    const image = await buildComponentImage(project, component, {
+      appEnv,
+      secrets,
+      engine,
       env: options.env,
+      name,
+      version: options.version,
+      sha: options.sha,
+      workDir: path.join(workDir(project.root, component.name), "image"),
+      baseImage: options.baseImage ?? configString(component, "base_image"),
+      push: options.push,
+      installPackage: options.plan.python,
+      cache: options.cache,
       signal: options.signal,
       onLine: (line) => options.ui.debug(`  ${line}`),
+      onUpdate: (text) => step.update(text),
     });
+    if (image.defaultIgnore) {
+      options.ui.info(
+        `${component.name} has no .dockerignore: rig left out venvs, node_modules, .env*, .git, .rig and dist`,
+      );
+    }
     result.artifacts.push({
       component: component.name,
       type: "docker-image",
       version: options.version,
-      sourceKey: options.key,
+      sourceKey: image.key,
       tags: image.tags,
       imageId: image.id,
+      ...(image.pushed.length ? { pushed: image.pushed } : {}),
     });
-    result.checks.push(`image ${image.tags.join(", ")} (${engine.name})`);
-    if (result.status !== "cached") result.status = "built";
+    result.checks.push(
+      `image ${image.tags.join(", ")} (${engine.name}${image.cached ? ", cached" : ""})`,
+      ...image.checks.map((check) => `image ${check}`),
+      ...image.pushed.map((p) => `pushed ${p.ref}${p.digest ? ` (${p.digest.slice(0, 19)})` : ""}`),
+    );
+    step.update(image.cached ? "unchanged: reused the image built before" : "built and checked");
+    if (result.status !== "cached") result.status = image.cached ? "cached" : "built";
   });
+}
+
+function configString(component: Component, key: string): string | undefined {
+  const value = (component.config as Record<string, unknown> | undefined)?.[key];
+  return typeof value === "string" && value ? value : undefined;
 }
 
 // ---------------------------------------------------------------------------

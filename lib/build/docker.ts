@@ -4,7 +4,7 @@
  * Dockerfile, and builds an image with its tags.
  */
 import * as path from "node:path";
-import { RigError } from "../errors.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type OutputSink, run, tail, which } from "../proc.ts";
 import type { Component } from "../project/project.ts";
@@ -34,14 +34,25 @@ export interface EngineProbe {
 export const START_ENGINE_HINT =
   "Start Docker Desktop or run: sudo systemctl start docker (Podman works too), then: rig build --docker";
 
-/** Looks for a container engine that answers: `docker info`, else `podman info`. */
+/**
+ * Looks for a container engine that answers: `docker info`, else `podman
+ * info`; `RIG_CONTAINER_ENGINE=docker|podman` in `env` tries only that one.
+ */
 export async function detectEngine(
   env: Record<string, string>,
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<EngineProbe> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const problems: string[] = [];
-  for (const name of ["docker", "podman"] as const) {
+  const chosen = env.RIG_CONTAINER_ENGINE?.trim();
+  if (chosen && chosen !== "docker" && chosen !== "podman") {
+    return {
+      problem: `RIG_CONTAINER_ENGINE is "${chosen}", which is neither "docker" nor "podman"`,
+      hint: "Set RIG_CONTAINER_ENGINE=docker or RIG_CONTAINER_ENGINE=podman, or unset it",
+    };
+  }
+  const names = chosen ? [chosen as "docker" | "podman"] : (["docker", "podman"] as const);
+  for (const name of names) {
     const program = which(name, env);
     if (!program) continue;
     const format = name === "docker" ? "{{.ServerVersion}}" : "{{.Version.Version}}";
@@ -116,7 +127,7 @@ export interface DockerfileChoice {
 export interface TemplateValues {
   /** The ASGI app, e.g. `app.main:app`. */
   app: string;
-  /** Python minor version of the base image, e.g. `3.11`. */
+  /** Python minor version of the default base image, e.g. `3.11`. */
   pythonVersion: string;
   /** Requirement file names present in the component (installed in the image). */
   requirements: string[];
@@ -135,7 +146,8 @@ export function renderTemplate(values: TemplateValues): string {
   if (values.installPackage) {
     install.push("COPY . .", "RUN pip install .");
   } else if (!runtime) install.push("RUN pip install uvicorn fastapi");
-  const serve = `uvicorn ${values.app} --host 0.0.0.0 --port 8000`;
+  const port = 8000;
+  const serve = `uvicorn ${values.app} --host 0.0.0.0 --port ${port}`;
   const cmd = values.migrations
     ? JSON.stringify(["sh", "-c", `alembic upgrade head && ${serve}`])
     : JSON.stringify(serve.split(" "));
@@ -145,28 +157,9 @@ export function renderTemplate(values: TemplateValues): string {
     .replaceAll("{{CMD}}", cmd);
 }
 
-/** What an image build excludes from the context when rig writes the Dockerfile. */
-export const TEMPLATE_DOCKERIGNORE = [
-  ".venv",
-  "venv",
-  ".env",
-  ".env.*",
-  "__pycache__",
-  "*.pyc",
-  ".pytest_cache",
-  ".mypy_cache",
-  ".coverage",
-  "htmlcov",
-  "data",
-  "dist",
-  "build",
-  "*.egg-info",
-  ".git",
-].join("\n") + "\n";
-
 /**
  * The component's Dockerfile, or rig's template rendered into `workDir`
- * (with a `Dockerfile.dockerignore` beside it, which BuildKit reads).
+ * (the build context is assembled apart, see image_context.ts).
  */
 export async function chooseDockerfile(
   component: Component,
@@ -196,7 +189,6 @@ export async function chooseDockerfile(
   });
   const file = path.join(options.workDir, "Dockerfile");
   await writeFileAtomic(file, text);
-  await writeFileAtomic(`${file}.dockerignore`, TEMPLATE_DOCKERIGNORE);
   return { file, template: true };
 }
 
@@ -214,17 +206,27 @@ export async function buildImage(
     contextDir: string;
     dockerfile: string;
     tags: string[];
+    /** `--build-arg` values (e.g. BASE_IMAGE). */
+    buildArgs?: Record<string, string>;
+    /** OCI labels. */
+    labels?: Record<string, string>;
     env: Record<string, string>;
     signal?: AbortSignal;
     onLine?: OutputSink;
   },
 ): Promise<ImageResult> {
+  const pairs = (flag: string, values: Record<string, string> = {}) =>
+    Object.entries(values).flatMap(([k, v]) => [flag, `${k}=${v}`]);
   const argv = [
     engine.program,
     "build",
     ...engine.buildArgs,
+    // The base images were checked before (ensureBaseImages): never pull behind rig's back.
+    ...(engine.name === "podman" ? ["--pull=never"] : []),
     "-f",
     options.dockerfile,
+    ...pairs("--build-arg", options.buildArgs),
+    ...pairs("--label", options.labels),
     ...options.tags.flatMap((t) => ["-t", t]),
     options.contextDir,
   ];
@@ -250,4 +252,42 @@ export async function buildImage(
     { env: options.env, signal: options.signal },
   );
   return { id: inspect.stdout.trim(), tags: options.tags, engine: engine.name };
+}
+
+/**
+ * Makes sure every base image is present (pulling a missing one) and returns
+ * their ids, which go into the image's cache key. An image that can be
+ * neither found nor pulled is an environment error naming the way out.
+ */
+export async function ensureBaseImages(
+  engine: Engine,
+  images: string[],
+  options: { env: Record<string, string>; signal?: AbortSignal; configHint: string },
+): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const image of images) {
+    const inspect = () =>
+      run([engine.program, "image", "inspect", "--format", "{{.Id}}", image], {
+        env: options.env,
+        signal: options.signal,
+      });
+    let found = await inspect();
+    if (!found.success) {
+      const pulled = await run([engine.program, "pull", image], {
+        env: options.env,
+        signal: options.signal,
+      });
+      if (!pulled.success) {
+        throw new EnvironmentError(
+          `Cannot get the base image "${image}": it is not present and ${engine.name} cannot pull it (${
+            firstMeaningfulLine(pulled.stderr || pulled.stdout)
+          })`,
+          `Make the registry reachable, or build on an image you have: ${options.configHint}`,
+        );
+      }
+      found = await inspect();
+    }
+    ids[image] = found.stdout.trim().replace(/^sha256:/, "");
+  }
+  return ids;
 }

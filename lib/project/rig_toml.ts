@@ -43,6 +43,7 @@ const COMPONENT_KEYS: Record<
   system_site_packages: "bool",
   fail_under: "number",
   ready: "ready",
+  base_image: "string",
 };
 
 const PROJECT_KEYS = new Set(["name", "config_dir", "env", "remote_cache"]);

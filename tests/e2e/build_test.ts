@@ -27,6 +27,10 @@ interface BuildJson {
   docker: { available: boolean; problem?: string; hint?: string } | null;
 }
 
+// These tests are about everything but images (tests/e2e/image_test.ts builds those): they
+// ask for the docker client alone, whose engine does not run on test machines.
+const NO_ENGINE = { RIG_CONTAINER_ENGINE: "docker" };
+
 function statusOf(doc: BuildJson): Record<string, string> {
   return Object.fromEntries(doc.components.map((c) => [c.name, c.status]));
 }
@@ -120,7 +124,7 @@ Deno.test({
     await git(root, "add", "-A");
     await git(root, "commit", "-qm", "init");
     const build = async (...args: string[]) => {
-      const out = await rigInProcess(["--json", "build", ...args], { cwd: root });
+      const out = await rigInProcess(["--json", "build", ...args], { cwd: root, env: NO_ENGINE });
       return { ...out, doc: out.stdout ? JSON.parse(out.stdout) as BuildJson : undefined };
     };
 
@@ -220,6 +224,7 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
       async () => {
         const { code, stderr, stdout } = await rigProcess(["build", "--skip-tests", "--docker"], {
           cwd: root,
+          env: NO_ENGINE,
         });
         assert.equal(code, 3, stderr);
         assert.match(stdout, /python-client .* cached/);
