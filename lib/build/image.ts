@@ -15,13 +15,8 @@ import { keyManifest, manifestKey } from "../task/task_key.ts";
 import { assembleContext, baseImages } from "./image_context.ts";
 import { checkImage, inspectImage } from "./image_check.ts";
 import { type PushedTag, pushImage } from "./image_push.ts";
-import {
-  buildImage,
-  chooseDockerfile,
-  type Engine,
-  ensureBaseImages,
-  imageTags,
-} from "./docker.ts";
+import type { Engine } from "../container_engine.ts";
+import { buildImage, chooseDockerfile, ensureBaseImages, imageTags } from "./docker.ts";
 
 /** What one image step produced. */
 export interface ImageOutcome {

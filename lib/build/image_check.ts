@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { decompress, readTar } from "../archive.ts";
 import { RigError } from "../errors.ts";
 import { run } from "../proc.ts";
-import type { Engine } from "./docker.ts";
+import type { Engine } from "../container_engine.ts";
 
 /** A built image that fails validation; the message lists every problem. */
 export class ImageValidationError extends RigError {}

@@ -5,7 +5,7 @@
  */
 import { RigError } from "../errors.ts";
 import { run, tail } from "../proc.ts";
-import type { Engine } from "./docker.ts";
+import type { Engine } from "../container_engine.ts";
 
 /** One tag as the registry has it after the push. */
 export interface PushedTag {

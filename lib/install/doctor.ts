@@ -7,6 +7,7 @@ import { run, which } from "../proc.ts";
 import { defaultPython } from "../python/venv.ts";
 import { isFile } from "../fs.ts";
 import * as path from "node:path";
+import { detectEngine } from "../container_engine.ts";
 import { type Component, type Project } from "../project/project.ts";
 import { installHint, RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
@@ -121,12 +122,14 @@ export async function diagnose(
     { name: "node", neededBy: nodeNames || "node components", required: node.length > 0 },
     { name: "npm", neededBy: nodeNames || "node components", required: node.length > 0 },
     { name: "git", neededBy: "rig test --changed, cache inputs", required: false },
-    { name: "docker", neededBy: "rig build (Docker image)", required: false },
     { name: "psql", neededBy: "rig run with PostgreSQL", required: false },
     { name: "pg_ctl", neededBy: "rig run with a throwaway PostgreSQL", required: false },
   ];
   const toolResults = await Promise.all(checks.map((check) => checkTool(check, opts.env)));
   findings.push(...toolResults);
+  if (project.components.some((c) => c.kind === "python-app")) {
+    findings.push(await checkContainerEngine(opts.env));
+  }
 
   for (const component of project.components) {
     findings.push(
@@ -174,6 +177,29 @@ async function checkTool(check: ToolCheck, env: Record<string, string>): Promise
   } catch {
     return { ...base, severity: "warning", detail: `${found} does not answer --version` };
   }
+}
+
+/** A client alone is not enough: the engine behind it must answer (`docker info`, `podman info`). */
+async function checkContainerEngine(env: Record<string, string>): Promise<Finding> {
+  const neededBy = "rig build (container image)";
+  const probe = await detectEngine(env, { timeoutMs: 5000 });
+  const base = { area: "tool" as const, name: "container engine", neededBy };
+  if (probe.engine) {
+    return {
+      ...base,
+      severity: "ok",
+      detail:
+        `${probe.engine.name} ${probe.engine.version} answers  ${probe.engine.program}  (${neededBy})`,
+      version: probe.engine.version,
+      path: probe.engine.program,
+    };
+  }
+  return {
+    ...base,
+    severity: "warning",
+    detail: `${probe.problem} (needed by ${neededBy})`,
+    fix: probe.hint,
+  };
 }
 
 function findPgCtl(): string | undefined {

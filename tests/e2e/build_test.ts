@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { exists } from "../../lib/fs.ts";
 import * as path from "node:path";
-import {
-  chooseDockerfile,
-  detectEngine,
-  imageTags,
-  renderTemplate,
-} from "../../lib/build/docker.ts";
+import { chooseDockerfile, imageTags, renderTemplate } from "../../lib/build/docker.ts";
+import { detectEngine } from "../../lib/container_engine.ts";
 import { loadProject } from "../../lib/project/load_project.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { validateWheel, ValidationError } from "../../lib/python/wheel.ts";
@@ -52,10 +48,21 @@ Deno.test("renderTemplate fills the app, Python version and migrations", () => {
     installPackage: false,
     migrations: false,
   });
-  assert.match(text, /^FROM python:3\.12-slim$/m);
+  assert.match(text, /^ARG BASE_IMAGE=python:3\.12-slim$/m);
+  assert.match(text, /^FROM \$\{BASE_IMAGE\}$/m);
+  assert.match(text, /^RUN python3 -m venv \/opt\/venv$/m);
   assert.match(text, /^RUN pip install -r requirements\.txt$/m);
   assert.match(text, /^CMD \["uvicorn","api\.main:app","--host","0\.0\.0\.0","--port","8000"\]$/m);
   assert.doesNotMatch(text, /\{\{/);
+});
+
+Deno.test("detectEngine refuses an unknown RIG_CONTAINER_ENGINE and names the choices", async () => {
+  const probe = await detectEngine({ PATH: "/usr/bin:/bin", RIG_CONTAINER_ENGINE: "rkt" });
+  assert.equal(probe.engine, undefined);
+  assert.match(
+    probe.problem!,
+    /RIG_CONTAINER_ENGINE is "rkt", which is neither "docker" nor "podman"/,
+  );
 });
 
 Deno.test("detectEngine explains how to get an engine when none is on PATH", async () => {
@@ -65,7 +72,7 @@ Deno.test("detectEngine explains how to get an engine when none is on PATH", asy
   assert.match(probe.hint, /rig build --docker/);
 });
 
-Deno.test("chooseDockerfile renders rig's template beside a dockerignore when none exists", async () => {
+Deno.test("chooseDockerfile renders rig's template when the component has no Dockerfile", async () => {
   await using dir = await tempDir();
   await dir.write({
     "api/requirements.txt": "fastapi\n",
@@ -86,7 +93,6 @@ Deno.test("chooseDockerfile renders rig's template beside a dockerignore when no
     await Deno.readTextFile(choice.file),
     /alembic upgrade head && uvicorn app\.main:app/,
   );
-  assert.match(await Deno.readTextFile(`${choice.file}.dockerignore`), /^\.venv$/m);
   await dir.write({ "api/Dockerfile": "FROM scratch\n" });
   const own = await chooseDockerfile(component, {
     workDir: work,
