@@ -21,7 +21,6 @@ import {
 import { RigError, UsageError } from "./lib/errors.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
 import { RIG_VERSION } from "./lib/version.ts";
-import { createMasker, environmentSecrets } from "./lib/env/redact.ts";
 
 /** The outside world main() talks to; tests pass their own. */
 export interface MainIo {
@@ -76,13 +75,14 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     }
     const command = await findCommand(parsed.command).load();
     mark(`command "${command.name}" loaded`);
-    // Secrets of the caller's environment (tokens, keys) never appear in rig's output.
-    ui.addRedaction(createMasker(environmentSecrets(env)));
     const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
     if (parsed.help) {
       ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
       return 0;
     }
+    // Secrets of the caller's environment (tokens, keys) never appear in rig's output.
+    const { createMasker, environmentSecrets } = await import("./lib/env/redact.ts");
+    ui.addRedaction(createMasker(environmentSecrets(env)));
     const controller = new AbortController();
     io.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     const stopSignals = io.signal ? () => {} : listenForSignals(controller);
