@@ -6,12 +6,14 @@
  * become a wheel and an sdist, node packages an npm tarball, the python-app a
  * container image. `dist/manifest.json` lists every artifact.
  */
+import { lockFile, withLock } from "../lock.ts";
+import { CacheWriteGuard } from "../task/cache_write.ts";
 import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { CacheStore } from "../task/cache.ts";
 import type { TaskRecord } from "../task/cache_record.ts";
-import { ensureRigDir } from "../cache_paths.ts";
+import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { detectEngine, type EngineProbe } from "../container_engine.ts";
 import { imageTags } from "./docker.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
@@ -95,6 +97,8 @@ export interface BuildOptions {
   docker: DockerMode;
   /** The cache store; undefined with --no-cache (always build, store nothing). */
   cache?: CacheStore;
+  /** Turns failed cache writes into one warning for the whole build. */
+  cacheWrites?: CacheWriteGuard;
   /** Skip installing the wheel into a scratch venv (faster, less checked). */
   noSmokeTest?: boolean;
   /** Build images on this base (`BASE_IMAGE`) instead of the Dockerfile's default. */
@@ -188,8 +192,28 @@ export async function buildKey(
 
 /** Builds the selected components and writes dist/manifest.json. */
 export async function buildProject(project: Project, options: BuildOptions): Promise<BuildResult> {
-  const { ui } = options;
   await ensureRigDir(project.root);
+  // One dist/ (and one build/ and egg-info per package): a second rig waits for the first.
+  return await withLock(lockFile(project.root, "build"), {
+    what: "writing dist/",
+    signal: options.signal,
+    onWait: (message) => options.ui.info(message),
+  }, () =>
+    buildProjectLocked(project, {
+      ...options,
+      cacheWrites: options.cacheWrites ??
+        new CacheWriteGuard(
+          options.ui,
+          path.relative(project.root, projectCacheDir(project.root)),
+        ),
+    }));
+}
+
+async function buildProjectLocked(
+  project: Project,
+  options: BuildOptions,
+): Promise<BuildResult> {
+  const { ui } = options;
   const results: ComponentBuild[] = [];
   let engine: EngineProbe | undefined;
   const plans = new Map<string, Awaited<ReturnType<typeof buildPlan>>>();
@@ -352,17 +376,20 @@ async function buildComponent(
     }
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     if (options.cache) {
-      await options.cache.put(
-        {
-          key,
-          task: "build",
-          component: component.name,
-          exitCode: 0,
-          durationMs: performance.now() - started,
-          summary: { artifacts: result.artifacts, checks: result.checks },
-          manifest,
-        },
-        { artifacts: result.artifacts.map((a) => a.path!) },
+      const cache = options.cache;
+      await (options.cacheWrites ?? new CacheWriteGuard(options.ui, "the cache")).attempt(() =>
+        cache.put(
+          {
+            key,
+            task: "build",
+            component: component.name,
+            exitCode: 0,
+            durationMs: performance.now() - started,
+            summary: { artifacts: result.artifacts, checks: result.checks },
+            manifest,
+          },
+          { artifacts: result.artifacts.map((a) => a.path!) },
+        )
       );
     }
   }

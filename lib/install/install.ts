@@ -11,10 +11,12 @@ import { sha256File, sha256Hex } from "../hash.ts";
 import { type Component, type Project } from "../project/project.ts";
 import { RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
+import { lockFile, withLock } from "../lock.ts";
 import {
   ensureVenv,
   findVenv,
   installedDistributions,
+  pythonRequirements,
   quickCheckVenv,
   readPyvenvCfg,
   type Venv,
@@ -149,6 +151,10 @@ export async function fingerprint(
     const plan = pythonPlan(component, opts.root);
     for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
     inputs["(plan)"] = planArgs(plan).join(" ");
+    // The venv was checked against these when installed (as rig doctor checks it);
+    // a changed requirement makes the install stale, and the install then enforces it.
+    const wanted = pythonRequirements(component, opts.root);
+    if (wanted.length) inputs["(python)"] = wanted.map((r) => r.specifier).join("; ");
     if (opts.venv) {
       const cfg = readPyvenvCfg(opts.venv.dir);
       inputs["(interpreter)"] = `${cfg.home ?? ""} ${cfg.version ?? cfg.version_info ?? ""}`;
@@ -217,6 +223,8 @@ function describeChange(before: Record<string, string>, after: Record<string, st
     ? "the virtual environment was recreated"
     : first === "(plan)"
     ? "the install plan changed"
+    : first === "(python)"
+    ? "the Python requirement changed"
     : `"${first}" changed`;
   return changed.length > 1 ? `${label} (and ${changed.length - 1} more)` : label;
 }
@@ -276,12 +284,34 @@ export async function installComponent(
   opts: InstallOptions,
 ): Promise<InstallResult> {
   const started = performance.now();
-  const reason = opts.force ? "forced" : await staleReason(project, component, opts);
-  if (!reason) {
+  const quick = opts.force ? "forced" : await staleReason(project, component, opts);
+  if (!quick) {
     const step = opts.ui.step(`install ${component.name}`);
     step.skip("up to date");
     return { name: component.name, skipped: true, durationMs: performance.now() - started };
   }
+  // Two rigs installing into one venv (or node_modules) at once break both: the second waits,
+  // then finds the work done.
+  return await withLock(lockFile(project.root, `install-${component.name}`), {
+    what: `installing ${component.name}`,
+    signal: opts.signal,
+    onWait: (message) => opts.ui.info(message),
+  }, async () => {
+    const reason = opts.force ? "forced" : await staleReason(project, component, opts);
+    if (!reason) {
+      opts.ui.step(`install ${component.name}`).skip("up to date");
+      return { name: component.name, skipped: true, durationMs: performance.now() - started };
+    }
+    return await installStale(project, component, { ...opts, reason, started });
+  });
+}
+
+async function installStale(
+  project: Project,
+  component: Component,
+  opts: InstallOptions & { reason: string; started: number },
+): Promise<InstallResult> {
+  const { reason, started } = opts;
   const step = opts.ui.step(`install ${component.name}`);
   try {
     const result = isPython(component)

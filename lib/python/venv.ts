@@ -15,6 +15,8 @@ import { parse as parseToml } from "smol-toml";
 import { EnvironmentError, RigError } from "../errors.ts";
 import type { Component } from "../project/project.ts";
 import { run, runChecked, which } from "../proc.ts";
+import { relocationProblem } from "./venv_health.ts";
+import { isAlive } from "../proc_registry.ts";
 import type { Ui } from "../ui.ts";
 
 const IS_WINDOWS = Deno.build.os === "windows";
@@ -163,6 +165,8 @@ export function quickCheckVenv(venv: Venv): VenvHealth {
   if (!isFile(venv.python)) {
     return { ok: false, problem: `its interpreter "${baseInterpreter(venv)}" no longer exists` };
   }
+  const moved = relocationProblem(venv.bin, { home: readPyvenvCfg(venv.dir).home });
+  if (moved) return { ok: false, problem: moved };
   return { ok: true };
 }
 
@@ -395,6 +399,7 @@ export async function ensureVenv(
   component: Component,
   opts: VenvOptions & { root?: string; systemSitePackages?: boolean },
 ): Promise<Venv> {
+  await recoverReplacement(defaultVenvDir(component));
   const existing = findVenv(component, opts);
   let reason: string;
   let dir = defaultVenvDir(component);
@@ -413,21 +418,80 @@ export async function ensureVenv(
         "Recreate it, or deactivate it (or unset RIG_USE_VIRTUAL_ENV) to let rig manage the component's own venv",
       );
     }
-    opts.ui.warn(`Recreating ${reason}`);
-    await removeVenv(existing.dir);
+    return await replaceVenv(component, existing.dir, { ...opts, reason });
   } else {
     reason = "no virtual environment yet";
   }
   return await createVenv(component, dir, { ...opts, reason });
 }
 
+/** Puts back a venv whose replacement was cut short (rig killed), or drops a finished one's. */
+async function recoverReplacement(dir: string): Promise<void> {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.rig-old-`;
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(parent)].map((e) => e.name).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(prefix.length));
+    if (pid === Deno.pid || isAlive(pid)) continue;
+    const aside = path.join(parent, name);
+    if (isFile(path.join(dir, "pyvenv.cfg")) && isFile(venvLayout(dir).python)) {
+      await Deno.remove(aside, { recursive: true }).catch(() => {});
+    } else {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.rename(aside, dir).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Replaces a broken venv without ever leaving none: the replacement
+ * interpreter is found first (nothing is touched when there is none), the old
+ * venv waits beside its place (`<dir>.rig-old-<pid>`) while the new one is
+ * created — at its final path, since venvs cannot be moved — and is removed
+ * only once that worked; on failure it is put back.
+ */
+async function replaceVenv(
+  component: Component,
+  dir: string,
+  opts: VenvOptions & { root?: string; reason: string; systemSitePackages?: boolean },
+): Promise<Venv> {
+  const interpreter = await chooseInterpreter(component, opts);
+  if (!isFile(path.join(dir, "pyvenv.cfg"))) {
+    throw new RigError(`Refusing to replace "${dir}": it is not a virtual environment`);
+  }
+  const aside = `${dir}.rig-old-${Deno.pid}`;
+  await Deno.remove(aside, { recursive: true }).catch(() => {});
+  opts.ui.warn(`Recreating ${opts.reason}`);
+  await Deno.rename(dir, aside);
+  try {
+    const venv = await createVenv(component, dir, { ...opts, interpreter });
+    await Deno.remove(aside, { recursive: true }).catch(() => {});
+    return venv;
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(aside, dir);
+    throw error;
+  }
+}
+
 /** Creates a venv in `dir` with the chosen interpreter. */
 export async function createVenv(
   component: Component,
   dir: string,
-  opts: VenvOptions & { root?: string; reason?: string; systemSitePackages?: boolean },
+  opts: VenvOptions & {
+    root?: string;
+    reason?: string;
+    systemSitePackages?: boolean;
+    /** An interpreter already chosen (see replaceVenv). */
+    interpreter?: Awaited<ReturnType<typeof chooseInterpreter>>;
+  },
 ): Promise<Venv> {
-  const interpreter = await chooseInterpreter(component, opts);
+  const interpreter = opts.interpreter ?? await chooseInterpreter(component, opts);
   const systemSite = opts.systemSitePackages ?? component.systemSitePackages ??
     opts.env.RIG_SYSTEM_SITE_PACKAGES === "1";
   const env = { ...opts.env };

@@ -114,7 +114,12 @@ export class StatCache {
     for (const pair of this.#entries) {
       if (!this.#racy.has(pair[0])) kept.push(pair);
     }
-    await writeFileAtomic(this.file, encodeStatCache(kept));
+    try {
+      await writeFileAtomic(this.file, encodeStatCache(kept));
+    } catch {
+      // Only a speed-up: a read-only or full cache folder costs the next run some hashing.
+      return;
+    }
     this.#dirty = false;
   }
 }

@@ -171,6 +171,8 @@ export interface TaskOutcome {
   planned?: string[];
   /** Undeclared variables a failed task might have needed. */
   undeclared?: string[];
+  /** A node client's run with the server's URL: the counts of its integration files. */
+  integrationCounts?: TestCounts;
 }
 
 /** The result of `rig test`. */

@@ -13,6 +13,8 @@ import { type Component, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { loadEnvironment } from "../env/env_config.ts";
 import { openCacheStore } from "../task/cache.ts";
+import { CacheWriteGuard } from "../task/cache_write.ts";
+import { projectCacheDir } from "../cache_paths.ts";
 import { describeExplanation, explain, keyManifest, manifestKey } from "../task/task_key.ts";
 import { undeclaredVariables } from "../task/hermetic_env.ts";
 import { exportContract, rememberedContract } from "./openapi_contract.ts";
@@ -60,6 +62,10 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     components: project.components,
     ui,
   });
+  const cacheWrites = new CacheWriteGuard(
+    ui,
+    path.relative(project.root, projectCacheDir(project.root)),
+  );
   const servers = new Set<Component>();
   for (const c of opts.components) {
     const server = serverOf(project, c);
@@ -243,16 +249,19 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   try {
     const save = async (t: PlannedTask, result: TaskOutcome) => {
       t.outcome = result;
-      if (result.summary.ok && opts.writeCache && t.manifest) {
-        await store.put({
-          key: t.key,
-          task: cacheTask(t, opts.mode),
-          component: t.component.name,
-          exitCode: 0,
-          summary: result.summary,
-          durationMs: result.summary.durationMs,
-          manifest: t.manifest,
-        }, { log: result.log ?? "" });
+      const manifest = t.manifest;
+      if (result.summary.ok && opts.writeCache && manifest) {
+        await cacheWrites.attempt(() =>
+          store.put({
+            key: t.key,
+            task: cacheTask(t, opts.mode),
+            component: t.component.name,
+            exitCode: 0,
+            summary: result.summary,
+            durationMs: result.summary.durationMs,
+            manifest,
+          }, { log: result.log ?? "" })
+        );
       }
     };
     for (const t of toRun) {
@@ -272,10 +281,9 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
           signal: opts.signal,
           ui,
         });
-        url = server.url;
         // Tests connect as soon as they start (a compiled client's `npm test` takes well under a
         // second), so the server must answer first; its failure stops the run with its output.
-        await server.ready;
+        url = await server.ready;
       }
       const label = partner
         ? `${t.component.name} (with integration)`
@@ -308,7 +316,14 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       if (partner) {
         await save(partner, {
           ...result,
-          summary: { ...result.summary, task: "integration", checks: [] },
+          summary: {
+            ...result.summary,
+            task: "integration",
+            checks: [],
+            // Only the tests it ran; the unit task reports the rest (each test once).
+            counts: result.integrationCounts ?? null,
+            coverage: null,
+          },
           key: partner.key,
           reasons: [
             ...(reasonsFor.get(partner) ?? []),

@@ -10,7 +10,7 @@ import { InterruptedError, RigError } from "../errors.ts";
 import { type Child, spawn, tail } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
-import { venvBin, venvEnv } from "../python/venv.ts";
+import { venvEnv } from "../python/venv.ts";
 import {
   createDatabase,
   type DatabaseConfig,
@@ -19,7 +19,7 @@ import {
   withDatabaseName,
 } from "../db/database.ts";
 import { hasAlembic, upgrade } from "../db/alembic.ts";
-import { freePort, waitForHttp } from "../net.ts";
+import { waitForHttp } from "../net.ts";
 import { type ComponentState, serverCodeHash } from "./test_plan.ts";
 /** A throwaway database for one `rig test` run, created on first use and always dropped. */
 export class TestDatabase {
@@ -126,23 +126,22 @@ async function keepTemplate(file: string, template: string): Promise<void> {
 }
 
 export interface RunningServer {
-  url: string;
-  /** Settles when the server answers its health check; rejects when it cannot start. */
-  ready: Promise<void>;
+  /** Resolves with the server's URL once it answers its health check; rejects when it cannot start. */
+  ready: Promise<string>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the server for integration tests in the background: the URL is known
- * at once, so a client's slow build can overlap the database setup and startup.
+ * Starts the server for integration tests in the background. uvicorn binds a
+ * port of its own choosing (`--port 0`) and names it in its log, so two rigs
+ * (or anything else on the machine) are never handed the same port: a port
+ * found free, released and bound later is a race that two `rig test` lost.
  */
 export function launchServer(
   server: Component,
   opts: { state: ComponentState; database: TestDatabase; signal: AbortSignal; ui: Ui },
 ): RunningServer {
   const venv = opts.state.venv!;
-  const port = freePort();
-  const url = `http://127.0.0.1:${port}`;
   let child: Child | undefined;
   let stopped = false;
   const ready = (async () => {
@@ -151,18 +150,21 @@ export function launchServer(
       env.DATABASE_URL = await opts.database.url(server, opts.state);
     }
     env.HOST = "127.0.0.1";
-    env.PORT = String(port);
     if (stopped || opts.signal.aborted) throw new InterruptedError();
-    const step = opts.ui.step(`start ${server.name} on ${url}`);
+    const step = opts.ui.step(`start ${server.name}`);
     let output = "";
+    let bound: ((url: string) => void) | undefined;
+    const listening = new Promise<string>((resolve) => (bound = resolve));
     const started = spawn(
       [
-        venvBin(venv, "uvicorn"),
+        venv.python,
+        "-m",
+        "uvicorn",
         server.app ?? "app.main:app",
         "--host",
         "127.0.0.1",
         "--port",
-        String(port),
+        "0",
       ],
       {
         cwd: server.dir,
@@ -171,22 +173,33 @@ export function launchServer(
         capture: false,
         onLine: (line) => {
           output += line + "\n";
+          const url = line.match(/Uvicorn running on (https?:\/\/[^\s]+)/)?.[1];
+          if (url) bound?.(url);
         },
       },
     );
     child = started;
     let exited: string | undefined;
-    started.status.then((s) => {
+    const exit = started.status.then((s) => {
       exited = `the server exited with code ${s.code}`;
+      return undefined;
     });
     try {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), 60_000);
+      });
+      const url = await Promise.race([listening, exit, timeout]);
+      clearTimeout(timer);
+      if (!url) throw new RigError(exited ?? "it named no port within 60s");
       const health = server.ready?.http ?? "/health";
       await waitForHttp(`${url}${health}`, {
         timeoutMs: 60_000,
         signal: opts.signal,
         giveUp: () => exited,
       });
-      step.done();
+      step.done(url);
+      return url;
     } catch (error) {
       step.fail();
       await started.stop();
@@ -202,7 +215,6 @@ export function launchServer(
   // Failures are reported by whoever awaits `ready`; never as an unhandled rejection.
   ready.catch(() => {});
   return {
-    url,
     ready,
     async stop() {
       stopped = true;

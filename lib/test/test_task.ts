@@ -21,12 +21,15 @@ import {
   type TestRunOptions,
 } from "./test_plan.ts";
 import type { TestDatabase } from "./test_services.ts";
+import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
+import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";
 /** Test runner exit code conventions. */
 const PYTEST_NO_TESTS = 5;
 
 /** The pieces of a pytest command line. */
 export interface PytestPlan {
-  pytest: string;
+  /** The pytest program, or the argv that starts it (`python -m pytest`). */
+  pytest: string | string[];
   junitFile: string;
   /** Coverage JSON report file; undefined when pytest-cov is not installed. */
   coverageFile?: string;
@@ -42,7 +45,7 @@ export interface PytestPlan {
 
 /** The pytest argv for a plan. */
 export function pytestArgv(plan: PytestPlan): string[] {
-  const argv = [plan.pytest, "-p", "no:cacheprovider", `--junitxml=${plan.junitFile}`];
+  const argv = [...[plan.pytest].flat(), "-p", "no:cacheprovider", `--junitxml=${plan.junitFile}`];
   if (plan.coverageFile) {
     if (plan.coverSources?.length) argv.push(...plan.coverSources.map((s) => `--cov=${s}`));
     else argv.push("--cov");
@@ -285,6 +288,7 @@ export async function runTask(
     if (output !== undefined) summary.failureOutput = failureTail(output, ctx.mask);
   };
 
+  let integrationCounts: TestCounts | undefined;
   const testLane = async () => {
     if (ctx.mode === "lint-only") return;
     if (c.commands.test) {
@@ -300,7 +304,7 @@ export async function runTask(
       const withCoverage = t.task === "test" && "pytest-cov" in installed;
       const coverageFile = withCoverage ? path.join(ctx.temp, dir, "coverage.json") : undefined;
       const argv = pytestArgv({
-        pytest: venvBin(venv, "pytest"),
+        pytest: [venv.python, "-m", "pytest"],
         junitFile,
         coverageFile,
         coverSources: coverSources(c, hasCoverageSource(state.configTexts)),
@@ -310,19 +314,45 @@ export async function runTask(
         ignore: t.task === "test" && t.server ? state.integrationFiles : [],
         passthrough: ctx.passthrough,
       });
-      const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
+      // Its own coverage data file: two runs at once never share one SQLite file.
+      const pytestEnv = { ...env, COVERAGE_FILE: path.join(ctx.temp, dir, ".coverage") };
+      const out = await runStep({ argv, cwd: c.dir, env: pytestEnv, signal: ctx.signal, onLine });
       record(argv, out, "test");
       const result = await readPytestResult(out, { junitFile, coverageFile });
       summary.counts = result.counts;
       summary.cases = result.cases;
       summary.coverage = result.coverage;
       if (result.failure) fail(result.failure, out.output);
+      if (coverageFile && !t.files) {
+        // rig compares the exact total: pytest-cov rounds it first (98.5% passed 99).
+        const failUnder = c.failUnder ?? configuredFailUnder(state.configTexts);
+        const total = coverageTotal(await Deno.readTextFile(coverageFile).catch(() => ""));
+        const shortfall = total === undefined ? undefined : coverageShortfall(total, failUnder);
+        if (failUnder !== undefined) summary.failUnder = failUnder;
+        if (shortfall) fail(shortfall, out.output);
+      }
     } else {
       const argv = ["npm", "test", ...(ctx.passthrough.length ? ["--", ...ctx.passthrough] : [])];
-      const out = await runStep({ argv, cwd: c.dir, env, signal: ctx.signal, onLine });
+      const counting = await nodeCounting(path.join(ctx.temp, dir), env);
+      const out = await runStep({
+        argv,
+        cwd: c.dir,
+        env: counting.env,
+        signal: ctx.signal,
+        onLine,
+      });
       record(argv, out, "test");
       const result = readNodeResult(out);
       summary.counts = result.counts;
+      // One npm test runs both tasks' files: each test is counted by the task it belongs to.
+      const perFile = t.server && state.integrationFiles.length
+        ? await readNodeFileCounts(counting.file)
+        : undefined;
+      if (perFile) {
+        const split = splitNodeCounts(perFile, state.integrationFiles);
+        summary.counts = t.task === "integration" ? split.integration : split.unit;
+        integrationCounts = split.integration;
+      }
       if (result.failure) fail(result.failure, out.output);
     }
   };
@@ -393,6 +423,7 @@ export async function runTask(
     cached: false,
     reasons: [],
     log: ctx.mask(logs.test + logs.checks),
+    integrationCounts,
   };
 }
 
@@ -459,7 +490,8 @@ function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
       out.push({ name, hint: `rig install --${c.name} --dev ${name}` });
       continue;
     }
-    const argv = name === "alembic" ? [venv.python, "-m", "alembic", ...args] : [bin, ...args];
+    // `python -m tool`: a script's shebang may point into another venv (a copied project).
+    const argv = [venv.python, "-m", name, ...args];
     out.push({ name, argv, fixHint: fixes[name] });
   }
   return out;
