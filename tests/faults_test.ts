@@ -2,12 +2,21 @@
  * Faults, with real processes: rig killed with SIGKILL, two rigs at once,
  * read-only and full caches, interrupted migrations. The first tests drive the
  * mechanisms through a stand-in rig (tests/testdata/fault_rig.ts); the
- * end-to-end ones in tests/e2e/faults_e2e_test.ts use the reference project.
+ * end-to-end ones run rig itself on one installed copy of the reference project.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { describeReap, reapOrphans, runDir } from "../lib/proc_registry.ts";
-import { processAlive, tempDir } from "./helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  processAlive,
+  processesMentioning,
+  rigProcess,
+  spawnRig,
+  tempDir,
+} from "./helpers.ts";
+import { freePort } from "../lib/net.ts";
 
 const FAULT_RIG = path.join(import.meta.dirname!, "testdata", "fault_rig.ts");
 
@@ -206,5 +215,339 @@ Deno.test({
       }
       killGroup(firstPgid);
     }
+  },
+});
+
+// ---------------------------------------------------------------------------
+// End to end: rig itself on the reference project.
+
+/** A rig started as a child process, its output collected as it arrives. */
+interface LiveRig {
+  pid: number;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  status: Promise<{ code: number; output: string }>;
+  kill(signal: Deno.Signal): void;
+}
+
+function startRig(args: string[], env: Record<string, string>): LiveRig {
+  const child = spawnRig(args, { env });
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exited = false;
+  const status = child.status.then(async (s) => {
+    await pumps;
+    exited = true;
+    return { code: s.code, output: text };
+  });
+  return {
+    pid: child.pid,
+    output: () => text,
+    status,
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    },
+    async waitFor(pattern, timeoutMs = 300_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        const match = text.match(pattern);
+        if (match) return match;
+        if (exited) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`rig ${args.join(" ")} never printed ${pattern}:\n${text}`);
+    },
+  };
+}
+
+/** Processes of the project other than rig itself (its command line names the project too). */
+function childrenOf(rig: LiveRig, root: string): number[] {
+  return processesMentioning(root).filter((pid) => pid !== rig.pid);
+}
+
+/** Kills rig with SIGKILL and returns how long until no process mentions `root`. */
+async function killAndCount(rig: LiveRig, root: string): Promise<number> {
+  assert.ok(childrenOf(rig, root).length > 0, "rig's children run before the kill");
+  rig.kill("SIGKILL");
+  await rig.status;
+  try {
+    return await waitUntil(
+      `no process of ${root} left`,
+      () => processesMentioning(root).length === 0,
+      10_000,
+    );
+  } catch (error) {
+    const left = processesMentioning(root).map((pid) =>
+      `${pid}: ${Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ")}`
+    );
+    for (const pid of processesMentioning(root)) Deno.kill(pid, "SIGKILL");
+    throw new Error(`${(error as Error).message}\n${left.join("\n")}`);
+  }
+}
+
+async function sha256(file: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(file));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function rigTempFolders(tmp: string, pid: number): string[] {
+  return [...Deno.readDirSync(tmp)].map((e) => e.name).filter((n) => n.startsWith(`rig-${pid}-`));
+}
+
+/** Runs a command as root would; true when it worked (mount may be refused in a container). */
+async function tryRun(argv: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(argv[0]!, { args: argv.slice(1), stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+const SLOW_MIGRATION = `"""a slow migration, to be interrupted"""
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
+    op.add_column("users", sa.Column("nickname", sa.String(50)))
+    time.sleep(300)
+
+
+def downgrade():
+    pass
+`;
+
+Deno.test({
+  name: "rig survives kill -9, two rigs at once, broken caches and moved projects without loss",
+  ignore: !LINUX,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-faults-e2e-");
+    const root = await copyReferenceProject(dir.join("authserver"));
+    const tmp = dir.join("tmp");
+    await Deno.mkdir(tmp);
+    const env = { TMPDIR: tmp };
+    await git(root, "init", "-q");
+    await git(root, "add", "-A");
+    await git(root, "commit", "-qm", "reference project");
+    const installed = await rigProcess(["-C", root, "install"], { env });
+    assert.equal(installed.code, 0, installed.stderr);
+    const db = path.join(root, "server", "data", "dev.db");
+    const canMount = await tryRun(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tmp]) &&
+      await tryRun(["umount", tmp]);
+    const noMount = canMount
+      ? false
+      : "mount is not permitted here (needs root, no container limits)";
+    if (noMount) console.log(`ignore: ${noMount}`);
+
+    await t.step("kill -9 of rig run after the server is up leaves nothing running", async () => {
+      const rig = startRig(["-C", root, "run", "--port", String(freePort())], env);
+      await rig.waitFor(/server ready at http/);
+      const took = await killAndCount(rig, root);
+      assert.ok(took < 10_000);
+      assert.ok(await Deno.stat(db), "the first run created the database");
+    });
+
+    await t.step("kill -9 during a migration: the next rig restores the database", async () => {
+      const before = await sha256(db);
+      const slow = path.join(root, "server", "migrations", "versions", "0003_slow.py");
+      await Deno.writeTextFile(slow, SLOW_MIGRATION);
+      const rig = startRig(["-C", root, "-v", "run", "--port", String(freePort())], env);
+      await rig.waitFor(/Running upgrade 0002 -> 0003/);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(await Deno.stat(`${db}.rig-backup`), "the backup exists while Alembic runs");
+      await killAndCount(rig, root);
+      await Deno.remove(slow);
+      const next = startRig(["-C", root, "run", "--port", String(freePort())], env);
+      try {
+        await next.waitFor(/server ready at http/);
+        assert.match(
+          next.output(),
+          /warning: Restored "dev\.db" from the backup taken before an upgrade that was interrupted \(rig pid \d+/,
+        );
+        assert.match(next.output(), /migrations up to date \(at 0002\)/);
+        assert.equal(await sha256(db), before);
+        assert.equal(await Deno.stat(`${db}.rig-backup`).catch(() => null), null);
+      } finally {
+        next.kill("SIGINT");
+        assert.equal((await next.status).code, 0, next.output());
+      }
+    });
+
+    await t.step(
+      "kill -9 of rig test leaves nothing running; the next start removes its temp folder",
+      async () => {
+        const rig = startRig(["-C", root, "test", "--force"], env);
+        await rig.waitFor(/✓ start server http/);
+        assert.equal(rigTempFolders(tmp, rig.pid).length, 1);
+        await killAndCount(rig, root);
+        const next = await rigProcess(["-C", root, "info"], { env });
+        assert.equal(next.code, 0, next.stderr);
+        assert.match(next.stderr, new RegExp(`[Rr]emoved 1 temp folder left by rig pid ${rig.pid}`));
+        assert.deepEqual(rigTempFolders(tmp, rig.pid), []);
+      },
+    );
+
+    await t.step("kill -9 of rig build leaves nothing running", async () => {
+      const rig = startRig(["-C", root, "build", "--no-docker", "--skip-tests"], env);
+      // Kill it while it builds: as soon as a child of the project runs.
+      await waitUntil(
+        "rig build started a child",
+        () => processesMentioning(root).length > 0,
+        120_000,
+      );
+      const took = await killAndCount(rig, root);
+      assert.ok(took < 10_000);
+    });
+
+    await t.step("two rig test at once both pass", async () => {
+      const runs = [0, 1].map(() => startRig(["-C", root, "test", "--force"], env));
+      const [a, b] = await Promise.all(runs.map((r) => r.status));
+      assert.equal(a!.code, 0, a!.output);
+      assert.equal(b!.code, 0, b!.output);
+      for (const run of [a!, b!]) {
+        assert.match(run.output, /js-client \(integration\)\s+3\s+0\s+0/);
+        assert.match(run.output, /js-client\s+19\s+0\s+0/);
+      }
+    });
+
+    await t.step("two rig build at once both pass; the second waits for the first", async () => {
+      const runs = [0, 1].map(() => startRig(["-C", root, "build", "--no-docker"], env));
+      const [a, b] = await Promise.all(runs.map((r) => r.status));
+      assert.equal(a!.code, 0, a!.output);
+      assert.equal(b!.code, 0, b!.output);
+      assert.match(a!.output + b!.output, /waiting for rig pid \d+: writing dist\//);
+    });
+
+    const touch = async () => {
+      const file = path.join(root, "server", "app", "__init__.py");
+      await Deno.writeTextFile(file, `${await Deno.readTextFile(file)}# ${crypto.randomUUID()}\n`);
+    };
+    const cache = path.join(root, ".rig", "cache");
+
+    await t.step({
+      name: "a read-only .rig/cache: the tests' result stands, one warning, the store intact",
+      ignore: !!noMount,
+      fn: async () => {
+        const entries = [...Deno.readDirSync(cache)].map((e) => e.name).sort();
+        await touch();
+        assert.ok(await tryRun(["mount", "--bind", cache, cache]));
+        try {
+          assert.ok(await tryRun(["mount", "-o", "remount,bind,ro", cache]));
+          const result = await rigProcess(["-C", root, "test", "--server"], { env });
+          assert.equal(result.code, 0, result.stderr);
+          const warnings = result.stderr.match(/warning: Results were not cached/g) ?? [];
+          assert.equal(warnings.length, 1, result.stderr);
+          assert.match(
+            result.stderr,
+            /cannot write to "\.rig\/cache" \(its file system is read-only\)/,
+          );
+          assert.doesNotMatch(result.stderr, /Unexpected error/);
+        } finally {
+          await tryRun(["umount", cache]);
+        }
+        assert.deepEqual([...Deno.readDirSync(cache)].map((e) => e.name).sort(), entries);
+        const cached = await rigProcess(["-C", root, "test"], { env });
+        assert.equal(cached.code, 0, cached.stderr);
+      },
+    });
+
+    await t.step({
+      name: "a full .rig/cache (a small tmpfs): the tests' result stands with one warning",
+      ignore: !!noMount,
+      fn: async () => {
+        await touch();
+        const aside = `${cache}.aside`;
+        await Deno.rename(cache, aside);
+        await Deno.mkdir(cache);
+        assert.ok(await tryRun(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", cache]));
+        try {
+          // Fill it up: every write into the cache now fails with ENOSPC.
+          await tryRun(["dd", "if=/dev/zero", `of=${path.join(cache, "filler")}`, "bs=4k"]);
+          const result = await rigProcess(["-C", root, "test", "--server"], { env });
+          assert.equal(result.code, 0, result.stderr);
+          assert.match(result.stderr, /✓ server \d+ passed/);
+          assert.match(result.stderr, /warning: Results were not cached: .*\(the disk is full\)/);
+          assert.doesNotMatch(result.stderr, /Unexpected error/);
+        } finally {
+          await tryRun(["umount", cache]);
+          await Deno.remove(cache, { recursive: true });
+          await Deno.rename(aside, cache);
+        }
+      },
+    });
+
+    await t.step("fail_under is compared with the exact coverage (98.5% fails 99)", async () => {
+      const toml = path.join(root, "rig.toml");
+      const original = await Deno.readTextFile(toml);
+      await Deno.writeTextFile(toml, `${original}\n[components.server]\nfail_under = 99\n`);
+      try {
+        const result = await rigProcess(["-C", root, "test", "--server"], { env });
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /coverage 98\.\d+% under 99%/);
+      } finally {
+        await Deno.writeTextFile(toml, original);
+      }
+    });
+
+    await t.step("--force with an unsatisfiable python leaves the old venv working", async () => {
+      const toml = path.join(root, "rig.toml");
+      const original = await Deno.readTextFile(toml);
+      const python = path.join(root, "server", ".venv", "bin", "python");
+      await Deno.writeTextFile(toml, `${original}\n[components.server]\npython = ">=3.99"\n`);
+      try {
+        const doctor = await rigProcess(["-C", root, "doctor"], { env });
+        assert.match(doctor.stdout + doctor.stderr, /does not satisfy ">=3\.99"/);
+        for (const args of [["install", "--server"], ["install", "--force", "--server"]]) {
+          const result = await rigProcess(["-C", root, ...args], { env });
+          assert.equal(result.code, 3, `rig ${args.join(" ")}: ${result.stderr}`);
+          assert.match(
+            result.stderr,
+            /No Python interpreter for component "server" matches >=3\.99/,
+          );
+          assert.doesNotMatch(result.stderr, /up to date/);
+          const works = await new Deno.Command(python, { args: ["-c", "import fastapi"] }).output();
+          assert.ok(works.success, "the old venv still works");
+        }
+      } finally {
+        await Deno.writeTextFile(toml, original);
+      }
+    });
+
+    await t.step("a copied project's venv is recreated, never the original's used", async () => {
+      const copy = dir.join("copy");
+      assert.ok(await tryRun(["cp", "-a", root, copy]));
+      const doctor = await rigProcess(["-C", copy, "doctor"], { env });
+      assert.match(
+        doctor.stdout + doctor.stderr,
+        /server\/\.venv: its script "[^"]+" runs "[^"]*authserver\/server\/\.venv\/bin\/python[^"]*", outside this environment/,
+      );
+      const result = await rigProcess(["-C", copy, "install", "--server"], { env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /Recreating server\/\.venv: its script/);
+      const pytest = await Deno.readTextFile(path.join(copy, "server", ".venv", "bin", "pytest"));
+      assert.ok(pytest.startsWith(`#!${path.join(copy, "server", ".venv", "bin", "python")}`));
+      const again = await rigProcess(["-C", copy, "doctor"], { env });
+      assert.doesNotMatch(again.stdout + again.stderr, /outside this environment/);
+      await Deno.remove(copy, { recursive: true });
+    });
   },
 });

@@ -206,3 +206,20 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Live processes whose command line mentions `text` (e.g. a temp project's path). */
+export function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(text) && processAlive(Number(entry.name))) {
+        found.push(Number(entry.name));
+      }
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found;
+}
