@@ -401,7 +401,10 @@ Deno.test({
         await killAndCount(rig, root);
         const next = await rigProcess(["-C", root, "info"], { env });
         assert.equal(next.code, 0, next.stderr);
-        assert.match(next.stderr, new RegExp(`[Rr]emoved 1 temp folder left by rig pid ${rig.pid}`));
+        assert.match(
+          next.stderr,
+          new RegExp(`[Rr]emoved 1 temp folder left by rig pid ${rig.pid}`),
+        );
         assert.deepEqual(rigTempFolders(tmp, rig.pid), []);
       },
     );
