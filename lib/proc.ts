@@ -7,7 +7,13 @@
  */
 import { isDir } from "./fs.ts";
 import * as path from "node:path";
-import { InterruptedError, MissingToolError, ProcessError, RigError } from "./errors.ts";
+import {
+  EnvironmentError,
+  InterruptedError,
+  MissingToolError,
+  ProcessError,
+  RigError,
+} from "./errors.ts";
 import { currentRegistry } from "./proc_registry.ts";
 
 /** Where a child's output goes. */
@@ -147,6 +153,7 @@ export function spawn(argv: string[], options: ProcOptions): Child {
   if (!program) throw new RigError("Cannot start an empty command");
   const resolved = which(program, options.env);
   if (!resolved) throw new MissingToolError(path.basename(program), options.missingHint);
+  if (!IS_WINDOWS) requireInterpreter(program, resolved);
   const started = performance.now();
   const watched = !IS_WINDOWS && options.stdin === undefined && options.watchRig !== false;
   let process: Deno.ChildProcess;
@@ -251,6 +258,33 @@ export function spawn(argv: string[], options: ProcOptions): Child {
   })();
 
   return { pid: process.pid, argv, status, stop };
+}
+
+/**
+ * A script whose `#!` interpreter is gone (a venv script of a moved or deleted
+ * project) would fail as "exec: not found", looking like a failure of the work.
+ */
+function requireInterpreter(program: string, resolved: string): void {
+  let head = "";
+  let handle: Deno.FsFile | undefined;
+  try {
+    handle = Deno.openSync(resolved, { read: true });
+    const buffer = new Uint8Array(256);
+    head = new TextDecoder().decode(buffer.subarray(0, handle.readSync(buffer) ?? 0));
+  } catch {
+    return;
+  } finally {
+    handle?.close();
+  }
+  if (!head.startsWith("#!")) return;
+  const interpreter = head.slice(2).split("\n")[0]!.trim().split(/\s+/)[0] ?? "";
+  if (!interpreter.startsWith("/") || isExecutable(interpreter)) return;
+  throw new EnvironmentError(
+    `Cannot run "${path.basename(program)}": its interpreter "${interpreter}" does not exist`,
+    interpreter.includes("/bin/python")
+      ? "Its virtual environment was moved or copied; recreate it with: rig install"
+      : `Reinstall "${path.basename(program)}"`,
+  );
 }
 
 async function collect(

@@ -12,6 +12,8 @@ import { readNodeFileCounts, splitNodeCounts } from "../lib/test/node_counts.ts"
 import { relocationProblem, scriptInterpreter } from "../lib/python/venv_health.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { tempDir } from "./helpers.ts";
+import { run } from "../lib/proc.ts";
+import { EnvironmentError } from "../lib/errors.ts";
 
 Deno.test("an interrupted upgrade's backup is put back byte for byte, and only once", async () => {
   await using dir = await tempDir();
@@ -163,4 +165,18 @@ Deno.test("a venv whose scripts run another venv's Python is reported as moved",
     "/a b/.venv/bin/python",
   );
   assert.equal(scriptInterpreter("#!/usr/bin/env bash\n"), undefined);
+});
+
+Deno.test("a script whose interpreter is gone is an environment error, not a failed test", async () => {
+  await using dir = await tempDir();
+  const script = dir.join("pytest");
+  await Deno.writeTextFile(script, "#!/gone/project/.venv/bin/python\nimport pytest\n");
+  await Deno.chmod(script, 0o755);
+  const error = await run([script, "-q"], { env: { PATH: "/usr/bin:/bin" } }).catch((e) => e);
+  assert.ok(error instanceof EnvironmentError, String(error));
+  assert.match(
+    error.message,
+    /its interpreter "\/gone\/project\/\.venv\/bin\/python" does not exist/,
+  );
+  assert.match(error.hint!, /rig install/);
 });
