@@ -1,5 +1,8 @@
-/** SHA-256 hashing helpers (Web Crypto for buffers, node:crypto streams for large files). */
-import { createHash } from "node:crypto";
+/**
+ * SHA-256 hashing helpers: Web Crypto for buffers, node:crypto for streams and
+ * file contents (see lib/sha256.ts for small synchronous hashes).
+ */
+import type { Hash } from "node:crypto";
 
 const encoder = new TextEncoder();
 
@@ -17,9 +20,24 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   return toHex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
 }
 
+let createHash: ((algorithm: string) => Hash) | undefined;
+
+/**
+ * A node:crypto SHA-256 hash, the module loaded on first use: evaluating
+ * node:crypto costs about 20 ms, which start-up and a cache hit never pay.
+ * (`process.getBuiltinModule` loads it synchronously; a static import would
+ * load it for every command, and a bundle hoists static imports to its top.)
+ */
+export function nodeSha256(): Hash {
+  createHash ??= (globalThis as unknown as {
+    process: { getBuiltinModule(id: "node:crypto"): typeof import("node:crypto") };
+  }).process.getBuiltinModule("node:crypto").createHash;
+  return createHash("sha256");
+}
+
 /** SHA-256 of a file's content, streamed so large files do not fill memory. */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
+  const hash = nodeSha256();
   using handle = await Deno.open(file, { read: true });
   for await (const chunk of handle.readable) hash.update(chunk);
   return hash.digest("hex");

@@ -30,3 +30,13 @@ Deno.test("every file in templates/ is read through templates/mod.ts, so bundles
     assert.equal(TEMPLATES[name], Deno.readTextFileSync(`${REPO_ROOT}/templates/${name}`), name);
   }
 });
+
+Deno.test("a cached rig test evaluates no install, build, database, server or npm module, nor node:crypto", async () => {
+  const loaded = [...await staticImports(REPO_ROOT, "commands/test.ts")];
+  const offPath = loaded.filter((m) =>
+    /^lib\/(install|build|db|run|node)\//.test(m) ||
+    ["lib/test/test_task.ts", "lib/test/test_services.ts", "node:crypto"].includes(m) ||
+    ["npm:semver", "npm:@renovatebot/pep440", "npm:dotenv"].includes(m)
+  );
+  assert.deepEqual(offPath, [], `commands/test.ts statically imports ${offPath.join(", ")}`);
+});

@@ -20,9 +20,9 @@
  * Commands do not use the store directly: lib/task/ runs a task's life (inputs,
  * key, lookup, run, store) and opens the store with `openCacheStore`.
  */
-import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { RigError, UsageError } from "../errors.ts";
+import { sha256Hex } from "../hash.ts";
 import { comparePaths } from "./input_listing.ts";
 import { hashFile } from "./content_hash.ts";
 import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
@@ -313,7 +313,7 @@ export class CacheStore {
 
   /** Stores bytes as a blob (idempotent) and returns its reference. */
   async putBlob(bytes: Uint8Array): Promise<BlobRef> {
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const sha256 = await sha256Hex(bytes);
     const target = this.blobPath(sha256);
     if (!(await this.#blobPresent(target, bytes.length))) {
       await writeFileAtomic(target, bytes);
@@ -330,7 +330,7 @@ export class CacheStore {
     } catch (error) {
       throw missingBlob(what, ref, error);
     }
-    const actual = createHash("sha256").update(bytes).digest("hex");
+    const actual = await sha256Hex(bytes);
     if (actual !== ref.sha256) {
       await Deno.remove(file).catch(() => {});
       throw corruptBlob(what, ref);

@@ -3,7 +3,8 @@
  * of its text with CRLF turned into LF when git would normalise it. Large
  * files are streamed. Kept free of other imports so hash workers start fast.
  */
-import { createHash } from "node:crypto";
+import type { Hash } from "node:crypto";
+import { nodeSha256 } from "../hash.ts";
 
 /** How a file's bytes are hashed: as they are, as text (CRLF → LF), or text when it looks like text. */
 export type TextMode = "raw" | "text" | "auto";
@@ -58,7 +59,7 @@ export function hashContent(bytes: Uint8Array, mode: TextMode): string {
   let data = bytes;
   if (mode === "text") data = crlfToLf(bytes);
   else if (mode === "auto" && bytes.indexOf(13) >= 0 && !looksBinary(bytes)) data = crlfToLf(bytes);
-  return createHash("sha256").update(data).digest("hex");
+  return nodeSha256().update(data).digest("hex");
 }
 
 /** SHA-256 hex of one file's content after line-ending normalisation (`mode`, default raw). */
@@ -73,7 +74,7 @@ export async function hashFile(
 }
 
 async function hashStream(file: string, mode: TextMode): Promise<string> {
-  const hash = createHash("sha256");
+  const hash = nodeSha256();
   using handle = await Deno.open(file, { read: true });
   const buffers = [new Uint8Array(CHUNK_SIZE), new Uint8Array(CHUNK_SIZE)];
   let current = 0;
@@ -109,7 +110,7 @@ export function hashFileSync(file: string, opts: { size?: number; mode?: TextMod
   const mode = opts.mode ?? "raw";
   const size = opts.size ?? Deno.statSync(file).size;
   if (size < STREAM_THRESHOLD) return hashContent(Deno.readFileSync(file), mode);
-  const hash = createHash("sha256");
+  const hash = nodeSha256();
   using handle = Deno.openSync(file, { read: true });
   const buffer = new Uint8Array(CHUNK_SIZE);
   const feed = normaliser(hash, mode);
@@ -130,7 +131,7 @@ export function hashFileSync(file: string, opts: { size?: number; mode?: TextMod
 
 /** Feeds chunks into a hash, turning CRLF into LF across chunk boundaries; `undefined` ends. */
 function normaliser(
-  hash: ReturnType<typeof createHash>,
+  hash: Hash,
   mode: TextMode,
 ): (chunk: Uint8Array | undefined) => void {
   let normalise: boolean | undefined = mode === "text" ? true : mode === "raw" ? false : undefined;

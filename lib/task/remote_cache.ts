@@ -12,9 +12,9 @@
  * does not verify is refused (ArtifactSignatureError). In read-only mode
  * (`read_only = true`, `RIG_REMOTE_CACHE_READ_ONLY=1`) rig only downloads.
  */
-import { createHash } from "node:crypto";
 import { RigError } from "../errors.ts";
 import { artifactKey, artifactTag, type Signer, verifyArtifactTag } from "./signing.ts";
+import { nodeSha256 } from "../hash.ts";
 
 /** Where the remote cache is and how to authenticate. */
 export interface RemoteCacheConfig {
@@ -106,7 +106,7 @@ export async function unpackEntry(bytes: Uint8Array): Promise<PackedEntry> {
   for (const blob of header.blobs ?? []) {
     const data = raw.subarray(at, at + blob.size);
     at += blob.size;
-    const actual = createHash("sha256").update(data).digest("hex");
+    const actual = nodeSha256().update(data).digest("hex");
     if (data.length !== blob.size || actual !== blob.sha256) {
       throw new RigError(`Remote cache artifact has a corrupt blob "${blob.sha256.slice(0, 12)}"`);
     }

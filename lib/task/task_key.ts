@@ -6,7 +6,7 @@
  * hashes of the components it depends on. The manifest is stored in each
  * cache record so `explain` can say what changed.
  */
-import { createHash } from "node:crypto";
+import { Sha256, sha256Sync } from "../sha256.ts";
 import type { Manifest } from "./fingerprint.ts";
 
 /** Bumped whenever what goes into a key changes meaning; old entries then never match. */
@@ -71,9 +71,9 @@ export function stableJson(value: unknown): string {
   return `{${parts.join(",")}}`;
 }
 
-/** SHA-256 hex of a string (sync; node:crypto). */
+/** SHA-256 hex of a string (sync). */
 export function sha256Text(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return sha256Sync(text);
 }
 
 /** Hashes env values so they can be stored and compared but never read back. */
@@ -113,7 +113,7 @@ function sortRecord<T>(record: Record<string, T>): Record<string, T> {
 
 /** The cache key of a key manifest: SHA-256 hex over its stable JSON (the config itself is represented by its hash). */
 export function manifestKey(manifest: KeyManifest): string {
-  const hash = createHash("sha256");
+  const hash = new Sha256();
   hash.update(`rig-task-key\0${manifest.formatVersion}\0`);
   hash.update(stableJson({ ...manifest, config: undefined, inputs: undefined }));
   // Inputs are fed entry by entry: 10,000 paths need no giant string.
@@ -121,7 +121,7 @@ export function manifestKey(manifest: KeyManifest): string {
   for (const file of Object.keys(manifest.inputs).sort()) {
     hash.update(`\0${file}\0${manifest.inputs[file]}`);
   }
-  return hash.digest("hex");
+  return hash.digestHex();
 }
 
 /** The cache key of a task: SHA-256 hex, deterministic across machines and checkouts. */

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { changedFiles, relativeToProject } from "../git.ts";
 import { type ChangedSelection, groupChanges, selectChanged } from "../project/selection.ts";
 import { InterruptedError } from "../errors.ts";
+import { mark } from "../trace.ts";
 import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { type Component, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
@@ -19,7 +20,6 @@ import { describeExplanation, explain, keyManifest, manifestKey } from "../task/
 import { undeclaredVariables } from "../task/hermetic_env.ts";
 import { exportContract, rememberedContract } from "./openapi_contract.ts";
 import { findVenv, venvEnv } from "../python/venv.ts";
-import { ensureInstalled } from "../install/install.ts";
 import {
   cacheTask,
   describeComponents,
@@ -38,8 +38,7 @@ import {
   type TestReport,
   type TestRunOptions,
 } from "./test_plan.ts";
-import { describePlan, runTask } from "./test_task.ts";
-import { launchServer, type RunningServer, TestDatabase } from "./test_services.ts";
+import type { RunningServer } from "./test_services.ts";
 /** Runs the selected components' test tasks, from the cache when possible. */
 export async function runTestSuite(project: Project, opts: TestRunOptions): Promise<TestReport> {
   const started = performance.now();
@@ -56,6 +55,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     if (value !== undefined) configValues[key] = value;
   }
   const mask = loaded.mask;
+  mark("test environment loaded");
   const store = openCacheStore(project.root, {
     env: opts.env,
     remoteCache: project.settings.remoteCache,
@@ -73,6 +73,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   }
   const involved = project.components.filter((c) => opts.components.includes(c) || servers.has(c));
   const states = await describeComponents(project, involved, { ...opts, configValues });
+  mark("inputs listed and fingerprinted");
 
   const contracts = new Map<string, string>();
   const contractOf = async (server: Component, allowExport: boolean) => {
@@ -195,7 +196,9 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   };
 
   const pending = tasks.filter((t) => !t.outcome);
+  mark("keys and cache lookups");
   if (opts.dryRun) {
+    const { describePlan } = await import("./test_task.ts");
     for (const t of pending) {
       t.outcome = {
         summary: emptySummary(t),
@@ -215,6 +218,9 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       needed.add(t.component);
       if (t.server) needed.add(t.server);
     }
+    // Loaded only on a miss, like test_task.ts and test_services.ts below: a cache hit
+    // never evaluates the install, database, server or npm modules (RIG_TRACE=1 shows it).
+    const { ensureInstalled } = await import("../install/install.ts");
     await ensureInstalled(project, project.components.filter((c) => needed.has(c)), {
       env: opts.env,
       ui,
@@ -237,6 +243,9 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   for (const t of tasks.filter((t) => t.outcome)) {
     ui.step(taskLabel(t.component.name, t.task)).cached(describeSummary(t.outcome!.summary));
   }
+  if (!toRun.length) return finish(tasks, started, mask);
+  const { runTask } = await import("./test_task.ts");
+  const { launchServer, TestDatabase } = await import("./test_services.ts");
   const temp = await makeRunTempDir("test");
   const database = new TestDatabase(project, {
     temp,
