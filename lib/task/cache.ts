@@ -114,6 +114,8 @@ export class CacheStore {
   readonly #env: Record<string, string>;
   readonly #outputRoots: (task: string, component: string) => string[];
   readonly #redact: ((text: string) => string) | undefined;
+  /** Keys whose remote artifact was refused: an honest result replaces it on the server. */
+  readonly #refused = new Set<string>();
   #remoteWarned = false;
   #gitignoreChecked = false;
 
@@ -356,10 +358,15 @@ export class CacheStore {
     record: TaskRecord,
     destRoot: string = this.root,
   ): Promise<{ files: number; bytes: number; paths: string[] }> {
-    await checkRestore(this.root, record, {
-      roots: this.#outputRoots(record.task, record.component),
-      env: this.#env,
-    });
+    try {
+      await checkRestore(this.root, record, {
+        roots: this.#outputRoots(record.task, record.component),
+        env: this.#env,
+      });
+    } catch (error) {
+      this.#refused.add(record.key);
+      throw error;
+    }
     for (const artifact of record.artifacts) {
       const source = this.blobPath(artifact.sha256);
       let actual: string;
@@ -561,8 +568,10 @@ export class CacheStore {
       this.#debug(`Cache entry "${key.slice(0, 12)}" came from the remote cache`);
       return record;
     } catch (error) {
-      if (error instanceof ArtifactSignatureError) this.#warn(error.message, error.hint);
-      else this.#remoteTrouble(error);
+      if (error instanceof ArtifactSignatureError) {
+        this.#refused.add(key);
+        this.#warn(error.message, error.hint);
+      } else this.#remoteTrouble(error);
       return undefined;
     }
   }
@@ -573,7 +582,7 @@ export class CacheStore {
       return;
     }
     try {
-      if (await this.#remote!.exists(record.key)) return;
+      if (!this.#refused.has(record.key) && await this.#remote!.exists(record.key)) return;
       await this.#remote!.upload(record.key, await this.exportEntry(record), {
         durationMs: record.durationMs,
       });

@@ -1,0 +1,423 @@
+/**
+ * rig under attack: forged cache records (local and through a real
+ * turborepo-remote-cache server) that try to write into .git/hooks, over
+ * tracked sources, through symlinks and outside the project; and a sweep for
+ * planted secrets over everything rig prints and stores.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { canonicalRecordBytes, signerFromKey } from "../lib/task/signing.ts";
+import { artifactTag } from "../lib/task/signing.ts";
+import { recordChecksum, type TaskRecord } from "../lib/task/cache_record.ts";
+import { CacheStore } from "../lib/task/cache.ts";
+import { RestoreRejectedError } from "../lib/task/restore_policy.ts";
+import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
+import { freePort, git, rigProcess, tempDir, writeFiles } from "./helpers.ts";
+
+const encoder = new TextEncoder();
+const HOOK = "#!/bin/sh\necho pwned > /tmp/rig-pwned\n";
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A git repository of small npm packages (npm pack is rig's quickest real build). */
+async function npmProject(root: string, libs: string[], rigToml = ""): Promise<void> {
+  const files: Record<string, string> = { "rig.toml": `[project]\nname = "fx"\n${rigToml}` };
+  for (const lib of libs) {
+    files[`libs/${lib}/package.json`] = JSON.stringify({
+      name: lib,
+      version: "1.0.0",
+      main: "index.js",
+    });
+    files[`libs/${lib}/index.js`] = `module.exports = ${JSON.stringify(lib)};\n`;
+  }
+  await writeFiles(root, files);
+  await git(root, "init", "-q", "-b", "main");
+  await git(root, "add", "-A");
+  await git(root, "commit", "-qm", "init");
+}
+
+/** Every file, folder and link below root (except .rig/ and dist/) with its bytes' hash and mode. */
+async function snapshot(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (dir: string, rel: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const relative = rel ? `${rel}/${entry.name}` : entry.name;
+      if (relative === ".rig" || relative === "dist") continue;
+      const full = path.join(dir, entry.name);
+      const info = await Deno.lstat(full);
+      if (info.isSymlink) out[relative] = `link ${await Deno.readLink(full)}`;
+      else if (info.isDirectory) {
+        out[relative] = `dir ${info.mode! & 0o7777}`;
+        await walk(full, relative);
+      } else out[relative] = `file ${info.mode! & 0o7777} ${sha256(await Deno.readFile(full))}`;
+    }
+  };
+  await walk(root, "");
+  return out;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return await Deno.lstat(file).then(() => true, () => false);
+}
+
+function storeBlob(root: string, bytes: Uint8Array): { sha256: string; size: number } {
+  const hash = sha256(bytes);
+  const file = path.join(root, ".rig/cache/blobs", hash.slice(0, 2), hash.slice(2));
+  Deno.mkdirSync(path.dirname(file), { recursive: true });
+  Deno.writeFileSync(file, bytes);
+  return { sha256: hash, size: bytes.length };
+}
+
+async function latestRecordFile(root: string, component: string): Promise<string> {
+  const latest = JSON.parse(
+    await Deno.readTextFile(path.join(root, `.rig/cache/latest/build@${component}.json`)),
+  );
+  return path.join(root, ".rig/cache/tasks", `${latest.key}.json`);
+}
+
+/** Rewrites a record as an attacker would: new artifacts, a recomputed checksum, valid JSON. */
+async function forge(
+  record: TaskRecord,
+  extra: TaskRecord["artifacts"],
+  signWith: string | undefined,
+): Promise<TaskRecord> {
+  const { checksum: _c, signature, ...body } = record;
+  const forged = { ...body, artifacts: [...record.artifacts, ...extra] };
+  const checksum = recordChecksum(forged);
+  const signed = signWith === undefined
+    ? signature
+    : await signerFromKey(encoder.encode(signWith), "k").sign(canonicalRecordBytes(forged));
+  return { ...forged, checksum, signature: signed };
+}
+
+function rig(args: string[], cwd: string, env: Record<string, string>) {
+  return rigProcess(args, { cwd, env });
+}
+
+const LIBS = ["hook", "tracked", "symlink", "absolute", "dotdot", "otherkey", "unsigned"];
+const KEY = "security-test-signing-key-0123456789";
+
+Deno.test({
+  name: "forged local cache records are rejected before any write and the build runs normally",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-security-");
+    const root = dir.join("project");
+    const outside = dir.join("outside");
+    await Deno.mkdir(outside);
+    await npmProject(root, LIBS);
+    const env = { RIG_CACHE_SIGNING_KEY: KEY };
+    const first = await rig(["build", "--skip-tests", "--no-docker"], root, env);
+    assert.equal(first.code, 0, first.stderr);
+
+    const payload = storeBlob(root, encoder.encode(HOOK));
+    const art = (p: string, mode = 0o644) => ({ path: p, ...payload, mode });
+    const plans: Record<string, { extra: TaskRecord["artifacts"]; key: string | undefined }> = {
+      // Signed with the right key (an insider, or a stolen key): the restore policy stops these.
+      hook: { extra: [art(".git/hooks/pre-commit", 0o755)], key: KEY },
+      tracked: { extra: [art("libs/tracked/index.js")], key: KEY },
+      symlink: { extra: [art("dist/symlink/via/payload")], key: KEY },
+      absolute: { extra: [art(path.join(outside, "absolute-payload"))], key: KEY },
+      dotdot: { extra: [art("../outside/dotdot-payload")], key: KEY },
+      // Without the key: the signature stops these before their paths are even looked at.
+      otherkey: { extra: [art(".git/hooks/post-checkout", 0o755)], key: "another machine's key" },
+      unsigned: { extra: [art(".git/hooks/pre-push", 0o755)], key: undefined },
+    };
+    const keys: Record<string, string> = {};
+    for (const [lib, plan] of Object.entries(plans)) {
+      const file = await latestRecordFile(root, lib);
+      const record = JSON.parse(await Deno.readTextFile(file)) as TaskRecord;
+      keys[lib] = record.key;
+      await Deno.writeTextFile(file, JSON.stringify(await forge(record, plan.extra, plan.key)));
+    }
+    // A symlink inside the component's output root, pointing out of the project.
+    await Deno.symlink(outside, path.join(root, "dist/symlink/via"));
+    const before = await snapshot(root);
+    const outsideBefore = await Array.fromAsync(Deno.readDir(outside));
+
+    const second = await rig(["build", "--skip-tests", "--no-docker", "-v"], root, env);
+    assert.equal(second.code, 0, second.stderr);
+    const warned = (lib: string) => {
+      const k = keys[lib]!.slice(0, 12);
+      const lines = second.stderr.split("\n").filter((l) => l.includes(`"${k}"`));
+      assert.ok(lines.length > 0, `no warning names record ${k} (${lib}):\n${second.stderr}`);
+      return lines.join("\n");
+    };
+    assert.match(
+      warned("hook"),
+      /warning: .*rejected, nothing restored: ".git\/hooks\/pre-commit" points into .git/,
+    );
+    assert.match(warned("tracked"), /"libs\/tracked\/index.js" is outside the task's outputs/);
+    assert.match(warned("symlink"), /"dist\/symlink\/via" is a symlink/);
+    assert.match(warned("absolute"), /is not a relative posix path/);
+    assert.match(warned("dotdot"), /"..\/outside\/dotdot-payload" is not a plain path/);
+    assert.match(warned("otherkey"), /warning: .*failed signature verification and was ignored/);
+    assert.match(warned("unsigned"), /warning: .*failed signature verification and was ignored/);
+    // Then a normal run: every component was built, none came from the forged records.
+    for (const lib of LIBS) {
+      assert.match(second.stdout, new RegExp(`${lib}\\s+dist/${lib}/${lib}-1.0.0.tgz.*built`));
+    }
+    assert.match(second.stdout, /7 built, 0 from cache/);
+
+    assert.equal(await exists(path.join(root, ".git/hooks/pre-commit")), false);
+    assert.equal(await exists(path.join(root, ".git/hooks/post-checkout")), false);
+    assert.equal(await exists(path.join(root, ".git/hooks/pre-push")), false);
+    assert.equal(await exists(path.join(dir.path, "outside/dotdot-payload")), false);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(outside)), outsideBefore);
+    assert.deepEqual(await snapshot(root), before, "the project tree is byte-identical");
+
+    // The rebuilt records are honest: a third build restores exactly their files.
+    const third = await rig(["build", "--skip-tests", "--no-docker"], root, env);
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stdout, /0 built, 7 from cache/);
+    assert.match(
+      third.stderr,
+      /↺ hook restored 1 file\(s\) from cache \([0-9a-f]{12}\): dist\/hook\/hook-1.0.0.tgz/,
+    );
+    assert.doesNotMatch(third.stderr, /warning: (?!Skipping tests)/);
+  },
+});
+
+Deno.test("a restore never writes over a git-tracked file, even inside a task's outputs", async () => {
+  await using dir = await tempDir("rig-security-");
+  await writeFiles(dir.path, { "dist/app/README.txt": "tracked\n", "dist/app/app.whl": "wheel" });
+  await git(dir.path, "init", "-q", "-b", "main");
+  await git(dir.path, "add", "dist/app/README.txt");
+  await git(dir.path, "commit", "-qm", "init");
+  const store = new CacheStore(dir.path, { env: { PATH: Deno.env.get("PATH") ?? "" } });
+  const manifest = { task: "build", component: "app" } as unknown as TaskRecord["manifest"];
+  const record = await store.put(
+    { key: "a".repeat(64), task: "build", component: "app", exitCode: 0, durationMs: 1, manifest },
+    { artifacts: ["dist/app/README.txt", "dist/app/app.whl"] },
+  );
+  await Deno.writeTextFile(dir.join("dist/app/app.whl"), "changed");
+  await Deno.writeTextFile(dir.join("dist/app/README.txt"), "edited by the user\n");
+  const error = await store.restore(record).catch((e) => e);
+  assert.ok(error instanceof RestoreRejectedError, String(error));
+  assert.match(error.message, /"dist\/app\/README.txt" is tracked by git/);
+  // Nothing was written: not even the untracked artifact listed beside it.
+  assert.equal(await Deno.readTextFile(dir.join("dist/app/app.whl")), "changed");
+  assert.equal(await Deno.readTextFile(dir.join("dist/app/README.txt")), "edited by the user\n");
+});
+
+Deno.test("restores keep executable bits only for build outputs and never setuid bits", async () => {
+  await using dir = await tempDir("rig-security-");
+  await writeFiles(dir.path, { "dist/app/run.sh": "#!/bin/sh\n" });
+  await Deno.chmod(dir.join("dist/app/run.sh"), 0o4755);
+  const store = new CacheStore(dir.path, {
+    outputRoots: () => ["dist/app/"],
+    env: { PATH: Deno.env.get("PATH") ?? "" },
+  });
+  const manifest = { task: "x", component: "app" } as unknown as TaskRecord["manifest"];
+  const put = (task: string, key: string) =>
+    store.put({ key, task, component: "app", exitCode: 0, durationMs: 1, manifest }, {
+      artifacts: ["dist/app/run.sh"],
+    });
+  const build = await put("build", "b".repeat(64));
+  const test = await put("test", "c".repeat(64));
+  assert.equal(build.artifacts[0]!.mode, 0o755, "setuid dropped, exec kept for a build");
+  assert.equal(test.artifacts[0]!.mode, 0o644, "no exec bits for a test task's output");
+  await Deno.remove(dir.join("dist"), { recursive: true });
+  await store.restore(build);
+  assert.equal((await Deno.stat(dir.join("dist/app/run.sh"))).mode! & 0o7777, 0o755);
+});
+
+/** turborepo-remote-cache (npm) on 127.0.0.1 with signatures on, local storage in `dir`. */
+async function turboServer(dir: string, signatureKey: string) {
+  const bin = ["turborepo-remote-cache"].find((name) => which(name));
+  if (!bin) return undefined;
+  const port = freePort();
+  const child = new Deno.Command(which(bin)!, {
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      STORAGE_PROVIDER: "local",
+      STORAGE_PATH: dir,
+      STORAGE_PATH_USE_TMP_FOLDER: "false",
+      TURBO_TOKEN: "turbo-token",
+      TURBO_REMOTE_CACHE_SIGNATURE_KEY: signatureKey,
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+    },
+    clearEnv: true,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`${url}/v8/artifacts/status`, {
+      headers: { authorization: "Bearer turbo-token" },
+    }).then((r) => (r.body?.cancel(), true), () => false);
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async get(key: string) {
+      const r = await fetch(`${url}/v8/artifacts/${key}?teamId=team_rig`, {
+        headers: { authorization: "Bearer turbo-token" },
+      });
+      return { status: r.status, tag: r.headers.get("x-artifact-tag"), body: await r.bytes() };
+    },
+    async put(key: string, body: Uint8Array, tag?: string) {
+      const headers: Record<string, string> = {
+        authorization: "Bearer turbo-token",
+        "content-type": "application/octet-stream",
+      };
+      if (tag) headers["x-artifact-tag"] = tag;
+      const r = await fetch(`${url}/v8/artifacts/${key}?teamId=team_rig`, {
+        method: "PUT",
+        headers,
+        body: body as BodyInit,
+      });
+      await r.body?.cancel();
+      assert.ok(r.ok, `PUT ${r.status}`);
+    },
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+    },
+  };
+}
+
+function which(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    const file = path.join(dir, name);
+    try {
+      if (Deno.statSync(file).isFile) return file;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+const TURBO_MISSING = which("turborepo-remote-cache") === undefined;
+if (TURBO_MISSING) {
+  console.log("ignoring the remote cache attack test: turborepo-remote-cache is not installed");
+}
+
+Deno.test({
+  name:
+    "forged artifacts on a turborepo-remote-cache server are refused, and read-only runs never upload",
+  ignore: TURBO_MISSING,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-security-remote-");
+    const SHARED = "team-shared-signature-key";
+    await using server = (await turboServer(dir.join("storage"), SHARED))!;
+    const toml = `remote_cache = { url = "${server.url}", team = "team_rig", ` +
+      `token_env = "RIG_TEST_TURBO_TOKEN" }\n`;
+    const libs = ["badtag", "goodtag"];
+    const checkout = async (name: string) => {
+      const root = dir.join(name);
+      await npmProject(root, libs, toml);
+      return root;
+    };
+    const envFor = (localKey: string, extra: Record<string, string> = {}) => ({
+      RIG_TEST_TURBO_TOKEN: "turbo-token",
+      TURBO_REMOTE_CACHE_SIGNATURE_KEY: SHARED,
+      RIG_CACHE_SIGNING_KEY: localKey,
+      ...extra,
+    });
+
+    // One machine builds and uploads signed artifacts; another (another local key) reuses them.
+    const a = await checkout("a");
+    const built = await rig(["build", "--skip-tests", "--no-docker"], a, envFor("key-a"));
+    assert.equal(built.code, 0, built.stderr);
+    const keys: Record<string, string> = {};
+    for (const lib of libs) {
+      keys[lib] = JSON.parse(await Deno.readTextFile(await latestRecordFile(a, lib))).key;
+      const stored = await server.get(keys[lib]!);
+      assert.equal(stored.status, 200);
+      assert.ok(stored.tag, "uploads carry x-artifact-tag");
+      const expected = await artifactTag(encoder.encode(SHARED), {
+        hash: keys[lib]!,
+        teamId: "team_rig",
+        body: stored.body,
+      });
+      assert.equal(stored.tag, expected, "the tag is Turborepo's HMAC over metadata and body");
+    }
+    const b = await checkout("b");
+    const reused = await rig(["build", "--skip-tests", "--no-docker"], b, envFor("key-b"));
+    assert.equal(reused.code, 0, reused.stderr);
+    assert.match(reused.stdout, /0 built, 2 from cache/);
+    assert.doesNotMatch(reused.stderr, /warning: (?!Skipping tests)/);
+
+    // The attacker rewrites both artifacts on the server to drop a git hook.
+    const forgedBytes: Record<string, Uint8Array> = {};
+    for (const lib of libs) {
+      const original = await server.get(keys[lib]!);
+      const entry = await unpackEntry(original.body);
+      const record = entry.record as TaskRecord;
+      const hook = encoder.encode(HOOK);
+      entry.blobs.set(sha256(hook), hook);
+      const forged = await forge(record, [{
+        path: ".git/hooks/pre-commit",
+        sha256: sha256(hook),
+        size: hook.length,
+        mode: 0o755,
+      }], "whatever");
+      const body = await packEntry({ record: forged, blobs: entry.blobs });
+      forgedBytes[lib] = body;
+      // badtag keeps the old tag (no key); goodtag is tagged with the shared key (a stolen key).
+      const tag = lib === "badtag"
+        ? original.tag!
+        : await artifactTag(encoder.encode(SHARED), { hash: keys[lib]!, teamId: "team_rig", body });
+      await server.put(keys[lib]!, body, tag);
+    }
+
+    // An untrusted run (read-only) meets them: both refused, built normally, nothing uploaded.
+    const c = await checkout("c");
+    const before = await snapshot(c);
+    const attacked = await rig(
+      ["build", "--skip-tests", "--no-docker", "-v"],
+      c,
+      envFor("key-c", { RIG_REMOTE_CACHE_READ_ONLY: "1" }),
+    );
+    assert.equal(attacked.code, 0, attacked.stderr);
+    assert.match(
+      attacked.stderr,
+      new RegExp(
+        `warning: Remote cache artifact "${
+          keys.badtag!.slice(0, 12)
+        }" failed signature verification`,
+      ),
+    );
+    assert.match(
+      attacked.stderr,
+      new RegExp(
+        `"${
+          keys.goodtag!.slice(0, 12)
+        }" \\(build of "goodtag"\\) was rejected, nothing restored: ".git/hooks/pre-commit" points into .git`,
+      ),
+    );
+    assert.match(attacked.stdout, /2 built, 0 from cache/);
+    assert.equal(await exists(path.join(c, ".git/hooks/pre-commit")), false);
+    assert.deepEqual(await snapshot(c), before);
+    for (const lib of libs) {
+      assert.deepEqual(
+        (await server.get(keys[lib]!)).body,
+        forgedBytes[lib],
+        "read-only: no upload",
+      );
+    }
+
+    // A trusted run replaces the refused artifacts with honest ones.
+    const d = await checkout("d");
+    const honest = await rig(["build", "--skip-tests", "--no-docker"], d, envFor("key-d"));
+    assert.equal(honest.code, 0, honest.stderr);
+    const e = await checkout("e");
+    const clean = await rig(["build", "--skip-tests", "--no-docker"], e, envFor("key-e"));
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, /0 built, 2 from cache/);
+    assert.doesNotMatch(clean.stderr, /warning: (?!Skipping tests)/);
+  },
+});
