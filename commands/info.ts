@@ -3,6 +3,18 @@ import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
+import { detectManager } from "../lib/python/managers.ts";
+import type { Component } from "../lib/project/project.ts";
+
+/** The package manager shown for a component (uv, poetry, pip from its files; npm). */
+function managerName(c: Component, root: string): string {
+  if (c.kind === "node-lib") return "npm";
+  try {
+    return detectManager(c.dir, root).manager;
+  } catch {
+    return "pip";
+  }
+}
 
 /** `rig info`: what rig sees in this project. */
 export const info: Command = {
@@ -23,7 +35,7 @@ export const info: Command = {
     rejectPositionals("info", args);
     const project = await loadProject(ctx.cwd);
     const tools = await detectTools(
-      [defaultPython(ctx.env), "pip", "uv", "node", "npm", "git"],
+      [defaultPython(ctx.env), "pip", "uv", "poetry", "node", "npm", "git"],
       ctx.env,
     );
     const document = {
@@ -34,6 +46,7 @@ export const info: Command = {
         name: c.name,
         kind: c.kind,
         path: c.path,
+        manager: managerName(c, project.root),
         dependsOn: c.dependsOn,
         ...(c.app ? { app: c.app } : {}),
         declared: c.declared,
@@ -65,8 +78,14 @@ export const info: Command = {
     } else {
       ui.print(
         ui.table(
-          ["COMPONENT", "KIND", "PATH", "DEPENDS ON"],
-          project.components.map((c) => [c.name, c.kind, c.path, c.dependsOn.join(", ") || "-"]),
+          ["COMPONENT", "KIND", "PATH", "MANAGER", "DEPENDS ON"],
+          project.components.map((c) => [
+            c.name,
+            c.kind,
+            c.path,
+            managerName(c, project.root),
+            c.dependsOn.join(", ") || "-",
+          ]),
         ),
       );
     }

@@ -177,7 +177,7 @@ function printReport(
       counts ? String(counts.passed) : "-",
       counts ? String(counts.failed + counts.errors) : "-",
       counts ? String(counts.skipped) : "-",
-      s.coverage !== null ? `${s.coverage}%` : "-",
+      s.coverage !== null ? `${s.coverage}%` : s.coverageHint ? "not measured" : "-",
       checksCell(o),
       opts.dryRun && !o.cached ? "-" : formatDuration(s.durationMs),
       opts.dryRun && !o.cached ? "would run" : o.cached ? "cached" : s.ok ? "ran" : "FAILED",
@@ -251,6 +251,15 @@ function printReport(
       );
     }
   }
+  const unmeasured = report.tasks.filter((o) => o.summary.coverageHint && o.summary.counts);
+  if (unmeasured.length) {
+    if (!skipped.length) ui.print();
+    for (const o of unmeasured) {
+      ui.print(
+        ui.style("dim", `${o.summary.component}: coverage not measured: ${o.summary.coverageHint}`),
+      );
+    }
+  }
   const failed = report.tasks.filter((o) => !o.summary.ok).length;
   const cached = report.tasks.filter((o) => o.cached).length;
   ui.print();
@@ -301,6 +310,7 @@ function jsonDocument(
         skipped: o.summary.counts?.skipped ?? null,
         errors: o.summary.counts?.errors ?? null,
         coverage: o.summary.coverage,
+        ...(o.summary.coverageHint ? { coverageHint: o.summary.coverageHint } : {}),
         failUnder: o.summary.failUnder ?? null,
         checks: o.summary.checks.map((c) => ({
           name: c.name,

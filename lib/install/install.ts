@@ -9,7 +9,7 @@ import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "../cache_paths
 import { writeJsonAtomic } from "../fs_atomic.ts";
 import { sha256File, sha256Hex } from "../hash.ts";
 import { type Component, type Project } from "../project/project.ts";
-import { RigError } from "../errors.ts";
+import { EnvironmentError, RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
 import { lockFile, withLock } from "../lock.ts";
 import {
@@ -25,6 +25,8 @@ import { chooseInstaller, type Installer, installWithFallback } from "../python/
 import { hiddenLockfile, npm, npmInputs, setupArgs } from "../node/npm.ts";
 import { requirementIncludes } from "../python/requirements.ts";
 import { finishInterrupted } from "./install_journal.ts";
+import { detectManager } from "../python/managers.ts";
+import { installManaged } from "./python_managed.ts";
 
 /** Bumped when the state file's meaning changes (old states then count as stale). */
 const STATE_VERSION = 1;
@@ -44,8 +46,8 @@ export interface InstallResult {
   /** True when nothing changed and no work was done. */
   skipped: boolean;
   durationMs: number;
-  /** pip, uv or npm (absent when skipped). */
-  installer?: Installer | "npm";
+  /** pip, uv, poetry or npm (absent when skipped). */
+  installer?: Installer | "poetry" | "npm";
   /** Why the work was done (first install, which input changed, venv recreated…). */
   reason?: string;
   /** The venv, for Python components. */
@@ -89,6 +91,8 @@ export interface PythonPlan {
   requirementFiles: string[];
   /** `.[dev]`, `.` or undefined when the component is not a package. */
   editable?: string;
+  /** PEP 735 dependency groups installed with `--group` (pip 25.1+, uv). */
+  groups: string[];
   /** Every file whose content decides the result (includes, pyproject, setup files). */
   inputs: string[];
 }
@@ -114,12 +118,19 @@ export function pythonPlan(component: Component, root?: string): PythonPlan {
   } else if (isFile(path.join(dir, "setup.py")) && requirementFiles.length === 0) {
     editable = ".";
   }
-  if (editable) {
-    for (const f of ["pyproject.toml", "setup.cfg", "setup.py"]) {
-      if (isFile(path.join(dir, f))) inputs.add(path.join(dir, f));
-    }
+  for (const f of ["pyproject.toml", "setup.cfg", "setup.py"]) {
+    if (isFile(path.join(dir, f))) inputs.add(path.join(dir, f));
   }
-  return { requirementFiles, editable, inputs: [...inputs].sort() };
+  const groups = dependencyGroups(component, root).filter((g) => g === "dev");
+  return { requirementFiles, editable, groups, inputs: [...inputs].sort() };
+}
+
+function dependencyGroups(component: Component, root?: string): string[] {
+  try {
+    return detectManager(component.dir, root ?? path.dirname(component.dir)).groups;
+  } catch {
+    return [];
+  }
 }
 
 /** Whether pyproject.toml text has a `[project]` table, and a `dev` extra. */
@@ -137,6 +148,7 @@ export function planArgs(plan: PythonPlan): string[] {
   const args: string[] = [];
   for (const file of plan.requirementFiles) args.push("-r", path.basename(file));
   if (plan.editable) args.push("-e", plan.editable);
+  for (const group of plan.groups) args.push("--group", group);
   return args;
 }
 
@@ -148,9 +160,16 @@ export async function fingerprint(
   const inputs: Record<string, string> = {};
   const rel = (file: string) => path.relative(opts.root, file).split(path.sep).join("/");
   if (isPython(component)) {
-    const plan = pythonPlan(component, opts.root);
-    for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
-    inputs["(plan)"] = planArgs(plan).join(" ");
+    const info = detectManager(component.dir, opts.root);
+    if (info.manager === "pip") {
+      const plan = pythonPlan(component, opts.root);
+      for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
+      inputs["(plan)"] = planArgs(plan).join(" ");
+    } else {
+      // The lock, every pyproject it covers and the Python pins.
+      for (const file of info.inputs) inputs[rel(file)] = await hashIfExists(file) ?? "-";
+      inputs["(plan)"] = `${info.manager} ${rel(info.projectDir) || "."}`;
+    }
     // The venv was checked against these when installed (as rig doctor checks it);
     // a changed requirement makes the install stale, and the install then enforces it.
     const wanted = pythonRequirements(component, opts.root);
@@ -259,32 +278,58 @@ export async function ensureInstalled(
   const limit = Math.max(1, Math.min(2, navigator.hardwareConcurrency ?? 2));
   const results: InstallResult[] = new Array(components.length);
   const errors: unknown[] = [];
+  // Members of one uv workspace share one environment and one sync: one worker runs them in turn.
+  const units = new Map<string, number[]>();
+  components.forEach((component, index) => {
+    const unit = installUnit(project, component);
+    units.set(unit, [...(units.get(unit) ?? []), index]);
+  });
+  const queue = [...units.values()];
   let next = 0;
   const worker = async () => {
-    while (next < components.length) {
-      const index = next++;
-      const component = components[index]!;
-      try {
-        results[index] = await installComponent(project, component, opts);
-      } catch (error) {
-        errors.push(error);
-        if (opts.signal?.aborted) return;
+    while (next < queue.length) {
+      let installedWith: string | undefined;
+      for (const index of queue[next++]!) {
+        const component = components[index]!;
+        try {
+          results[index] = await installComponent(project, component, { ...opts, installedWith });
+          if (!results[index]!.skipped) installedWith ??= component.name;
+        } catch (error) {
+          errors.push(error);
+          if (opts.signal?.aborted) return;
+          break;
+        }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, components.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   if (errors.length) throw errors[0];
   return results;
+}
+
+/** What installs together: a uv workspace's members share one unit; others are their own. */
+function installUnit(project: Project, component: Component): string {
+  if (!isPython(component)) return `component:${component.name}`;
+  try {
+    const info = detectManager(component.dir, project.root);
+    return info.workspace ? `uv:${info.workspace.root}` : `component:${component.name}`;
+  } catch {
+    return `component:${component.name}`;
+  }
 }
 
 /** Installs one component unless it is up to date (or `force`). */
 export async function installComponent(
   project: Project,
   component: Component,
-  opts: InstallOptions,
+  opts: InstallOptions & { installedWith?: string },
 ): Promise<InstallResult> {
   const started = performance.now();
   const quick = opts.force ? "forced" : await staleReason(project, component, opts);
+  if (!quick && opts.installedWith) {
+    opts.ui.step(`install ${component.name}`).done(`installed with ${opts.installedWith}`);
+    return { name: component.name, skipped: false, durationMs: performance.now() - started };
+  }
   if (!quick) {
     const step = opts.ui.step(`install ${component.name}`);
     step.skip("up to date");
@@ -292,7 +337,9 @@ export async function installComponent(
   }
   // Two rigs installing into one venv (or node_modules) at once break both: the second waits,
   // then finds the work done.
-  return await withLock(lockFile(project.root, `install-${component.name}`), {
+  const unit = installUnit(project, component);
+  const lockName = unit.startsWith("uv:") ? "install-uv-workspace" : `install-${component.name}`;
+  return await withLock(lockFile(project.root, lockName), {
     what: `installing ${component.name}`,
     signal: opts.signal,
     onWait: (message) => opts.ui.info(message),
@@ -336,6 +383,37 @@ async function installPython(
   opts: StepOptions,
 ): Promise<InstallResult> {
   const started = performance.now();
+  const info = detectManager(component.dir, project.root);
+  if (info.manager !== "pip") {
+    const venv = await installManaged(project, component, info, {
+      ...opts,
+      cacheDir: userCacheDir(opts.env),
+      onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
+    });
+    const members = info.workspace
+      ? project.components.filter((c) =>
+        isPython(c) && info.workspace!.members.includes(path.resolve(c.dir))
+      )
+      : [component];
+    for (const member of members.length ? members : [component]) {
+      await recordPython(project, member, venv, {
+        env: opts.env,
+        installer: info.manager,
+        started,
+      });
+    }
+    const reason = members.length > 1
+      ? `${opts.reason}; one sync for ${members.map((m) => m.name).join(", ")}`
+      : opts.reason;
+    return {
+      name: component.name,
+      skipped: false,
+      durationMs: 0,
+      installer: info.manager,
+      reason,
+      venv,
+    };
+  }
   opts.step.update("checking the virtual environment");
   const venv = await ensureVenv(component, { ...opts, root: project.root });
   const reason = venv.created
@@ -344,6 +422,13 @@ async function installPython(
   const plan = pythonPlan(component, project.root);
   let installer = chooseInstaller(opts.env);
   const args = planArgs(plan);
+  if (!args.length && info.declaresDependencies) {
+    throw new EnvironmentError(
+      `Component "${component.name}" declares dependencies in ${component.path}/pyproject.toml, but rig found nothing to install for it`,
+      "Add a [project] table (or requirements.txt), or set the component's manager files (uv.lock, poetry.lock), then run: rig install",
+    );
+  }
+  if (plan.groups.length && installer === "pip") await ensurePipForGroups(venv, opts);
   if (args.length) {
     opts.step.update(`${installer} install ${args.join(" ")}`);
     installer = await installWithFallback(venv, args, {
@@ -359,6 +444,22 @@ async function installPython(
   }
   await recordPython(project, component, venv, { env: opts.env, installer, started });
   return { name: component.name, skipped: false, durationMs: 0, installer, reason, venv };
+}
+
+/** pip reads PEP 735 groups (`--group`) from version 25.1 on: upgrade rig's venv when older. */
+async function ensurePipForGroups(venv: Venv, opts: StepOptions): Promise<void> {
+  const { run } = await import("../proc.ts");
+  const out = await run([venv.python, "-m", "pip", "--version"], { env: opts.env });
+  const [major, minor] = (out.stdout.match(/pip (\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+  if (major !== undefined && (major > 25 || (major === 25 && (minor ?? 0) >= 1))) return;
+  opts.step.update("pip install --upgrade pip>=25.1 (for [dependency-groups])");
+  const { pipInstall } = await import("../python/pip.ts");
+  await pipInstall(venv, ["--upgrade", "pip>=25.1"], {
+    env: opts.env,
+    installer: "pip",
+    cacheDir: userCacheDir(opts.env),
+    signal: opts.signal,
+  });
 }
 
 /** Records a successful Python install (fingerprint + installed versions). */

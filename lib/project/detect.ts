@@ -38,7 +38,9 @@ const MAX_DEPTH = 3;
 export async function detectComponents(root: string): Promise<Component[]> {
   const found: Component[] = [];
   await walk(root, 0, found, root);
-  if (found.length === 0) {
+  // The root is a component when nothing else is, or when it holds a Python project of its
+  // own next to subfolder components (a backend package beside frontend/).
+  if (found.length === 0 || isPythonProjectRoot(root)) {
     const component = await detectComponent(root, root);
     if (component) found.push(component);
   }
@@ -68,6 +70,22 @@ async function detectComponent(root: string, dir: string): Promise<Component | u
   const component = makeComponent(root, dir, kind);
   if (kind === "python-app") component.app = await findFastApiApp(dir);
   return component;
+}
+
+/**
+ * Whether a folder holds a Python project of its own: a pyproject.toml with
+ * `[project]` or `[tool.poetry]`, setup.py, or requirements.txt — not a pyproject
+ * that only configures tools or a virtual uv workspace root.
+ */
+export function isPythonProjectRoot(dir: string): boolean {
+  const has = (name: string) => exists(path.join(dir, name));
+  if (has("setup.py") || has("requirements.txt")) return true;
+  try {
+    const text = Deno.readTextFileSync(path.join(dir, "pyproject.toml"));
+    return /^\s*\[(project|tool\.poetry)\]\s*$/m.test(text);
+  } catch {
+    return false;
+  }
 }
 
 /** The kind of component a folder holds, or undefined when it holds none. */
@@ -108,11 +126,12 @@ export async function findFastApiApp(dir: string): Promise<string | undefined> {
   const usesFastApi = sources.filter(({ text }) =>
     /\b(from\s+fastapi\s+import|import\s+fastapi)\b/.test(text)
   );
+  // A src layout imports as the package below src/.
   const moduleName = (file: string) =>
     path.relative(dir, file).replace(/\.py$/, "").split(path.sep).join(".").replace(
       /\.__init__$/,
       "",
-    );
+    ).replace(/^src\./, "");
   // A module-level `app = FastAPI(...)` wins; else an app built by a factory
   // (`app = create_app()`) in a module that imports FastAPI.
   for (

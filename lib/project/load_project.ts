@@ -8,6 +8,7 @@ import { EnvironmentError } from "../errors.ts";
 import type { Project } from "./project.ts";
 import { detectComponents, inferDependencies, validateGraph } from "./detect.ts";
 import { applyConfig, readConfig } from "./rig_toml.ts";
+import { applyPythonLayout } from "./python_layout.ts";
 
 /** Finds the project root: the nearest folder with rig.toml, else the git root, else `start`. */
 export function findRoot(start: string): string {
@@ -35,6 +36,7 @@ export async function loadProject(start: string): Promise<Project> {
   const detected = await detectComponents(root);
   const components = config ? applyConfig(detected, config, root) : detected;
   inferDependencies(components);
+  await applyPythonLayout(components, root);
   validateGraph(components, config?.file);
   return {
     root,

@@ -265,7 +265,7 @@ export async function unmetRequirements(
 export async function checkVenv(
   venv: Venv,
   component: Component,
-  opts: { env: Record<string, string>; signal?: AbortSignal; root?: string },
+  opts: { env: Record<string, string>; signal?: AbortSignal; root?: string; requirePip?: boolean },
 ): Promise<VenvHealth> {
   const quick = quickCheckVenv(venv);
   if (!quick.ok) return quick;
@@ -290,7 +290,8 @@ export async function checkVenv(
         `its Python ${probe.version} does not satisfy "${first.specifier}" (${first.source})`,
     };
   }
-  if (!probe.pip) {
+  // uv creates environments without pip; only pip-managed ones need it.
+  if (!probe.pip && opts.requirePip !== false) {
     return { ok: false, version: probe.version, problem: "pip is missing from it" };
   }
   return { ok: true, version: probe.version };

@@ -55,6 +55,8 @@ export interface TaskSummary {
   counts: TestCounts | null;
   /** Line coverage percentage, when measured. */
   coverage: number | null;
+  /** Why coverage was not measured, with the install command (pytest-cov missing). */
+  coverageHint?: string;
   failUnder?: number;
   checks: CheckResult[];
   durationMs: number;

@@ -4,6 +4,7 @@
  * alembic check; tsc, the `lint` script), and reading their results.
  */
 import * as path from "node:path";
+import { pythonChecks } from "../python/quality.ts";
 import { exists } from "../fs.ts";
 import { InterruptedError } from "../errors.ts";
 import { type OutputSink, run, tail } from "../proc.ts";
@@ -185,20 +186,15 @@ export function readNodeResult(out: StepOutput): { counts: TestCounts; failure?:
   };
 }
 
-/** The checks of a Python component: tool name → argv after the tool (`null`: not applicable). */
+/** The checks of a Python component, from its configuration: check name → argv after the tool. */
 export function pythonCheckArgs(
   component: Component,
   configTexts: Record<string, string>,
-): Record<string, string[] | null> {
-  const mypyFiles =
-    Object.values(configTexts).some((t) => /^\[(tool\.mypy|mypy)\][^[]*^\s*files\s*=/m.test(t)) ||
-    exists(path.join(component.dir, "mypy.ini"));
-  return {
-    black: ["--check", "."],
-    flake8: [],
-    mypy: mypyFiles ? [] : ["."],
-    alembic: exists(path.join(component.dir, "alembic.ini")) ? ["check"] : null,
-  };
+  installed: Record<string, string> = {},
+): Record<string, string[]> {
+  return Object.fromEntries(
+    pythonChecks(component.dir, configTexts, installed).map((c) => [c.name, c.args]),
+  );
 }
 
 /** The last `lines` lines of output, masked. */
@@ -230,7 +226,8 @@ export function describePlan(
       ? ["lint"]
       : c.kind === "node-lib"
       ? ["tsc", "lint"]
-      : Object.entries(pythonCheckArgs(c, state.configTexts)).filter(([, a]) => a).map(([n]) => n);
+      : pythonChecks(c.dir, state.configTexts, state.venv ? installedDistributions(state.venv) : {})
+        .map((check) => check.name);
     lines.push(`checks: ${checks.join(", ")}`);
   }
   return lines;
@@ -302,6 +299,10 @@ export async function runTask(
       const junitFile = path.join(ctx.temp, dir, "junit.xml");
       const installed = installedDistributions(venv);
       const withCoverage = t.task === "test" && "pytest-cov" in installed;
+      if (t.task === "test" && !withCoverage) {
+        summary.coverageHint =
+          `pytest-cov is not installed; install: rig install --${c.name} --dev pytest-cov`;
+      }
       const coverageFile = withCoverage ? path.join(ctx.temp, dir, "coverage.json") : undefined;
       const argv = pytestArgv({
         pytest: [venv.python, "-m", "pytest"],
@@ -477,17 +478,25 @@ function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
   const venv = state.venv!;
   const out: PlannedCheck[] = [];
   const fixes: Record<string, string> = {
+    ruff: `Run: ${path.relative(c.dir, venvBin(venv, "ruff"))} check --fix . (in ${c.path})`,
+    "ruff-format": `Run: ${path.relative(c.dir, venvBin(venv, "ruff"))} format . (in ${c.path})`,
+    isort: `Run: ${path.relative(c.dir, venvBin(venv, "isort"))} . (in ${c.path})`,
     black: `Run: ${path.relative(c.dir, venvBin(venv, "black"))} . (in ${c.path})`,
     flake8: "Fix the reported lines",
     mypy: "Fix the type errors above",
     alembic:
       `Models and migrations disagree: generate a migration with: cd ${c.path} && alembic revision --autogenerate -m "…"`,
   };
-  for (const [name, args] of Object.entries(pythonCheckArgs(c, state.configTexts))) {
-    if (!args) continue;
-    const bin = name === "alembic" ? venvBin(venv, "alembic") : venvBin(venv, name);
+  for (
+    const { name, tool, args } of pythonChecks(
+      c.dir,
+      state.configTexts,
+      installedDistributions(venv),
+    )
+  ) {
+    const bin = venvBin(venv, tool);
     if (!exists(bin)) {
-      out.push({ name, hint: `rig install --${c.name} --dev ${name}` });
+      out.push({ name, hint: `rig install --${c.name} --dev ${tool}` });
       continue;
     }
     // `python -m tool`: a script's shebang may point into another venv (a copied project).
