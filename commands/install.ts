@@ -19,6 +19,11 @@ const OPTIONS: Options = {
     description:
       "Record the packages as development dependencies (requirements-dev.txt, dev extra, devDependencies)",
   },
+  group: {
+    type: "string",
+    value: "G",
+    description: "uv/Poetry: record the packages in dependency group G (uv add --group G)",
+  },
   prod: {
     type: "boolean",
     description: "Record the packages as runtime dependencies, even development tools",
@@ -152,6 +157,7 @@ export const install: Command = {
       ui: ctx.ui,
       signal: ctx.signal,
       dev: v.dev ? true : v.prod ? false : undefined,
+      group: typeof v.group === "string" ? v.group : undefined,
       dryRun: v["dry-run"] === true,
     });
     if (ctx.flags.json) {

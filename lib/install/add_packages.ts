@@ -19,6 +19,8 @@ import {
 } from "../python/venv.ts";
 import { chooseInstaller, installArgv, installWithFallback, pipCheck } from "../python/pip.ts";
 import { npm } from "../node/npm.ts";
+import { detectManager } from "../python/managers.ts";
+import { addManaged } from "./add_managed.ts";
 import {
   appendLine,
   appendTomlItem,
@@ -63,6 +65,8 @@ export function isDevTool(name: string): boolean {
 export interface AddOptions extends InstallOptions {
   /** Record as development dependencies (`--dev`); `false` forces production (`--prod`). */
   dev?: boolean;
+  /** uv/Poetry/PEP 735: the dependency group to record the packages in (`--group G`). */
+  group?: string;
   dryRun?: boolean;
 }
 
@@ -192,6 +196,16 @@ async function addPython(
     }
     return requirement;
   });
+  const info = detectManager(component.dir, project.root);
+  if (info.manager !== "pip") {
+    return await addManaged(project, component, info, requested, { ...opts, isDevTool });
+  }
+  if (opts.group) {
+    throw new UsageError(
+      `Option "--group" needs a uv or Poetry project, and "${component.name}" uses pip`,
+      "Use --dev (requirements-dev.txt or the dev extra)",
+    );
+  }
   const files = dependencyFiles(component);
   const existing = readExisting(files, rel);
   refuseHashPinned(files, existing, rel);
@@ -323,7 +337,8 @@ async function addPython(
   }
 }
 
-async function rollBackAfter(
+/** Rolls back from the journal after a failed or interrupted add, saying what it restored. */
+export async function rollBackAfter(
   project: Project,
   error: unknown,
   opts: InstallOptions,

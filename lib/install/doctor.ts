@@ -118,7 +118,12 @@ export async function diagnose(
       required: python.length > 0,
       argv: [pythonCommand, "-m", "pip", "--version"],
     },
-    { name: "uv", neededBy: "faster installs; pip is the fallback", required: false },
+    {
+      name: "uv",
+      neededBy: "faster installs, uv projects (rig installs it when needed)",
+      required: false,
+    },
+    { name: "poetry", neededBy: "Poetry projects (rig installs it when needed)", required: false },
     { name: "node", neededBy: nodeNames || "node components", required: node.length > 0 },
     { name: "npm", neededBy: nodeNames || "node components", required: node.length > 0 },
     { name: "git", neededBy: "rig test --changed, cache inputs", required: false },
@@ -224,7 +229,26 @@ async function diagnosePython(
   opts: { env: Record<string, string>; signal?: AbortSignal },
 ): Promise<Finding> {
   const { checkVenv } = await import("../python/venv.ts");
+  const { managedBlocker, managerOf } = await import("./python_managed.ts");
+  const { userCacheDir } = await import("./install.ts");
   const base = { area: "component" as const, name: component.name };
+  // The blockers rig install would stop at, found by the same check and said the same way.
+  let manager = "pip";
+  try {
+    manager = managerOf(project, component).manager;
+    const blocker = await managedBlocker(project, component, {
+      ...opts,
+      cacheDir: userCacheDir(opts.env),
+    });
+    if (blocker) {
+      return { ...base, severity: "error", detail: blocker.message, fix: blocker.hint };
+    }
+  } catch (error) {
+    if (error instanceof RigError) {
+      return { ...base, severity: "error", detail: error.message, fix: error.hint };
+    }
+    throw error;
+  }
   const venv = findVenv(component, opts);
   if (!venv) {
     return {
@@ -235,7 +259,11 @@ async function diagnosePython(
     };
   }
   const shown = path.relative(project.root, venv.dir).split(path.sep).join("/");
-  const health = await checkVenv(venv, component, { ...opts, root: project.root });
+  const health = await checkVenv(venv, component, {
+    ...opts,
+    root: project.root,
+    requirePip: manager === "pip" || manager === "poetry",
+  });
   if (!health.ok) {
     return {
       ...base,

@@ -33,6 +33,11 @@ export interface Journal {
   installer?: Installer;
   /** Node: the component folder (npm reinstalls from the restored lockfile). */
   dir?: string;
+  /**
+   * uv/Poetry: the locked sync that brings the environment back to the restored lock
+   * (argv, folder, and the variables it needs on top of the caller's environment).
+   */
+  resync?: { argv: string[]; cwd: string; env: Record<string, string> };
 }
 
 /** Options of journal operations. */
@@ -122,7 +127,25 @@ export async function rollback(
     else await writeFileAtomic(file.path, file.content);
     notes.push(`restored ${path.relative(root, file.path).split(path.sep).join("/")}`);
   }
-  if (journal.kind === "python" && journal.venvDir && journal.before) {
+  if (journal.resync) {
+    const { runChecked } = await import("../proc.ts");
+    try {
+      await runChecked(journal.resync.argv, {
+        cwd: journal.resync.cwd,
+        env: { ...opts.env, ...journal.resync.env },
+      });
+      notes.push(
+        `re-synced the environment (${path.basename(journal.resync.argv[0]!)} ${
+          journal.resync.argv[1]
+        })`,
+      );
+    } catch (error) {
+      opts.ui.warn(
+        `Could not re-sync the environment: ${(error as Error).message.split("\n")[0]}`,
+        "Run: rig install --force",
+      );
+    }
+  } else if (journal.kind === "python" && journal.venvDir && journal.before) {
     const venv = venvLayout(journal.venvDir);
     const { pipInstall, pipUninstall } = await import("../python/pip.ts");
     const { userCacheDir } = await import("./install.ts");
