@@ -138,9 +138,20 @@ export function scrub(text: string, dir: string): string {
 /** The repository's root folder. */
 export const REPO_ROOT = path.resolve(import.meta.dirname!, "..");
 
-/** Copies examples/authserver (without venvs, node_modules, caches) into `dest`. */
-export async function copyReferenceProject(dest: string): Promise<string> {
-  const source = path.join(REPO_ROOT, "examples", "authserver");
+/**
+ * Copies a reference project (examples/authserver by default; `example` picks another)
+ * without venvs, node_modules, caches and local .env files — tracked ones (a `!.env` line in
+ * the example's .gitignore, as examples/fullstack has) are copied.
+ */
+export async function copyReferenceProject(dest: string, example = "authserver"): Promise<string> {
+  const source = path.join(REPO_ROOT, "examples", example);
+  let ignore = "";
+  try {
+    ignore = await Deno.readTextFile(path.join(source, ".gitignore"));
+  } catch {
+    // No .gitignore.
+  }
+  const trackedEnv = /^!\.env$/m.test(ignore);
   const skip = new Set([
     ".venv",
     "venv",
@@ -156,7 +167,9 @@ export async function copyReferenceProject(dest: string): Promise<string> {
   const copy = async (from: string, to: string) => {
     await Deno.mkdir(to, { recursive: true });
     for await (const entry of Deno.readDir(from)) {
-      if (skip.has(entry.name) || entry.name.startsWith(".env") && entry.name !== ".env.example") {
+      const env = entry.name.startsWith(".env") && entry.name !== ".env.example" &&
+        !(trackedEnv && entry.name === ".env");
+      if (skip.has(entry.name) || env) {
         continue;
       }
       const src = path.join(from, entry.name);

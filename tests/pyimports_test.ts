@@ -53,7 +53,7 @@ const SERVER = {
   "app/routers/health.py": "from fastapi import APIRouter\n",
   "app/unused.py": "",
   "tests/__init__.py": "",
-  "tests/conftest.py": "from app.main import create_app\n",
+  "tests/conftest.py": "import pytest\n",
   "tests/test_security.py": "from app import security\n",
   "tests/test_auth.py": "from app.main import create_app\n",
   "tests/test_db.py": "from app.db import (\n  get_db,\n)\n",
@@ -93,6 +93,35 @@ Deno.test("selectTests selects everything for conftest, config, fixtures and uni
     assert.equal(selection.all, true, changed);
     assert.deepEqual(selection.files, TESTS);
   }
+});
+
+Deno.test("selectTests follows what conftest.py imports to the tests below it", () => {
+  const graph = graphOf({
+    ...SERVER,
+    "app/crud.py": "from app.security import hash_password\n",
+    "app/routers/auth.py": "from app import crud\n",
+    "tests/conftest.py": "import pytest\n\n@pytest.fixture(autouse=True)\ndef app():\n" +
+      "    from app.main import create_app\n    return create_app()\n",
+    "tests/api/test_login.py": "def test_login(client):\n    assert client\n",
+    "other/conftest.py": "from app import db\n",
+    "other/test_other.py": "def test_other():\n    pass\n",
+  });
+  const tests = [...TESTS, "tests/api/test_login.py", "other/test_other.py"];
+  const selection = selectTests(graph, { changed: ["app/crud.py"], testFiles: tests });
+  assert.equal(selection.all, false);
+  // test_login.py imports nothing of the app; its conftest's fixture imports app.main → crud.
+  assert.deepEqual(selection.files, [
+    "tests/api/test_login.py",
+    "tests/test_auth.py",
+    "tests/test_db.py",
+    "tests/test_security.py",
+  ]);
+  assert.match(selection.reasons[0]!, /via conftest\.py by "tests\/api\/test_login\.py"/);
+  assert.match(selection.reasons[0]!, /imported by "tests\/test_auth\.py"/);
+  // A conftest reaches only the tests in and below its own folder.
+  const db = selectTests(graph, { changed: ["app/db.py"], testFiles: tests });
+  assert.ok(db.files.includes("other/test_other.py"));
+  assert.match(db.reasons[0]!, /via conftest\.py by .*"other\/test_other\.py"/);
 });
 
 Deno.test("selectTests resolves src layouts", () => {

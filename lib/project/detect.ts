@@ -41,7 +41,7 @@ export async function detectComponents(root: string): Promise<Component[]> {
   // The root is a component when nothing else is, or when it holds a Python project of its
   // own next to subfolder components (a backend package beside frontend/).
   if (found.length === 0 || isPythonProjectRoot(root)) {
-    const component = await detectComponent(root, root);
+    const component = await detectComponent(root, root, found.map((c) => c.dir));
     if (component) found.push(component);
   }
   nameComponents(found);
@@ -64,11 +64,15 @@ async function walk(root: string, depth: number, found: Component[], dir: string
   }
 }
 
-async function detectComponent(root: string, dir: string): Promise<Component | undefined> {
-  const kind = await detectKind(dir);
+async function detectComponent(
+  root: string,
+  dir: string,
+  skip: string[] = [],
+): Promise<Component | undefined> {
+  const kind = await detectKind(dir, skip);
   if (!kind) return undefined;
   const component = makeComponent(root, dir, kind);
-  if (kind === "python-app") component.app = await findFastApiApp(dir);
+  if (kind === "python-app") component.app = await findFastApiApp(dir, skip);
   return component;
 }
 
@@ -89,18 +93,25 @@ export function isPythonProjectRoot(dir: string): boolean {
 }
 
 /** The kind of component a folder holds, or undefined when it holds none. */
-export async function detectKind(dir: string): Promise<ComponentKind | undefined> {
+export async function detectKind(
+  dir: string,
+  skip: string[] = [],
+): Promise<ComponentKind | undefined> {
   const has = (name: string) => exists(path.join(dir, name));
   if (has("package.json")) return "node-lib";
   const requirements = has("requirements.txt") || has("requirements-dev.txt");
   const python = has("pyproject.toml") || has("setup.py") || has("setup.cfg") || requirements;
   if (!python && !has("alembic.ini")) return undefined;
-  if (has("alembic.ini") || (await findFastApiApp(dir))) return "python-app";
+  if (has("alembic.ini") || (await findFastApiApp(dir, skip))) return "python-app";
   return "python-lib";
 }
 
 /** Finds the FastAPI application in a folder's Python sources, as `module.path:variable`. */
-export async function findFastApiApp(dir: string): Promise<string | undefined> {
+export async function findFastApiApp(
+  dir: string,
+  skip: string[] = [],
+): Promise<string | undefined> {
+  const skipped = new Set(skip.map((d) => path.resolve(d)));
   const candidates: string[] = [];
   const scan = async (folder: string, depth: number) => {
     if (depth > 2) return;
@@ -115,7 +126,7 @@ export async function findFastApiApp(dir: string): Promise<string | undefined> {
       if (entry.isFile && entry.name.endsWith(".py")) candidates.push(full);
       else if (
         entry.isDirectory && !SKIP_DIRS.has(entry.name) && !entry.name.startsWith(".") &&
-        entry.name !== "tests" && entry.name !== "migrations"
+        entry.name !== "tests" && entry.name !== "migrations" && !skipped.has(path.resolve(full))
       ) await scan(full, depth + 1);
     }
   };

@@ -14,7 +14,12 @@ export async function applyPythonLayout(components: Component[], root: string): 
   const byDir = new Map(components.map((c) => [path.resolve(c.dir), c]));
   for (const c of components) {
     if (c.kind !== "python-app" && c.kind !== "python-lib") continue;
-    if (c.kind === "python-app" && !c.app) c.app = await findFastApiApp(c.dir);
+    // Detection found an app before rig.toml declared the components nested in this one:
+    // look again without their folders (and for declared components, look at all).
+    const nested = components.filter((o) => o !== c && isInside(o.dir, c.dir)).map((o) => o.dir);
+    if (c.kind === "python-app" && c.config.app === undefined && (!c.app || nested.length)) {
+      c.app = await findFastApiApp(c.dir, nested);
+    }
     let workspace;
     try {
       workspace = findUvWorkspace(c.dir, root);
@@ -31,4 +36,9 @@ export async function applyPythonLayout(components: Component[], root: string): 
       if (dep && dep !== c && !c.dependsOn.includes(dep.name)) c.dependsOn.push(dep.name);
     }
   }
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }

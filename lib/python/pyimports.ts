@@ -255,11 +255,27 @@ export function selectTests(
       }
     }
     const tests = [...reached].filter((f) => testSet.has(f)).sort();
-    if (tests.length === 0) {
+    // pytest loads every conftest.py above a test file first: what a conftest imports (an
+    // autouse fixture importing app.main) reaches the tests below it.
+    const viaConftest = conftestTests([...reached], testFiles).filter((t) => !tests.includes(t));
+    if (tests.length === 0 && viaConftest.length === 0) {
       return everything(`"${file}" changed and no test imports it (it may be loaded dynamically)`);
     }
-    for (const t of tests) chosen.add(t);
-    reasons.push(`"${file}" changed: imported by ${tests.map((t) => `"${t}"`).join(", ")}`);
+    for (const t of [...tests, ...viaConftest]) chosen.add(t);
+    const parts: string[] = [];
+    if (tests.length) parts.push(`imported by ${tests.map((t) => `"${t}"`).join(", ")}`);
+    if (viaConftest.length) {
+      parts.push(`via conftest.py by ${viaConftest.map((t) => `"${t}"`).join(", ")}`);
+    }
+    reasons.push(`"${file}" changed: ${parts.join("; ")}`);
   }
   return { all: false, files: [...chosen].sort(), reasons };
+}
+
+/** The test files below the folders of the conftest.py files among `files`. */
+function conftestTests(files: string[], testFiles: string[]): string[] {
+  const dirs = files.filter((f) => path.posix.basename(f) === "conftest.py")
+    .map((f) => path.posix.dirname(f));
+  if (!dirs.length) return [];
+  return testFiles.filter((t) => dirs.some((d) => d === "." || t.startsWith(d + "/"))).sort();
 }
