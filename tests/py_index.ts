@@ -37,16 +37,22 @@ export async function buildWheels(dir: string, specs: WheelSpec[]): Promise<void
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
 }
 
-/** Serves the wheels in `dir` as a simple index (links carry #sha256= like PyPI's). */
-export async function serveIndex(dir: string): Promise<PyIndex> {
-  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((f) => f.endsWith(".whl"))
-    .sort();
+/** Serves the wheels in `dir` as a simple index (links carry #sha256= like PyPI's); wheels added later appear. */
+export function serveIndex(dir: string): Promise<PyIndex> {
+  const listing = () =>
+    [...Deno.readDirSync(dir)].map((e) => e.name).filter((f) => f.endsWith(".whl")).sort();
   const project = (file: string) => file.split("-")[0]!.replace(/_/g, "-").toLowerCase();
   const hashes = new Map<string, string>();
-  for (const f of files) {
-    const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path.join(dir, f)));
-    hashes.set(f, [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""));
-  }
+  const hashOf = async (f: string) => {
+    if (!hashes.has(f)) {
+      const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path.join(dir, f)));
+      hashes.set(
+        f,
+        [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+      );
+    }
+    return hashes.get(f)!;
+  };
   const controller = new AbortController();
   const html = (body: string) =>
     new Response(`<!DOCTYPE html><html><body>\n${body}\n</body></html>`, {
@@ -55,6 +61,7 @@ export async function serveIndex(dir: string): Promise<PyIndex> {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
     async (request) => {
+      const files = listing();
       const parts = new URL(request.url).pathname.split("/").filter(Boolean);
       if (parts[0] === "simple" && parts.length === 1) {
         const names = [...new Set(files.map(project))];
@@ -63,9 +70,10 @@ export async function serveIndex(dir: string): Promise<PyIndex> {
       if (parts[0] === "simple" && parts.length === 2) {
         const mine = files.filter((f) => project(f) === parts[1]);
         if (!mine.length) return new Response("not found", { status: 404 });
-        return html(
-          mine.map((f) => `<a href="/files/${f}#sha256=${hashes.get(f)}">${f}</a>`).join("\n"),
+        const links = await Promise.all(
+          mine.map(async (f) => `<a href="/files/${f}#sha256=${await hashOf(f)}">${f}</a>`),
         );
+        return html(links.join("\n"));
       }
       if (parts[0] === "files" && parts[1] && files.includes(parts[1])) {
         return new Response(await Deno.readFile(path.join(dir, parts[1])), {
@@ -76,7 +84,7 @@ export async function serveIndex(dir: string): Promise<PyIndex> {
     },
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
-  return {
+  return Promise.resolve({
     url,
     simple: `${url}/simple`,
     dir,
@@ -84,5 +92,5 @@ export async function serveIndex(dir: string): Promise<PyIndex> {
       controller.abort();
       await server.finished;
     },
-  };
+  });
 }

@@ -1,0 +1,447 @@
+/**
+ * `rig install`, `rig install PKG` and `rig doctor` on uv and Poetry projects,
+ * end to end with the real uv and Poetry, against tiny wheels served on
+ * 127.0.0.1 (tests/py_index.ts): locked installs, lock checks, adds that change
+ * pyproject.toml and the lock together, and failures that change nothing.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
+import { git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
+import { buildWheels, serveIndex, type WheelSpec } from "../py_index.ts";
+
+const WHEELS: WheelSpec[] = [
+  { name: "rigdemo-a", version: "1.0" },
+  { name: "rigdemo-a", version: "2.0" },
+  { name: "rigdemo-b", version: "1.0", requires: ["rigdemo-a<2"] },
+  { name: "rigdemo-c", version: "1.0" },
+  { name: "rigdemo-d", version: "0.3" },
+  { name: "rigdemo-e", version: "1.0", requires: ["rigdemo-a>=2"] },
+  { name: "pytest-rigdemo", version: "0.1" },
+  { name: "pytest-timeout", version: "9.9" },
+];
+/** Published after the lock was made: a locked install must not pick it. */
+const NEWER: WheelSpec[] = [{ name: "rigdemo-c", version: "1.5" }];
+
+function which(tool: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(path.join(dir, tool)).isFile) return true;
+    } catch {
+      // Not here.
+    }
+  }
+  return false;
+}
+
+const HAS_UV = which("uv");
+const HAS_POETRY = which("poetry");
+
+function show(run: RigRun): string {
+  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+}
+
+function demoDists(venvDir: string): Record<string, string> {
+  const all = installedDistributions(venvLayout(venvDir));
+  return Object.fromEntries(Object.entries(all).filter(([n]) => /rigdemo|pytest-timeout/.test(n)));
+}
+
+/** name → version of the registry packages a lock file records. */
+function lockedVersions(lock: string): Record<string, string> {
+  const data = parseToml(Deno.readTextFileSync(lock)) as {
+    package?: { name: string; version: string; source?: Record<string, unknown> }[];
+  };
+  const out: Record<string, string> = {};
+  for (const p of data.package ?? []) {
+    if (
+      !p.source || "registry" in p.source || "type" in p.source ||
+      Object.keys(p.source).length === 0
+    ) {
+      out[p.name.toLowerCase().replace(/[-_.]+/g, "-")] = p.version;
+    }
+  }
+  return out;
+}
+
+async function runTool(argv: string[], cwd: string, env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`${argv.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Files rig must never touch on a failure, with their bytes. */
+async function snapshot(files: string[]): Promise<Map<string, string>> {
+  return new Map(
+    await Promise.all(files.map(async (f) => [f, await Deno.readTextFile(f)] as const)),
+  );
+}
+
+async function assertUnchanged(before: Map<string, string>, what: string): Promise<void> {
+  for (const [file, text] of before) {
+    assert.equal(await Deno.readTextFile(file), text, `${what}: ${path.basename(file)} changed`);
+  }
+}
+
+Deno.test({
+  name:
+    "a uv project installs exactly its lock, checks the lock, and adds packages to pyproject and uv.lock together",
+  ignore: !HAS_UV,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-uv-");
+    await Deno.mkdir(dir.join("wheels"));
+    await buildWheels(dir.join("wheels"), WHEELS);
+    const root = dir.join("uvdemo");
+    await dir.write({
+      "uvdemo/pyproject.toml": [
+        "[project]",
+        'name = "uvdemo"',
+        'version = "0.1.0"',
+        'requires-python = ">=3.9"',
+        'dependencies = ["rigdemo-a>=1,<2", "rigdemo-c>=1"]',
+        "",
+        "[dependency-groups]",
+        'dev = ["pytest-rigdemo"]',
+        "",
+        "[tool.uv]",
+        "package = false",
+        "",
+      ].join("\n"),
+      "uvdemo/rig.toml": '[project]\nname = "uvdemo"\n',
+      "uvdemo/.gitignore": ".venv/\n",
+    });
+    await using index = await serveIndex(dir.join("wheels"));
+    await runTool(["uv", "lock", "--default-index", index.simple], root, {
+      ...Deno.env.toObject(),
+      UV_CACHE_DIR: dir.join("uv-cache"),
+    });
+    await git(root, "init", "-q", "-b", "main");
+    await git(root, "add", "-A");
+    await git(root, "commit", "-qm", "init");
+    // rigdemo-c 1.5 appears after locking: the locked install keeps 1.0.
+    await buildWheels(dir.join("wheels"), NEWER);
+    const env = { PIP_INDEX_URL: index.simple, RIG_CACHE_DIR: dir.join("cache") };
+    const pyproject = path.join(root, "pyproject.toml");
+    const lock = path.join(root, "uv.lock");
+    const venv = path.join(root, ".venv");
+
+    await t.step("rig install syncs exactly the locked versions, dev group included", async () => {
+      const run = await rigProcess(["install"], { cwd: root, env });
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stderr + run.stdout, /uv/);
+      const locked = lockedVersions(lock);
+      assert.equal(locked["rigdemo-c"], "1.0");
+      assert.deepEqual(demoDists(venv), {
+        "rigdemo-a": locked["rigdemo-a"]!,
+        "rigdemo-c": "1.0",
+        "pytest-rigdemo": locked["pytest-rigdemo"]!,
+      });
+    });
+
+    await t.step("a second rig install does nothing; rig info and doctor name uv", async () => {
+      const run = await rigProcess(["install"], { cwd: root, env });
+      assert.equal(run.code, 0, show(run));
+      assert.match(run.stdout + run.stderr, /up to date/);
+      const info = await rigProcess(["--json", "info"], { cwd: root, env });
+      assert.equal(JSON.parse(info.stdout).components[0].manager, "uv");
+      const doctor = await rigProcess(["doctor"], { cwd: root, env });
+      assert.equal(doctor.code, 0, show(doctor));
+    });
+
+    await t.step(
+      "a lock out of date with pyproject.toml is exit 3 with the fix, in install and doctor alike",
+      async () => {
+        const text = await Deno.readTextFile(pyproject);
+        await Deno.writeTextFile(
+          pyproject,
+          text.replace('"rigdemo-c>=1"', '"rigdemo-c>=1", "rigdemo-d"'),
+        );
+        const before = await snapshot([pyproject, lock]);
+        const dists = demoDists(venv);
+        const run = await rigProcess(["install"], { cwd: root, env });
+        assert.equal(run.code, 3, show(run));
+        assert.match(run.stderr, /"uv\.lock" is out of date with pyproject\.toml: .*rigdemo-d/);
+        assert.match(run.stderr, /hint: Update the lock with: uv lock, then run: rig install/);
+        const doctor = await rigProcess(["doctor"], { cwd: root, env });
+        assert.equal(doctor.code, 3, show(doctor));
+        assert.match(
+          doctor.stdout + doctor.stderr,
+          /"uv\.lock" is out of date with pyproject\.toml: .*rigdemo-d/,
+        );
+        assert.doesNotMatch(doctor.stdout, /no blocking problems|Everything looks good/);
+        await assertUnchanged(before, "stale lock");
+        assert.deepEqual(demoDists(venv), dists);
+        await git(root, "checkout", "-q", "--", "pyproject.toml");
+      },
+    );
+
+    await t.step("a corrupt uv.lock is exit 3 naming the file and line", async () => {
+      await Deno.writeTextFile(lock, (await Deno.readTextFile(lock)) + "\n[[package]\n");
+      const before = await snapshot([pyproject, lock]);
+      const run = await rigProcess(["install", "--force"], { cwd: root, env });
+      assert.equal(run.code, 3, show(run));
+      assert.match(run.stderr, /"uv\.lock" line \d+: is not a valid lock file/);
+      assert.match(run.stderr, /git checkout -- uv\.lock/);
+      await assertUnchanged(before, "corrupt lock");
+      await git(root, "checkout", "-q", "--", "uv.lock");
+    });
+
+    await t.step("rig install PKG runs uv add: pyproject and uv.lock change together", async () => {
+      const run = await rigProcess(["install", "rigdemo-d"], { cwd: root, env });
+      assert.equal(run.code, 0, show(run));
+      const data = parseToml(await Deno.readTextFile(pyproject)) as {
+        project: { dependencies: string[] };
+        "dependency-groups": { dev: string[] };
+      };
+      assert.ok(data.project.dependencies.some((d) => d.startsWith("rigdemo-d")), show(run));
+      assert.equal(lockedVersions(lock)["rigdemo-d"], "0.3");
+      assert.equal(demoDists(venv)["rigdemo-d"], "0.3");
+      const dev = await rigProcess(["install", "--dev", "pytest-timeout"], { cwd: root, env });
+      assert.equal(dev.code, 0, show(dev));
+      const after = parseToml(await Deno.readTextFile(pyproject)) as typeof data;
+      assert.ok(after["dependency-groups"].dev.some((d) => d.startsWith("pytest-timeout")));
+      assert.ok(!after.project.dependencies.some((d) => d.startsWith("pytest-timeout")));
+      assert.equal(lockedVersions(lock)["pytest-timeout"], "9.9");
+      assert.equal(demoDists(venv)["pytest-timeout"], "9.9");
+      // The next install is a no-op: the fingerprint was recorded after the add.
+      const again = await rigProcess(["install"], { cwd: root, env });
+      assert.match(again.stdout + again.stderr, /up to date/, show(again));
+    });
+
+    await t.step(
+      "a conflicting spec leaves pyproject.toml and uv.lock byte-identical",
+      async () => {
+        const before = await snapshot([pyproject, lock]);
+        const dists = demoDists(venv);
+        // Disjoint with the declared rigdemo-a>=1,<2: refused before anything runs.
+        const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
+        assert.equal(disjoint.code, 1, show(disjoint));
+        assert.match(
+          disjoint.stderr,
+          /already requires "rigdemo-a>=1,<2", and no version satisfies both/,
+        );
+        await assertUnchanged(before, "disjoint spec");
+        // rigdemo-e needs rigdemo-a>=2: only uv's resolver finds the conflict; rig rolls back.
+        const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
+        assert.notEqual(conflict.code, 0, show(conflict));
+        await assertUnchanged(before, "unresolvable add");
+        assert.deepEqual(demoDists(venv), dists);
+        const status = await git(root, "status", "--porcelain");
+        assert.doesNotMatch(status, /journal/);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "uv that is neither on PATH nor obtainable is exit 3 with the install command, and nothing changes",
+  ignore: !HAS_UV,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-nouv-");
+    const root = dir.join("proj");
+    await dir.write({
+      "proj/pyproject.toml":
+        '[project]\nname = "p"\nversion = "0.1.0"\ndependencies = ["rigdemo-a"]\n',
+      "proj/uv.lock":
+        'version = 1\nrevision = 3\nrequires-python = ">=3.9"\n\n[[package]]\nname = "p"\nversion = "0.1.0"\nsource = { virtual = "." }\n',
+      "proj/rig.toml": '[project]\nname = "p"\n',
+    });
+    // A PATH with python3 and git only (uv lives next to python in many installs).
+    const bin = dir.join("bin");
+    await Deno.mkdir(bin);
+    for (const tool of ["python3", "git"]) {
+      const real = new TextDecoder().decode(
+        (await new Deno.Command(tool === "python3" ? "python3" : "sh", {
+          args: tool === "python3"
+            ? ["-c", "import sys; print(sys.executable)"]
+            : ["-c", "command -v git"],
+          stdout: "piped",
+        }).output()).stdout,
+      ).trim();
+      await Deno.symlink(real, path.join(bin, tool));
+    }
+    const closed = (() => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return port;
+    })();
+    const before = await snapshot([path.join(root, "pyproject.toml"), path.join(root, "uv.lock")]);
+    const run = await rigProcess(["install"], {
+      cwd: root,
+      env: {
+        PATH: bin,
+        RIG_CACHE_DIR: dir.join("cache"),
+        PIP_INDEX_URL: `http://127.0.0.1:${closed}/simple`,
+        PIP_RETRIES: "0",
+      },
+    });
+    assert.equal(run.code, 3, show(run));
+    assert.match(run.stderr, /"uv\.lock" needs uv, which is not on PATH, and installing it failed/);
+    assert.match(run.stderr, /hint: Install uv \(pip install "uv>=0\.5,<1"/);
+    assert.match(run.stdout + run.stderr, /installing "uv>=0\.5,<1" into/);
+    await assertUnchanged(before, "uv unobtainable");
+    assert.equal(await Deno.stat(path.join(root, ".venv")).then(() => true, () => false), false);
+  },
+});
+
+Deno.test({
+  name:
+    "a Poetry project installs its lock with the dev group, and rig install PKG runs poetry add",
+  ignore: !HAS_POETRY,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using dir = await tempDir("rig-poetry-");
+    await Deno.mkdir(dir.join("wheels"));
+    await buildWheels(dir.join("wheels"), WHEELS);
+    await using index = await serveIndex(dir.join("wheels"));
+    const root = dir.join("poetrydemo");
+    await dir.write({
+      "poetrydemo/pyproject.toml": [
+        "[project]",
+        'name = "poetrydemo"',
+        'version = "0.1.0"',
+        'requires-python = ">=3.9"',
+        'dependencies = ["rigdemo-a>=1,<2"]',
+        "",
+        "[tool.poetry]",
+        "package-mode = false",
+        "",
+        "[tool.poetry.group.dev.dependencies]",
+        'pytest-rigdemo = "*"',
+        "",
+        "[[tool.poetry.source]]",
+        'name = "local"',
+        `url = "${index.simple}/"`,
+        'priority = "primary"',
+        "",
+      ].join("\n"),
+      "poetrydemo/rig.toml": '[project]\nname = "poetrydemo"\n',
+    });
+    const poetryEnv: Record<string, string> = {
+      ...Deno.env.toObject(),
+      POETRY_CACHE_DIR: dir.join("poetry-cache"),
+    };
+    delete poetryEnv.VIRTUAL_ENV;
+    await runTool(["poetry", "lock", "--no-interaction"], root, poetryEnv);
+    const env = { RIG_CACHE_DIR: dir.join("cache") };
+    const pyproject = path.join(root, "pyproject.toml");
+    const lock = path.join(root, "poetry.lock");
+    const venv = path.join(root, ".venv");
+
+    await t.step(
+      "rig install installs poetry.lock's versions into .venv, dev group included",
+      async () => {
+        const run = await rigProcess(["install"], { cwd: root, env });
+        assert.equal(run.code, 0, show(run));
+        const locked = lockedVersions(lock);
+        assert.deepEqual(demoDists(venv), {
+          "rigdemo-a": locked["rigdemo-a"]!,
+          "pytest-rigdemo": locked["pytest-rigdemo"]!,
+        });
+        const again = await rigProcess(["install"], { cwd: root, env });
+        assert.match(again.stdout + again.stderr, /up to date/, show(again));
+      },
+    );
+
+    await t.step(
+      "rig install PKG and --dev PKG change pyproject.toml and poetry.lock",
+      async () => {
+        const beforeLock = await Deno.readTextFile(lock);
+        const run = await rigProcess(["install", "rigdemo-d"], { cwd: root, env });
+        assert.equal(run.code, 0, show(run));
+        const dev = await rigProcess(["install", "--dev", "rigdemo-c"], { cwd: root, env });
+        assert.equal(dev.code, 0, show(dev));
+        const data = parseToml(await Deno.readTextFile(pyproject)) as {
+          project: { dependencies: string[] };
+          tool: { poetry: { group: { dev: { dependencies: Record<string, string> } } } };
+        };
+        assert.ok(data.project.dependencies.some((d) => d.startsWith("rigdemo-d")));
+        assert.ok("rigdemo-c" in data.tool.poetry.group.dev.dependencies);
+        assert.notEqual(await Deno.readTextFile(lock), beforeLock);
+        assert.equal(lockedVersions(lock)["rigdemo-d"], "0.3");
+        assert.equal(demoDists(venv)["rigdemo-d"], "0.3");
+        assert.equal(demoDists(venv)["rigdemo-c"], lockedVersions(lock)["rigdemo-c"]);
+      },
+    );
+
+    await t.step(
+      "a conflicting spec leaves pyproject.toml and poetry.lock byte-identical",
+      async () => {
+        const before = await snapshot([pyproject, lock]);
+        const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
+        assert.equal(disjoint.code, 1, show(disjoint));
+        await assertUnchanged(before, "disjoint spec");
+        const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
+        assert.notEqual(conflict.code, 0, show(conflict));
+        await assertUnchanged(before, "unresolvable add");
+      },
+    );
+
+    await t.step(
+      "a poetry.lock out of date is exit 3 with the fix, in install and doctor",
+      async () => {
+        const text = await Deno.readTextFile(pyproject);
+        await Deno.writeTextFile(
+          pyproject,
+          text.replace('"rigdemo-a>=1,<2"', '"rigdemo-a>=1,<2", "rigdemo-b"'),
+        );
+        const before = await snapshot([pyproject, lock]);
+        const run = await rigProcess(["install"], { cwd: root, env });
+        assert.equal(run.code, 3, show(run));
+        assert.match(run.stderr, /"poetry\.lock" is out of date with pyproject\.toml/);
+        assert.match(run.stderr, /hint: Update the lock with: poetry lock, then run: rig install/);
+        const doctor = await rigProcess(["doctor"], { cwd: root, env });
+        assert.equal(doctor.code, 3, show(doctor));
+        assert.match(
+          doctor.stdout + doctor.stderr,
+          /"poetry\.lock" is out of date with pyproject\.toml/,
+        );
+        await assertUnchanged(before, "stale poetry.lock");
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "PEP 735 dependency groups without uv or Poetry are installed with --group dev",
+  // uv pip reads --group; pip needs 25.1+, which a fresh venv lacks and the test index cannot serve.
+  ignore: !HAS_UV,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-groups-");
+    await Deno.mkdir(dir.join("wheels"));
+    await buildWheels(dir.join("wheels"), WHEELS);
+    await using index = await serveIndex(dir.join("wheels"));
+    const root = dir.join("groups");
+    await dir.write({
+      "groups/requirements.txt": "rigdemo-a>=1,<2\n",
+      "groups/pyproject.toml":
+        '[dependency-groups]\ndev = ["pytest-rigdemo"]\n[tool.pytest.ini_options]\n',
+      "groups/rig.toml": '[project]\nname = "groups"\n',
+    });
+    const run = await rigProcess(["install"], {
+      cwd: root,
+      env: { PIP_INDEX_URL: index.simple, RIG_CACHE_DIR: dir.join("cache") },
+    });
+    assert.equal(run.code, 0, show(run));
+    assert.deepEqual(demoDists(path.join(root, ".venv")), {
+      "rigdemo-a": "1.0",
+      "pytest-rigdemo": "0.1",
+    });
+  },
+});
