@@ -33,7 +33,7 @@ Deno.test("rig info --json on the reference project lists its three components a
 Deno.test("rig info prints a readable table of components and tools", async () => {
   const result = await rigProcess(["-C", path.join(REPO_ROOT, "examples", "authserver"), "info"]);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^server\s+python-app\s+server\s+-$/m);
-  assert.match(result.stdout, /^js-client\s+node-lib\s+clients\/js\s+server$/m);
+  assert.match(result.stdout, /^server\s+python-app\s+server\s+pip\s+-$/m);
+  assert.match(result.stdout, /^js-client\s+node-lib\s+clients\/js\s+npm\s+server$/m);
   assert.match(result.stdout, /^python3\s+3\.\d+/m);
 });
