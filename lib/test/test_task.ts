@@ -500,7 +500,7 @@ function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
       continue;
     }
     // `python -m tool`: a script's shebang may point into another venv (a copied project).
-    const argv = [venv.python, "-m", name, ...args];
+    const argv = [venv.python, "-m", tool, ...args];
     out.push({ name, argv, fixHint: fixes[name] });
   }
   return out;
