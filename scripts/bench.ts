@@ -6,6 +6,7 @@
 import { buildSection } from "./bench/build.ts";
 import { fingerprintSection } from "./bench/fingerprint.ts";
 import { installSection } from "./bench/install.ts";
+import { peersSection } from "./bench/peers.ts";
 import { startupSection } from "./bench/startup.ts";
 import { testSection } from "./bench/test.ts";
 
@@ -31,6 +32,7 @@ export const SECTIONS: BenchSection[] = [
   testSection,
   installSection,
   startupSection,
+  peersSection,
 ];
 
 /** Runs the sections whose names are given (all when none are); returns the exit code. */

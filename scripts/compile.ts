@@ -11,6 +11,8 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { writeSha256Sums } from "../lib/ship/checksums.ts";
+import { RIG_VERSION } from "../lib/version.ts";
 
 /** Every target rig ships a binary for. */
 export const TARGETS = [
@@ -30,7 +32,6 @@ export function hostTarget(): string {
 
 /** The argv of `deno compile` for one target. */
 export function compileArgs(target: string, outDir: string): string[] {
-  const exe = target.includes("windows") ? ".exe" : "";
   return [
     "compile",
     "-A",
@@ -41,7 +42,7 @@ export function compileArgs(target: string, outDir: string): string[] {
     "--target",
     target,
     "--output",
-    path.join(outDir, `rig-${target}${exe}`),
+    path.join(outDir, binaryName(target)),
     path.join(ROOT, "main.ts"),
   ];
 }
@@ -72,6 +73,7 @@ async function main(args: string[]): Promise<number> {
   }
   await Deno.mkdir(values.out!, { recursive: true });
   let failed = 0;
+  const built: string[] = [];
   for (const target of targets) {
     const started = performance.now();
     const result = await new Deno.Command(Deno.execPath(), {
@@ -81,6 +83,7 @@ async function main(args: string[]): Promise<number> {
     }).output();
     const stderr = new TextDecoder().decode(result.stderr);
     if (result.success) {
+      built.push(binaryName(target));
       console.log(`✓ ${target} (${((performance.now() - started) / 1000).toFixed(1)}s)`);
       continue;
     }
@@ -93,7 +96,22 @@ async function main(args: string[]): Promise<number> {
       );
     }
   }
+  if (built.length) {
+    // Every binary of this folder, including ones an earlier run built for other targets.
+    const names = [...Deno.readDirSync(values.out!)].map((e) => e.name)
+      .filter((name) => /^rig-/.test(name));
+    await Deno.writeTextFile(path.join(values.out!, "VERSION"), `${RIG_VERSION}\n`);
+    const sums = await writeSha256Sums(values.out!, names);
+    console.log(
+      `rig ${RIG_VERSION}: ${sums.length} binaries, SHA256SUMS and VERSION in ${values.out}`,
+    );
+  }
   return failed ? 3 : 0;
+}
+
+/** The file name of the binary for `target`. */
+export function binaryName(target: string): string {
+  return `rig-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

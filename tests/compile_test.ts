@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { parseSha256Sums } from "../lib/ship/checksums.ts";
+import { RIG_VERSION } from "../lib/version.ts";
 import { REPO_ROOT, tempDir } from "./helpers.ts";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "compile.ts");
@@ -43,9 +46,14 @@ Deno.test({
     await using dir = await tempDir();
     const result = await compile(["--out", dir.path], { DENORT_BIN: denort! });
     assert.equal(result.code, 0, result.stderr);
-    const binary = (await Array.fromAsync(Deno.readDir(dir.path)))[0]!.name;
+    const binary = (await Array.fromAsync(Deno.readDir(dir.path)))
+      .map((e) => e.name).find((name) => name.startsWith("rig-"))!;
+    const sums = parseSha256Sums(await Deno.readTextFile(path.join(dir.path, "SHA256SUMS")));
+    const bytes = await Deno.readFile(path.join(dir.path, binary));
+    assert.equal(sums.get(binary), createHash("sha256").update(bytes).digest("hex"));
+    assert.equal(await Deno.readTextFile(path.join(dir.path, "VERSION")), `${RIG_VERSION}\n`);
     const version = await new Deno.Command(path.join(dir.path, binary), { args: ["--version"] })
       .output();
-    assert.match(new TextDecoder().decode(version.stdout), /^rig \d+\.\d+\.\d+/);
+    assert.equal(new TextDecoder().decode(version.stdout), `rig ${RIG_VERSION}\n`);
   },
 });

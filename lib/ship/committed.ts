@@ -12,6 +12,7 @@ import { sha256Hex } from "../hash.ts";
 import { RIG_VERSION } from "../version.ts";
 import { template } from "../../templates/mod.ts";
 import { TOOL_DIR } from "./launcher_notice.ts";
+import { formatSha256Sums, parseSha256Sums } from "./checksums.ts";
 
 export { compareVersions, TOOL_DIR } from "./launcher_notice.ts";
 
@@ -94,7 +95,7 @@ export async function writeCommittedRig(
     sums.push([`bin/${binary.name}`, binary.sha256]);
   }
   await write(`${TOOL_DIR}/version`, `${RIG_VERSION}\n`);
-  await write(`${TOOL_DIR}/SHA256SUMS`, sums.map(([name, sum]) => `${sum}  ${name}\n`).join(""));
+  await write(`${TOOL_DIR}/SHA256SUMS`, formatSha256Sums(sums));
   await write("rig", renderLauncher("sh"), 0o755);
   await write("rig.cmd", renderLauncher("cmd"));
   if (await ensureGitattributes(root)) written.push(".gitattributes");
@@ -115,14 +116,10 @@ async function readBinaries(dir: string): Promise<Binary[]> {
       "Build them first: deno task compile (they land in dist/bin)",
     );
   }
-  const listed = new Map<string, string>();
   const sumsFile = path.join(dir, "SHA256SUMS");
-  if (isFile(sumsFile)) {
-    for (const line of (await Deno.readTextFile(sumsFile)).split("\n")) {
-      const match = line.match(/^([0-9a-f]{64}) [ *](.+)$/);
-      if (match) listed.set(path.basename(match[2]!), match[1]!);
-    }
-  }
+  const listed = isFile(sumsFile)
+    ? parseSha256Sums(await Deno.readTextFile(sumsFile))
+    : new Map<string, string>();
   const binaries: Binary[] = [];
   for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isFile || !/^rig-[\w.-]+$/.test(entry.name)) continue;

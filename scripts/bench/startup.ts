@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import type { BenchSection } from "../bench.ts";
 import { bundleRig } from "../../lib/ship/bundle.ts";
+import { writeCommittedRig } from "../../lib/ship/committed.ts";
 import { cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
 import { benchEnv, ms, timeCases, type TimedCase, traceBreakdown } from "./timing.ts";
 
@@ -55,6 +56,28 @@ export const startupSection: BenchSection = {
       log(`  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (${ms(t.min)})`);
     }
     const env = benchEnv({ RIG_TRACE: "1" });
+    // The committed launcher (rig self install) in a folder of its own (so the project's
+    // files stay as committed), against the bundle it runs.
+    const home = path.join(tmp, "launcher");
+    await writeCommittedRig(home, { bundle: await Deno.readTextFile(bundle) });
+    const launcherRig = path.join(home, "rig");
+    const committed = path.join(home, ".rig-tool", "rig.js");
+    const launcher = await timeCases([
+      { label: "./rig --help (launcher)", argv: [launcherRig, "--help"] },
+      { label: "deno run .rig-tool/rig.js --help", argv: rigArgv(committed, ["--help"]) },
+      { label: "./rig test (launcher, cached)", argv: [launcherRig, "-C", root, "test"] },
+      { label: "deno run .rig-tool/rig.js test", argv: rigArgv(committed, ["-C", root, "test"]) },
+      { label: "./rig --version (launcher)", argv: [launcherRig, "--version"] },
+    ], RUNS);
+    for (const t of launcher) {
+      log(`  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (${ms(t.min)})`);
+    }
+    const [help, helpDirect, test, testDirect] = launcher.map((t) => t.median) as number[];
+    log(
+      `launcher overhead over running the bundle directly: ${ms(help! - helpDirect!)} (--help), ` +
+        `${ms(test! - testDirect!)} (cached test); goal ≤ 5 ms. ./rig --version answers from ` +
+        "the launcher itself, without starting Deno",
+    );
     const traced = await timeCases([
       { label: "main.ts", argv: rigArgv(MAIN, ["-C", root, "test"]), env },
       { label: "bundle", argv: rigArgv(bundle, ["-C", root, "test"]), env },

@@ -1,0 +1,150 @@
+/**
+ * Bench section "peers": Turborepo, installed from npm into the same git copy
+ * of examples/authserver (committed files only; node_modules, .turbo and .rig
+ * git-ignored), with a turbo.json wiring the three components' test commands.
+ * Timed in one run, interleaved: Turborepo's cached re-run vs rig's cached
+ * `rig test` (five tasks and their checks), both `--version`s, and what 10,000
+ * more committed files add to each cached run.
+ */
+import * as path from "node:path";
+import type { BenchSection } from "../bench.ts";
+import { bundleRig } from "../../lib/ship/bundle.ts";
+import { addCommittedFiles, cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
+import { benchEnv, ms, timeCases, type TimedCase, timeOnce } from "./timing.ts";
+
+const RUNS = 10;
+
+/** The three test commands Turborepo runs, one per component, as root scripts. */
+const TURBO_TASKS: Record<string, { dir: string; command: string }> = {
+  "test:server": { dir: "server", command: "cd server && .venv/bin/python -m pytest -q" },
+  "test:python-client": {
+    dir: "clients/python",
+    command: "cd clients/python && .venv/bin/python -m pytest -q",
+  },
+  "test:js-client": { dir: "clients/js", command: "cd clients/js && npm test" },
+};
+
+/** Writes package.json (turbo as a dev dependency) and turbo.json, then installs turbo. */
+async function prepareTurbo(root: string): Promise<void> {
+  const manifest = {
+    name: "authserver-bench",
+    private: true,
+    packageManager: "npm@10.0.0",
+    scripts: Object.fromEntries(Object.entries(TURBO_TASKS).map(([n, t]) => [n, t.command])),
+    devDependencies: { turbo: "^2" },
+  };
+  await Deno.writeTextFile(path.join(root, "package.json"), JSON.stringify(manifest, null, 2));
+  const tasks = Object.fromEntries(
+    Object.entries(TURBO_TASKS).map((
+      [name, t],
+    ) => [name, { inputs: [`${t.dir}/**`], outputs: [] }]),
+  );
+  await Deno.writeTextFile(
+    path.join(root, "turbo.json"),
+    JSON.stringify({ $schema: "https://turborepo.com/schema.json", tasks }, null, 2),
+  );
+  await Deno.writeTextFile(
+    path.join(root, ".gitignore"),
+    `${await Deno.readTextFile(path.join(root, ".gitignore")).catch(() => "")}\n.turbo/\n`,
+  );
+  const npm = await timeOnce({
+    label: "npm install turbo",
+    argv: ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+    cwd: root,
+    env: benchEnv(),
+  });
+  void npm;
+}
+
+function turboEnv(): Record<string, string> {
+  return benchEnv({
+    TURBO_TELEMETRY_DISABLED: "1",
+    TURBO_NO_UPDATE_NOTIFIER: "1",
+    DO_NOT_TRACK: "1",
+  });
+}
+
+function ratio(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}×`;
+}
+
+/** The "peers" bench section. */
+export const peersSection: BenchSection = {
+  name: "peers",
+  description:
+    "Turborepo vs rig on one git copy of examples/authserver: cached run, --version, +10,000 files",
+  async run({ tmp, log }) {
+    const root = await cachedReferenceProject(path.join(tmp, "authserver"), {
+      prepare: prepareTurbo,
+    });
+    const bundle = path.join(tmp, "rig.js");
+    await bundleRig(path.dirname(MAIN), bundle, { deno: Deno.execPath(), env: benchEnv() });
+    const turbo = path.join(root, "node_modules", ".bin", "turbo");
+    const env = turboEnv();
+    const turboRun = [turbo, "run", ...Object.keys(TURBO_TASKS)];
+    const version = await timeOnce({ label: "turbo", argv: [turbo, "--version"], env });
+    log(`turbo ${(await turboVersion(turbo, env)) ?? "?"} (${ms(version.ms)} for its first start)`);
+    await timeOnce({ label: "turbo warm-up", argv: turboRun, cwd: root, env });
+
+    const cachedCases = (): TimedCase[] => [
+      { label: "Turborepo cached run (3 tasks)", argv: turboRun, cwd: root, env },
+      { label: "rig test cached (main.ts)", argv: rigArgv(MAIN, ["-C", root, "test"]) },
+      { label: "rig test cached (bundle)", argv: rigArgv(bundle, ["-C", root, "test"]) },
+    ];
+    const timings = await timeCases([
+      ...cachedCases(),
+      { label: "turbo --version", argv: [turbo, "--version"], env },
+      { label: "rig --version (main.ts)", argv: rigArgv(MAIN, ["--version"]) },
+      { label: "rig --version (bundle)", argv: rigArgv(bundle, ["--version"]) },
+    ], RUNS);
+    const width = Math.max(...timings.map((t) => t.label.length));
+    log(`medians of ${RUNS} interleaved runs (min in brackets):`);
+    for (const t of timings) {
+      log(`  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (${ms(t.min)})`);
+    }
+    const [turboCached, rigMain, rigBundle, turboVersionRun, rigVersionMain, rigVersionBundle] =
+      timings.map((t) => t.median) as [number, number, number, number, number, number];
+    log(
+      `cached: rig/Turborepo = ${ratio(rigMain, turboCached)} (main.ts), ${
+        ratio(rigBundle, turboCached)
+      } (bundle); goal ≤ 1.5×`,
+    );
+    log(
+      `--version: rig/turbo = ${ratio(rigVersionMain, turboVersionRun)} (main.ts), ${
+        ratio(rigVersionBundle, turboVersionRun)
+      } (bundle); goal rig ≤ 15 ms`,
+    );
+
+    await addCommittedFiles(root, 10_000);
+    await timeOnce({ label: "rig after +10,000", argv: rigArgv(MAIN, ["-C", root, "test"]) });
+    await timeOnce({ label: "turbo after +10,000", argv: turboRun, cwd: root, env });
+    const more = await timeCases(cachedCases(), RUNS);
+    log(`with 10,000 more committed files (medians of ${RUNS}):`);
+    for (const [i, t] of more.entries()) {
+      const before = timings[i]!.median;
+      log(
+        `  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (+${ms(t.median - before)})`,
+      );
+    }
+    const turboIncrement = more[0]!.median - turboCached;
+    const rigIncrement = more[2]!.median - rigBundle;
+    log(
+      `+10,000 files: rig adds ${ms(rigIncrement)} (bundle), Turborepo ${ms(turboIncrement)}; ` +
+        `goal: no worse than Turborepo's`,
+    );
+  },
+};
+
+async function turboVersion(
+  turbo: string,
+  env: Record<string, string>,
+): Promise<string | undefined> {
+  const out = await new Deno.Command(turbo, {
+    args: ["--version"],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+  })
+    .output();
+  return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+}
