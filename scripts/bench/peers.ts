@@ -47,13 +47,34 @@ async function prepareTurbo(root: string): Promise<void> {
     path.join(root, ".gitignore"),
     `${await Deno.readTextFile(path.join(root, ".gitignore")).catch(() => "")}\n.turbo/\n`,
   );
-  const npm = await timeOnce({
+  await timeOnce({
     label: "npm install turbo",
     argv: ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
     cwd: root,
     env: benchEnv(),
   });
-  void npm;
+}
+
+/** turbo's native binary (node_modules/.bin/turbo is a node script that starts it). */
+function turboBinary(root: string): string {
+  const scope = path.join(root, "node_modules", "@turbo");
+  for (const entry of safeReadDir(scope)) {
+    const bin = path.join(scope, entry, "bin", "turbo");
+    try {
+      if (Deno.statSync(bin).isFile) return bin;
+    } catch {
+      // Not this platform's package.
+    }
+  }
+  return path.join(root, "node_modules", ".bin", "turbo");
+}
+
+function safeReadDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 function turboEnv(): Record<string, string> {
@@ -79,7 +100,7 @@ export const peersSection: BenchSection = {
     });
     const bundle = path.join(tmp, "rig.js");
     await bundleRig(path.dirname(MAIN), bundle, { deno: Deno.execPath(), env: benchEnv() });
-    const turbo = path.join(root, "node_modules", ".bin", "turbo");
+    const turbo = turboBinary(root);
     const env = turboEnv();
     const turboRun = [turbo, "run", ...Object.keys(TURBO_TASKS)];
     const version = await timeOnce({ label: "turbo", argv: [turbo, "--version"], env });
