@@ -205,7 +205,16 @@ export async function addManaged(
       component: component.name,
       dryRun: false,
       command,
-      changes,
+      changes: [
+        ...addedLines(
+          journal.files[0]?.content ?? "",
+          Deno.readTextFileSync(pyproject),
+          rel(pyproject),
+        ),
+        ...(Deno.readTextFileSync(lock) === journal.files[1]?.content
+          ? []
+          : [{ file: rel(lock), after: `updated by ${info.manager}` }]),
+      ],
       installed,
       durationMs: performance.now() - started,
     };
@@ -226,5 +235,22 @@ function extraEnv(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (base[k] !== v) out[k] = v;
+  return out;
+}
+
+/** The lines of `after` that are new or changed compared with `before` (1-based line numbers). */
+function addedLines(before: string, after: string, file: string) {
+  const old = new Map<string, number>();
+  for (const line of before.split("\n")) old.set(line, (old.get(line) ?? 0) + 1);
+  const out: { file: string; line: number; after: string }[] = [];
+  after.split("\n").forEach((line, i) => {
+    const left = old.get(line) ?? 0;
+    if (left > 0) old.set(line, left - 1);
+    else {out.push({
+        file,
+        line: i + 1,
+        after: line.trim().replace(/,$/, "").replace(/^"(.*)"$/, "$1"),
+      });}
+  });
   return out;
 }

@@ -5,7 +5,7 @@
  * `rig doctor` so both say the same thing.
  */
 import * as path from "node:path";
-import { EnvironmentError, RigError } from "../errors.ts";
+import { EnvironmentError, ProcessError, RigError } from "../errors.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { detectManager, ensureTool, findTool, type ManagerInfo } from "../python/managers.ts";
@@ -45,6 +45,10 @@ export interface ManagedOptions {
   onLine?: (line: string) => void;
 }
 
+/** How uv says that no interpreter satisfies the project. */
+const NO_INTERPRETER =
+  /No interpreter found|No (?:download|Python) found for|not satisfy the project's Python requirement/i;
+
 /** The `uv python install X.Y` a uv project needs when no interpreter fits. */
 function uvPythonHint(component: Component, root: string): string {
   const wanted = pythonRequirements(component, root)[0]?.specifier ?? "";
@@ -58,7 +62,9 @@ async function uvInterpreter(
   root: string,
   uv: string,
   opts: ManagedOptions,
-): Promise<string> {
+): Promise<string | undefined> {
+  // uv reads .python-version and requires-python itself; rig picks only when told to.
+  if (!component.python && !opts.env.RIG_PYTHON) return undefined;
   try {
     return (await chooseInterpreter(component, { ...opts, root })).argv[0]!;
   } catch (error) {
@@ -128,20 +134,33 @@ export async function installManaged(
         await removeVenv(dir);
       }
     }
-    if (!isFile(path.join(dir, "pyvenv.cfg"))) {
-      python = await uvInterpreter(component, project.root, uv, opts);
-    }
+    const fresh = !isFile(path.join(dir, "pyvenv.cfg"));
+    if (fresh) python = await uvInterpreter(component, project.root, uv, opts);
     opts.step.update(`uv sync --locked${info.workspace ? " --all-packages" : ""}`);
-    await uvSync(info, project.root, {
-      uv,
-      env: opts.env,
-      venvDir: dir,
-      python,
-      cacheDir: opts.cacheDir,
-      signal: opts.signal,
-      onLine: opts.onLine,
-    });
-    return { ...venvLayout(dir), created: !!python, reason: python ? "uv sync" : undefined };
+    try {
+      await uvSync(info, project.root, {
+        uv,
+        env: opts.env,
+        venvDir: dir,
+        python,
+        cacheDir: opts.cacheDir,
+        signal: opts.signal,
+        onLine: opts.onLine,
+      });
+    } catch (error) {
+      if (error instanceof ProcessError && NO_INTERPRETER.test(error.output)) {
+        const wanted = pythonRequirements(component, project.root)
+          .map((r) => `${r.specifier} (${r.source})`).join(", ");
+        throw new EnvironmentError(
+          `No Python interpreter for component "${component.name}"${
+            wanted ? ` matches ${wanted}` : ""
+          }: ${error.output.trim().split("\n").find((l) => NO_INTERPRETER.test(l))?.trim()}`,
+          uvPythonHint(component, project.root),
+        );
+      }
+      throw error;
+    }
+    return { ...venvLayout(dir), created: fresh, reason: fresh ? "uv sync" : undefined };
   }
   if (info.manager === "poetry") {
     const poetry = await ensureTool("poetry", { ...opts, neededFor: `"${shownLock}"` });

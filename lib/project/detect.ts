@@ -107,10 +107,17 @@ export async function detectKind(
 }
 
 /** Finds the FastAPI application in a folder's Python sources, as `module.path:variable`. */
-export async function findFastApiApp(
-  dir: string,
-  skip: string[] = [],
-): Promise<string | undefined> {
+export function findFastApiApp(dir: string, skip: string[] = []): Promise<string | undefined> {
+  // Detection asks twice per folder (its kind, then its app): scan once per process.
+  const key = `${path.resolve(dir)}\0${skip.map((d) => path.resolve(d)).sort().join("\0")}`;
+  let found = appScans.get(key);
+  if (!found) appScans.set(key, found = scanFastApiApp(dir, skip));
+  return found;
+}
+
+const appScans = new Map<string, Promise<string | undefined>>();
+
+async function scanFastApiApp(dir: string, skip: string[]): Promise<string | undefined> {
   const skipped = new Set(skip.map((d) => path.resolve(d)));
   const candidates: string[] = [];
   const scan = async (folder: string, depth: number) => {

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { BenchSection } from "../bench.ts";
 import { copyReferenceProject } from "../../tests/helpers.ts";
 import { timedRig } from "./timed_rig.ts";
+import { benchUvInstall } from "./install_uv.ts";
 
 async function rigInstall(root: string): Promise<{ ms: number; summary: string }> {
   const { ms, doc } = await timedRig<
@@ -21,7 +22,8 @@ async function rigInstall(root: string): Promise<{ ms: number; summary: string }
 /** The "install" bench section. */
 export const installSection: BenchSection = {
   name: "install",
-  description: "rig install on examples/authserver: fresh setup vs no-change second run",
+  description:
+    "rig install on examples/authserver (fresh vs no-change second run) and on the uv workspace examples/fullstack (vs plain uv sync)",
   async run({ tmp, log }) {
     const root = await copyReferenceProject(path.join(tmp, "authserver"));
     const first = await rigInstall(root);
@@ -36,5 +38,6 @@ export const installSection: BenchSection = {
     );
     const ratio = second.ms / first.ms;
     log(`ratio second/first: ${(ratio * 100).toFixed(2)}% (target: under 10%)`);
+    await benchUvInstall(tmp, log);
   },
 };

@@ -37,6 +37,46 @@ function which(tool: string): boolean {
 
 const HAS_UV = which("uv");
 const HAS_POETRY = which("poetry");
+if (!HAS_UV) console.log("ignored: the uv project tests (uv is not on PATH; .ci/run installs it)");
+if (!HAS_POETRY) console.log("ignored: the Poetry project test (poetry is not on PATH)");
+
+/** The uv wheel .ci/run keeps in the test tools cache, for rig's own uv tool environment. */
+const TOOL_WHEELS = path.join(
+  Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/tmp", ".cache"),
+  "rig-test-tools",
+  "wheels",
+);
+const UV_WHEEL = (() => {
+  try {
+    return [...Deno.readDirSync(TOOL_WHEELS)].some((e) => /^uv-.*\.whl$/.test(e.name));
+  } catch {
+    return false;
+  }
+})();
+if (!UV_WHEEL) {
+  console.log(
+    `ignored: rig installing uv itself (no uv wheel in ${TOOL_WHEELS}; .ci/run downloads one)`,
+  );
+}
+
+/** A folder with only python3 and git on it, to stand for a machine without uv. */
+async function pathWithoutUv(dir: string): Promise<string> {
+  const bin = path.join(dir, "bin-without-uv");
+  await Deno.mkdir(bin, { recursive: true });
+  const python = new TextDecoder().decode(
+    (await new Deno.Command("python3", {
+      args: ["-c", "import sys; print(sys.executable)"],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim();
+  const gitPath = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", "command -v git"], stdout: "piped" }).output())
+      .stdout,
+  ).trim();
+  await Deno.symlink(python, path.join(bin, "python3"));
+  await Deno.symlink(gitPath, path.join(bin, "git"));
+  return bin;
+}
 
 function show(run: RigRun): string {
   return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
@@ -258,20 +298,7 @@ Deno.test({
         'version = 1\nrevision = 3\nrequires-python = ">=3.9"\n\n[[package]]\nname = "p"\nversion = "0.1.0"\nsource = { virtual = "." }\n',
       "proj/rig.toml": '[project]\nname = "p"\n',
     });
-    // A PATH with python3 and git only (uv lives next to python in many installs).
-    const bin = dir.join("bin");
-    await Deno.mkdir(bin);
-    for (const tool of ["python3", "git"]) {
-      const real = new TextDecoder().decode(
-        (await new Deno.Command(tool === "python3" ? "python3" : "sh", {
-          args: tool === "python3"
-            ? ["-c", "import sys; print(sys.executable)"]
-            : ["-c", "command -v git"],
-          stdout: "piped",
-        }).output()).stdout,
-      ).trim();
-      await Deno.symlink(real, path.join(bin, tool));
-    }
+    const bin = await pathWithoutUv(dir.path);
     const closed = (() => {
       const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
       const port = (l.addr as Deno.NetAddr).port;
@@ -294,6 +321,49 @@ Deno.test({
     assert.match(run.stdout + run.stderr, /installing "uv>=0\.5,<1" into/);
     await assertUnchanged(before, "uv unobtainable");
     assert.equal(await Deno.stat(path.join(root, ".venv")).then(() => true, () => false), false);
+  },
+});
+
+Deno.test({
+  name:
+    "when uv is missing rig installs it into its tool environment once, saying so, and reuses it",
+  ignore: !HAS_UV || !UV_WHEEL,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-uvtool-");
+    await Deno.mkdir(dir.join("wheels"));
+    await buildWheels(dir.join("wheels"), WHEELS);
+    await using index = await serveIndex(dir.join("wheels"));
+    const root = dir.join("proj");
+    await dir.write({
+      "proj/pyproject.toml":
+        '[project]\nname = "p"\nversion = "0.1.0"\nrequires-python = ">=3.9"\n' +
+        'dependencies = ["rigdemo-a>=1,<2"]\n\n[tool.uv]\npackage = false\n',
+      "proj/rig.toml": '[project]\nname = "p"\n',
+    });
+    await runTool(["uv", "lock", "--default-index", index.simple], root, {
+      ...Deno.env.toObject(),
+      UV_CACHE_DIR: dir.join("uv-cache"),
+    });
+    const env = {
+      PATH: await pathWithoutUv(dir.path),
+      RIG_CACHE_DIR: dir.join("cache"),
+      // uv comes from the wheel .ci/run keeps; the project's packages from the test index.
+      PIP_FIND_LINKS: TOOL_WHEELS,
+      PIP_NO_INDEX: "1",
+      UV_DEFAULT_INDEX: index.simple,
+    };
+    const first = await rigProcess(["install"], { cwd: root, env });
+    assert.equal(first.code, 0, show(first));
+    const said = (first.stdout + first.stderr).match(
+      /uv is not on PATH .*installing "uv>=0\.5,<1" into .*tools\/uv/g,
+    );
+    assert.equal(said?.length, 1, show(first));
+    assert.deepEqual(demoDists(path.join(root, ".venv")), { "rigdemo-a": "1.0" });
+    const second = await rigProcess(["install", "--force"], { cwd: root, env });
+    assert.equal(second.code, 0, show(second));
+    assert.doesNotMatch(second.stdout + second.stderr, /installing "uv/);
   },
 });
 
