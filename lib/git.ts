@@ -31,6 +31,8 @@ async function git(cwd: string, args: string[], options: GitOptions) {
     env: { ...options.env, GIT_OPTIONAL_LOCKS: "0", LC_ALL: "C" },
     signal: options.signal,
     missingHint: "Install git (https://git-scm.com/downloads)",
+    // Quick lock-free reads on the cache-hit path: no parent-death watch (the reaper covers them).
+    watchRig: false,
   });
 }
 
@@ -146,7 +148,7 @@ export async function listGitFiles(
   try {
     result = await run(
       ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-      { cwd: root, env: gitEnv(env) },
+      { cwd: root, env: gitEnv(env), watchRig: false },
     );
   } catch {
     return undefined; // git is not installed: fall back to .gitignore rules
