@@ -2,6 +2,7 @@ import type { Command } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { diagnose, type Finding } from "../lib/install/doctor.ts";
+import { diagnoseRelease } from "../lib/release/doctor.ts";
 
 /** `rig doctor`: tools, versions, venv health, node_modules and configuration, with fixes. */
 export const doctor: Command = {
@@ -14,7 +15,8 @@ export const doctor: Command = {
     "version matching requires-python / .python-version / rig.toml, pip working, installed packages " +
     "matching the last rig install), each node component's node_modules against its lockfile, and the " +
     "development .env against the config templates. It also finishes the rollback of an interrupted " +
-    "rig install. Exits 3 when something required is broken, 0 otherwise (warnings included).",
+    "rig install, and offers to roll back an interrupted rig release (with -y it does). Exits 3 " +
+    "when something required is broken, 0 otherwise (warnings included).",
   options: {},
   examples: [
     "rig doctor",
@@ -25,6 +27,9 @@ export const doctor: Command = {
     rejectPositionals("doctor", args);
     const project = await loadProject(ctx.cwd);
     const findings = await diagnose(project, { env: ctx.env, ui: ctx.ui, signal: ctx.signal });
+    findings.push(
+      ...await diagnoseRelease(project, { env: ctx.env, ui: ctx.ui, confirm: ctx.confirm }),
+    );
     const errors = findings.filter((f) => f.severity === "error");
     const warnings = findings.filter((f) => f.severity === "warning");
     const code = errors.length ? 3 : 0;

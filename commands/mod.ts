@@ -34,6 +34,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./build.ts")).build,
   },
   {
+    name: "release",
+    summary: "Version, tag, push, publish and verify a release; roll back on any failure",
+    example: "rig release patch --dry-run",
+    load: async () => (await import("./release.ts")).release,
+  },
+  {
     name: "env",
     summary: "Generate, check and show .env files from config templates (secrets masked)",
     example: "rig env generate",

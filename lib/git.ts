@@ -25,6 +25,11 @@ export interface ChangedFiles {
   files: string[];
 }
 
+/** Runs git in `cwd` (no optional locks, C locale); never throws for a non-zero exit. */
+export async function runGit(cwd: string, args: string[], options: GitOptions) {
+  return await git(cwd, args, options);
+}
+
 async function git(cwd: string, args: string[], options: GitOptions) {
   return await run(["git", ...args], {
     cwd,

@@ -94,12 +94,13 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
   };
 
   for (const key of Object.keys(data)) {
-    if (key !== "project" && key !== "components") {
+    // [release] belongs to rig release, which reads and validates it (lib/release/config.ts).
+    if (key !== "project" && key !== "components" && key !== "release") {
       fail(
         key,
         undefined,
         `unknown table "${key}"`,
-        `rig.toml has [project] and [components.NAME] tables`,
+        `rig.toml has [project], [components.NAME] and [release] tables`,
       );
     }
   }

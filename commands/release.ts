@@ -1,0 +1,136 @@
+import type { Command, Context } from "../lib/command.ts";
+import { parseFlags } from "../lib/command.ts";
+import { EnvironmentError, UsageError } from "../lib/errors.ts";
+import { loadProject } from "../lib/project/load_project.ts";
+import type { Project } from "../lib/project/project.ts";
+import { componentOptions, selectComponents } from "../lib/project/selection.ts";
+import { isInterrupted, processRunning, readJournal } from "../lib/release/journal.ts";
+import { rollbackAndReport, runRelease } from "../lib/release/release.ts";
+
+const OPTIONS = {
+  "dry-run": {
+    type: "boolean",
+    description: "Print every step, file edit, command and target; change nothing",
+  },
+  "no-push": { type: "boolean", description: "Commit and tag locally; push nothing" },
+  "no-publish": { type: "boolean", description: "Commit, tag and push; publish nothing" },
+  "allow-smaller-bump": {
+    type: "boolean",
+    description: "Release even when the API changes need a bigger bump",
+  },
+  rollback: {
+    type: "boolean",
+    description: "Finish the rollback of an interrupted release (see rig doctor)",
+  },
+} as const;
+
+/** `rig release`: bump, changelog, build, commit, tag, push, publish, verify; roll back on failure. */
+export const release: Command = {
+  name: "release",
+  summary: "Version, tag, push, publish and verify a release; roll back on any failure",
+  usage: [
+    "release major|minor|patch|X.Y.Z [COMPONENT...] [--dry-run] [--no-push] [--no-publish]",
+    "release --rollback",
+  ],
+  description: "Checks everything first (clean tree, release branch, in sync with the remote, " +
+    "tag unused, credentials for every target, tests green through rig test's cache), compares " +
+    "the server's OpenAPI document with the last release tag and refuses a smaller bump than " +
+    "the API needs, sets one version everywhere, prepends a CHANGELOG.md section from the " +
+    "commits since the last tag, builds and validates the artifacts, commits, tags vX.Y.Z and " +
+    "pushes, then creates the GitHub release with the artifacts, publishes npm packages and " +
+    "uploads Python packages (twine or uv), verifying each by installing it from the registry. " +
+    "On a failure or Ctrl-C everything is undone that can be (tags, commit, GitHub release, npm " +
+    "version); what cannot (a PyPI upload) is named with the next step. A journal in " +
+    ".rig/release/ lets the next rig release or rig doctor finish an interrupted rollback.",
+  options: { ...OPTIONS },
+  examples: [
+    "rig release patch --dry-run",
+    "rig release minor",
+    "rig release 1.0.0 --json",
+    "rig release patch --no-publish",
+    "rig release minor js-client python-client",
+    "rig release --rollback --yes",
+  ],
+  projectOptions: (project) => componentOptions(project, "Release"),
+  async run(ctx, argv) {
+    const project = await loadProject(ctx.cwd);
+    const args = parseFlags("release", { ...OPTIONS, ...this.projectOptions!(project) }, argv);
+    const v = args.values;
+    if (args.passthrough.length) {
+      throw new UsageError(
+        `"rig release" takes no arguments after "--"`,
+        "Run: rig release --help",
+      );
+    }
+    const pending = await interruptedRelease(ctx, project, !!v.rollback);
+    if (pending !== undefined) return pending;
+    if (v.rollback) {
+      ctx.ui.info("No interrupted release to roll back");
+      ctx.ui.result({ ok: true, rollback: [] });
+      return 0;
+    }
+    const [spec, ...names] = args.positionals;
+    if (!spec) {
+      throw new UsageError(
+        "Missing the version: rig release major|minor|patch|X.Y.Z",
+        "Example: rig release patch --dry-run",
+      );
+    }
+    const components = selectComponents(project, { values: v, names });
+    const result = await runRelease(project, {
+      spec,
+      components,
+      env: ctx.env,
+      ui: ctx.ui,
+      signal: ctx.signal,
+      dryRun: !!v["dry-run"],
+      push: !v["no-push"],
+      publish: !v["no-publish"],
+      allowSmallerBump: !!v["allow-smaller-bump"],
+      cache: !ctx.flags.noCache,
+      verbose: ctx.flags.verbose,
+    });
+    ctx.ui.result(result);
+    if (result.interrupted) return 130;
+    if (result.dryRun) return result.ok ? 0 : 3;
+    return result.ok ? 0 : 1;
+  },
+};
+
+/** Handles a journal left by a crashed or killed release; undefined when there is none. */
+async function interruptedRelease(
+  ctx: Context,
+  project: Project,
+  asked: boolean,
+): Promise<number | undefined> {
+  const journal = await readJournal(project.root);
+  if (!journal) return undefined;
+  if (!isInterrupted(journal, processRunning)) {
+    throw new EnvironmentError(
+      `Another rig release (pid ${journal.pid}) of ${journal.version} is running`,
+      "Wait for it to finish",
+    );
+  }
+  const done = journal.steps.filter((s) => s.state === "started" || s.state === "done");
+  ctx.ui.warn(
+    `A release of ${journal.version} (${journal.tags.join(", ")}) started ${journal.startedAt} ` +
+      `was interrupted after: ${done.map((s) => s.title).join("; ") || "nothing"}`,
+  );
+  if (!asked && !await ctx.confirm(`Roll back what it did?`)) {
+    throw new EnvironmentError(
+      `An interrupted release of ${journal.version} must be rolled back first`,
+      "Run: rig release --rollback --yes",
+    );
+  }
+  const lines = await rollbackAndReport(project, journal, { env: ctx.env, ui: ctx.ui });
+  const failed = lines.filter((l) => l.outcome === "failed");
+  ctx.ui.result({
+    ok: failed.length === 0,
+    rollback: lines,
+    cannotUndo: lines.filter((l) => l.outcome === "cannot be undone").map((l) => ({
+      what: l.detail,
+      next: l.next ?? "",
+    })),
+  });
+  return failed.length ? 1 : 0;
+}
