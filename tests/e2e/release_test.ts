@@ -354,5 +354,24 @@ api_url = "${api}"
         assert.ok(view.versions["0.2.0"] && !view.versions["0.2.1"]);
       },
     );
+
+    await t.step("Ctrl-C mid-publish rolls back at once and exits 130", async () => {
+      github.hold = "create";
+      const before = await head();
+      const child = spawnRig(["release", "patch"], { cwd: root, env });
+      await github.waitForHeld();
+      child.kill("SIGINT");
+      const out = await child.output();
+      github.hold = undefined;
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 130, stderr);
+      assert.match(stderr, /error: Interrupted: rolling back the release/);
+      assert.match(stderr, /deleted remote tag v0\.2\.1; pushed a revert of/);
+      assert.deepEqual(await tags(root), ["v0.1.0", "v0.2.0"]);
+      assert.deepEqual(await tags(origin), ["v0.1.0", "v0.2.0"]);
+      assert.equal((await git(root, "diff", before, "HEAD")).trim(), "");
+      assert.equal(await remoteHead(), await head());
+      assert.ok(!exists(path.join(root, ".rig/release/journal.json")), "journal archived");
+    });
   },
 });
