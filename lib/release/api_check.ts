@@ -34,6 +34,8 @@ export interface ApiCheckOptions {
   ui: Ui;
   signal?: AbortSignal;
   baseTag?: string;
+  /** False in dry runs: do not create or complete .env.test. */
+  generateEnv?: boolean;
 }
 
 /** Compares the server's API now with the API at `baseTag`. */
@@ -60,6 +62,7 @@ export async function checkApi(
     name: "test",
     processEnv: options.env,
     ui: options.ui,
+    generate: options.generateEnv ?? true,
   });
   const env = venvEnv(venv, loaded.values);
   const memoDir = path.join(projectCacheDir(project.root), "contracts");

@@ -154,9 +154,10 @@ export async function runRelease(
         ui,
         signal: options.signal,
         baseTag: serverTag,
+        generateEnv: !options.dryRun,
       }).catch((error) => {
         // A dry run reports what it cannot check yet (e.g. no venv before rig install).
-        if (!options.dryRun || !(error instanceof EnvironmentError)) throw error;
+        if (!options.dryRun || !(error instanceof RigError)) throw error;
         return { server: server.name, baseTag: serverTag, changes: [], skipped: error.message };
       });
       step.update(result.skipped ?? `${result.changes.length} change(s) since ${serverTag}`);
