@@ -421,3 +421,268 @@ Deno.test({
     assert.doesNotMatch(clean.stderr, /warning: (?!Skipping tests)/);
   },
 });
+
+/** A random secret of letters that are not hex digits, so no hash or number can contain a piece of it. */
+function plantedSecret(): string {
+  const alphabet = "GHJKLMNPQRSTUVWXYZghjkmnpqrstuvwxyz";
+  const bytes = crypto.getRandomValues(new Uint8Array(28));
+  return "Pl" + Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+/** Every secret and every 6-character piece of it. */
+function needles(secrets: string[]): string[] {
+  const out = new Set<string>();
+  for (const secret of secrets) {
+    out.add(secret);
+    for (let i = 0; i + 6 <= secret.length; i++) out.add(secret.slice(i, i + 6));
+  }
+  return [...out];
+}
+
+/** Files below `dirs` (changed since `since`, when given) that contain any needle, via grep -F. */
+async function filesContaining(
+  dirs: string[],
+  patterns: string[],
+  since?: string,
+): Promise<string[]> {
+  const present = [];
+  for (const d of dirs) if (await exists(d)) present.push(d);
+  if (!present.length) return [];
+  await using work = await tempDir("rig-sweep-");
+  const patternFile = work.join("patterns");
+  await Deno.writeTextFile(patternFile, patterns.join("\n") + "\n");
+  const args = since
+    ? [
+      "find",
+      ...present,
+      "-type",
+      "f",
+      "-newer",
+      since,
+      "-exec",
+      "grep",
+      "-lFa",
+      "-f",
+      patternFile,
+      "{}",
+      "+",
+    ]
+    : ["grep", "-rlFa", "-f", patternFile, ...present];
+  const out = await new Deno.Command(args[0]!, {
+    args: args.slice(1),
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
+}
+
+/** `rig run` for a few seconds: until the server answered a request, then Ctrl-C. */
+async function runBriefly(root: string, env: Record<string, string>, port: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      path.resolve(import.meta.dirname!, "..", "main.ts"),
+      "-C",
+      root,
+      "run",
+      "--port",
+      String(port),
+    ],
+    env: { ...Deno.env.toObject(), NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  try {
+    const deadline = Date.now() + 120_000;
+    while (!/ready at/.test(text) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(text, /ready at/, text);
+    const answer = await fetch(`http://127.0.0.1:${port}/health`);
+    await answer.body?.cancel();
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await pumps;
+  }
+  return text;
+}
+
+Deno.test({
+  name: "planted secrets never leave rig: not in any output, .rig/, JUnit XML or the user cache",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-sweep-");
+    const marker = dir.join("started");
+    await Deno.writeTextFile(marker, "");
+    const root = dir.join("authserver");
+    const { copyReferenceProject } = await import("./helpers.ts");
+    await copyReferenceProject(root);
+    const [testKey, devKey, urlPassword, processToken, indexPassword] = Array.from(
+      { length: 5 },
+      plantedSecret,
+    ) as [string, string, string, string, string];
+    await writeFiles(root, {
+      ".env.test": `SECRET_KEY=${testKey}\nACCESS_TOKEN_EXPIRE_MINUTES=30\n` +
+        `NOTIFY_URL=https://bot:${urlPassword}@hooks.example.invalid/notify\n`,
+      ".env": `SECRET_KEY=${devKey}\n`,
+      // A failing test that prints the environment and lines long enough for pytest to cut.
+      "server/tests/test_planted.py": [
+        "import os",
+        "",
+        "",
+        "def test_prints_the_environment_and_fails() -> None:",
+        "    print(dict(os.environ))",
+        '    print("x" * 150 + os.environ["SECRET_KEY"] + "y" * 150)',
+        '    print("SECRET=" + os.environ["SECRET_KEY"][:12] + "...")',
+        '    assert os.environ["SECRET_KEY"] + "z" * 200 == os.environ["NOTIFY_URL"]',
+        "",
+      ].join("\n"),
+    });
+    await git(root, "init", "-q", "-b", "main");
+    await git(root, "add", "-A");
+    await git(root, "commit", "-qm", "init");
+    const env = {
+      SERVICE_API_TOKEN: processToken,
+      RIG_CACHE_SIGNING_KEY: KEY,
+    };
+    const outputs: Record<string, string> = {};
+    const record = (name: string, run: { stdout: string; stderr: string }) => {
+      outputs[name] = run.stdout + "\n" + run.stderr;
+    };
+    const junit = dir.join("junit");
+
+    const verbose = await rig(["test", "server", "-v", "--junit", junit], root, env);
+    assert.equal(verbose.code, 1, "the planted test fails");
+    record("rig test server -v --junit", verbose);
+    const json = await rig(["--json", "test", "server", "--no-lint"], root, env);
+    assert.equal(json.code, 1);
+    JSON.parse(json.stdout);
+    record("rig --json test server", json);
+    record("rig run", { stdout: await runBriefly(root, env, freePort()), stderr: "" });
+    const build = await rig(["build", "server", "--skip-tests", "--no-docker"], root, env);
+    record("rig build", build);
+    for (const args of [["env", "show", "--env", "test"], ["env", "show"], ["info"], ["doctor"]]) {
+      const run = await rig(["--json", ...args], root, env);
+      JSON.parse(run.stdout);
+      record(`rig --json ${args.join(" ")}`, run);
+    }
+    const install = await rig(["install", "-v", "rig-planted-missing-pkg", "--server"], root, {
+      ...env,
+      PIP_INDEX_URL: `http://mirror:${indexPassword}@127.0.0.1:${freePort()}/simple`,
+    });
+    assert.notEqual(install.code, 0, "the install fails");
+    record("rig install -v (failing)", install);
+
+    const secrets = [testKey, devKey, urlPassword, processToken, indexPassword];
+    const pieces = needles(secrets);
+    for (const [name, text] of Object.entries(outputs)) {
+      const found = pieces.filter((p) => text.includes(p));
+      assert.deepEqual(found, [], `${name} printed secret pieces:\n${text}`);
+    }
+    assert.deepEqual(await filesContaining([path.join(root, ".rig"), junit], pieces), []);
+    const { userCacheDir } = await import("../lib/cache_paths.ts");
+    const userCache = userCacheDir(Deno.env.toObject(), Deno.build.os);
+    assert.deepEqual(await filesContaining([userCache], pieces, marker), []);
+
+    // The secrets did reach rig's output, masked: the dump, the cut lines, the JUnit XML.
+    const dump = outputs["rig test server -v --junit"]!;
+    assert.match(dump, /'SECRET_KEY': '\*\*\*\*'/);
+    assert.match(dump, /'NOTIFY_URL': 'https:\/\/bot:\*\*\*\*@hooks.example.invalid\/notify'/);
+    assert.match(dump, /SECRET=\*\*\*\*\.\.\./);
+    assert.match(dump, /x{150}\*\*\*\*y{150}/);
+    const xml = await Deno.readTextFile(path.join(junit, "server.xml"));
+    assert.match(xml, /test_prints_the_environment_and_fails/);
+    assert.match(xml, /\*\*\*\*/);
+    assert.match(outputs["rig --json test server"]!, /\*\*\*\*/);
+    assert.match(outputs["rig install -v (failing)"]!, /mirror:\*\*\*\*@127.0.0.1/);
+    // What is not a secret still prints: the failing test's environment dump shows them.
+    assert.match(dump, /'PASSWORD_HASH_ITERATIONS': '1000'/);
+    assert.match(dump, /'ACCESS_TOKEN_EXPIRE_MINUTES': '30'/);
+    const shown = JSON.parse(outputs["rig --json env show --env test"]!.split("\n\n")[0]!);
+    const value = (key: string) =>
+      (shown.keys ?? shown).find?.((k: { key: string }) => k.key === key)?.value;
+    assert.equal(value("PASSWORD_HASH_ITERATIONS"), "1000");
+    assert.equal(value("ACCESS_TOKEN_EXPIRE_MINUTES"), "30");
+    assert.equal(value("SECRET_KEY"), "****");
+    // The reference project's files are as they were (install backed up and restored).
+    assert.equal(await git(root, "status", "--porcelain", "--untracked-files=no"), "");
+  },
+});
+
+Deno.test("the artifact tag is Turborepo's: base64 HMAC-SHA256 of the hash/team JSON and the body", async () => {
+  const { createHmac } = await import("node:crypto");
+  const body = encoder.encode("the artifact body as bytes");
+  const expected = createHmac("sha256", "my-secret-key-env")
+    .update('{"hash":"the-artifact-hash","teamId":"team_someid"}')
+    .update(body)
+    .digest("base64")
+    .replace(/=+$/, "");
+  const opts = { hash: "the-artifact-hash", teamId: "team_someid", body };
+  const key = encoder.encode("my-secret-key-env");
+  assert.equal(await artifactTag(key, opts), expected);
+  const { verifyArtifactTag } = await import("../lib/task/signing.ts");
+  assert.equal(await verifyArtifactTag(key, expected, opts), true);
+  assert.equal(await verifyArtifactTag(key, expected + "=", opts), true, "padded tags verify too");
+  assert.equal(await verifyArtifactTag(encoder.encode("other"), expected, opts), false);
+  assert.equal(await verifyArtifactTag(key, "bm90IGEgdGFn", opts), false);
+});
+
+Deno.test("the signing key file is created once, with mode 0600, outside the project", async () => {
+  await using dir = await tempDir("rig-security-");
+  const { signerFromEnv } = await import("../lib/task/signing.ts");
+  const env = { RIG_CACHE_DIR: dir.join("user-cache") };
+  const bytes = encoder.encode("record");
+  const signature = await signerFromEnv(env, { os: Deno.build.os }).sign(bytes);
+  const file = dir.join("user-cache", "signing-key");
+  assert.match(await Deno.readTextFile(file), /^[0-9a-f]{64}\n$/);
+  if (Deno.build.os !== "windows") assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+  // Another process (a new signer) reads the same key; RIG_CACHE_SIGNING_KEY overrides it.
+  assert.equal(await signerFromEnv(env, { os: Deno.build.os }).verify(bytes, signature), true);
+  const override = signerFromEnv({ ...env, RIG_CACHE_SIGNING_KEY: "ci key" }, { os: "linux" });
+  assert.equal(await override.verify(bytes, signature), false);
+});
+
+Deno.test("redaction masks whole secrets, their encodings, URL passwords and cut fragments only", async () => {
+  const { Redactor, isSecretValue } = await import("../lib/env/redact.ts");
+  const secret = "PlantedSecretQwXzVbNmLk";
+  const r = new Redactor([secret]);
+  const cases: [string, string][] = [
+    [`key=${secret};`, "key=****;"],
+    [`SECRET=${secret.slice(0, 10)}...`, "SECRET=****..."],
+    [`SECRET=${secret.slice(0, 8)}…`, "SECRET=****…"],
+    [`wrapped ${secret.slice(0, 9)}\n${secret.slice(9)} next`, "wrapped ****\n**** next"],
+    [`'...${secret.slice(4)}'`, "'...****'"],
+    [`b64 ${btoa(secret)} ${btoa(secret).replace(/=+$/, "")}`, "b64 **** ****"],
+    ["db postgresql://app:hunter22@db:5432/app", "db postgresql://app:****@db:5432/app"],
+    // A piece of a secret in the middle of other text is not a cut fragment: left alone.
+    [`total=21000 ${secret.slice(3, 9)}x`, `total=21000 ${secret.slice(3, 9)}x`],
+  ];
+  for (const [input, expected] of cases) assert.equal(r.redact(input), expected, input);
+  const special = "Pl/anted+Secret&QwXz";
+  const encoded = new Redactor([special]);
+  assert.equal(encoded.redact(`q=${encodeURIComponent(special)}`), "q=****");
+  assert.equal(encoded.redact(JSON.stringify({ v: special })), '{"v":"****"}');
+  assert.equal(isSecretValue("PASSWORD_HASH_ITERATIONS", "1000"), false);
+  assert.equal(isSecretValue("ACCESS_TOKEN_EXPIRE_MINUTES", "30"), false);
+  assert.equal(isSecretValue("TOKEN_TTL", "30m"), false);
+  assert.equal(isSecretValue("API_KEY_ENABLED", "true"), false);
+  assert.equal(isSecretValue("TOKEN_LOG_LEVEL", "INFO"), false);
+  assert.equal(isSecretValue("DB_PASSWORD", "postgres"), true, "a strong name masks short words");
+  assert.equal(isSecretValue("API_KEY", "sk_live_abcdefghijklmnop"), true);
+  assert.equal(isSecretValue("PIN_SECRET", "12345678901234567890"), true, "long digit runs");
+  assert.equal(isSecretValue("HOST", "s3cr3t-value"), false);
+  assert.equal(isSecretValue("HOST", "s3cr3t-value", { marked: true }), true);
+});

@@ -40,8 +40,6 @@ export function urlPasswords(value: string): string[] {
   return [...value.matchAll(URL_PASSWORD)].map((m) => m[2]!);
 }
 
-/** Where a truncated secret's fragment may end (prefixes) or start (suffixes). */
-const BOUNDARY = /\.\.\.|…|\r?\n|\\n|\\r|["'`]/g;
 
 /** Replaces secrets, their encodings, URL passwords and truncated fragments with ****. */
 export class Redactor {
@@ -89,20 +87,34 @@ export class Redactor {
   #fragments(text: string): string {
     if (this.#fragmented.length === 0) return text;
     const ranges: [number, number][] = [];
-    const ends = [text.length];
-    const starts = [0];
-    for (const m of text.matchAll(BOUNDARY)) {
-      ends.push(m.index);
-      starts.push(m.index + m[0].length);
-    }
     for (const secret of this.#fragmented) {
-      for (const p of ends) {
-        const k = longestPrefixEndingAt(text, p, secret);
-        if (k) ranges.push([p - k, p]);
+      // A prefix of 6+ characters starts with the secret's first 6; search for those only.
+      const head = secret.slice(0, MIN_FRAGMENT);
+      for (let i = text.indexOf(head); i >= 0; i = text.indexOf(head, i + 1)) {
+        let m = MIN_FRAGMENT;
+        while (m < secret.length - 1 && text[i + m] === secret[m]) m++;
+        for (let k = m; k >= MIN_FRAGMENT; k--) {
+          if (endsFragment(text, i + k)) {
+            ranges.push([i, i + k]);
+            break;
+          }
+        }
       }
-      for (const q of starts) {
-        const k = longestSuffixStartingAt(text, q, secret);
-        if (k) ranges.push([q, q + k]);
+      // A suffix of 6+ characters ends with the secret's last 6.
+      const tail = secret.slice(-MIN_FRAGMENT);
+      for (let e = text.indexOf(tail); e >= 0; e = text.indexOf(tail, e + 1)) {
+        const end = e + MIN_FRAGMENT;
+        let m = MIN_FRAGMENT;
+        while (
+          m < secret.length - 1 && end - m - 1 >= 0 &&
+          text[end - m - 1] === secret[secret.length - m - 1]
+        ) m++;
+        for (let k = m; k >= MIN_FRAGMENT; k--) {
+          if (startsFragment(text, end - k)) {
+            ranges.push([end - k, end]);
+            break;
+          }
+        }
       }
     }
     if (ranges.length === 0) return text;
@@ -123,28 +135,20 @@ export class Redactor {
   }
 }
 
-/** The length of the longest proper prefix of `secret` (≥ MIN_FRAGMENT) that ends at `p`. */
-function longestPrefixEndingAt(text: string, p: number, secret: string): number {
-  if (p < MIN_FRAGMENT) return 0;
-  const tail = text.slice(p - MIN_FRAGMENT, p);
-  let best = 0;
-  for (let i = secret.indexOf(tail); i >= 0; i = secret.indexOf(tail, i + 1)) {
-    const k = i + MIN_FRAGMENT;
-    if (k > best && k <= p && text.startsWith(secret.slice(0, k), p - k)) best = k;
-  }
-  return best;
+const CUT_AFTER = new Set(["…", "\n", "\r", '"', "'", "`"]);
+
+/** True when a fragment ending at `p` ends where tools cut text: "...", "…", a quote, a line end. */
+function endsFragment(text: string, p: number): boolean {
+  if (p >= text.length) return true;
+  if (CUT_AFTER.has(text[p]!)) return true;
+  return text.startsWith("...", p) || text.startsWith("\\n", p) || text.startsWith("\\r", p);
 }
 
-/** The length of the longest proper suffix of `secret` (≥ MIN_FRAGMENT) that starts at `q`. */
-function longestSuffixStartingAt(text: string, q: number, secret: string): number {
-  if (text.length - q < MIN_FRAGMENT) return 0;
-  const head = text.slice(q, q + MIN_FRAGMENT);
-  let best = 0;
-  for (let i = secret.indexOf(head); i >= 0; i = secret.indexOf(head, i + 1)) {
-    const k = secret.length - i;
-    if (k > best && text.startsWith(secret.slice(i), q)) best = k;
-  }
-  return best;
+/** True when a fragment starting at `q` starts after such a cut (or at the start of the text). */
+function startsFragment(text: string, q: number): boolean {
+  if (q <= 0) return q === 0;
+  if (CUT_AFTER.has(text[q - 1]!)) return true;
+  return text.endsWith("...", q) || text.endsWith("\\n", q) || text.endsWith("\\r", q);
 }
 
 /** A secret as it may appear in output: as is, URL-encoded, JSON-escaped, base64. */
