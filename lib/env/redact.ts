@@ -40,7 +40,6 @@ export function urlPasswords(value: string): string[] {
   return [...value.matchAll(URL_PASSWORD)].map((m) => m[2]!);
 }
 
-
 /** Replaces secrets, their encodings, URL passwords and truncated fragments with ****. */
 export class Redactor {
   #needles: string[] = [];
