@@ -685,3 +685,21 @@ Deno.test("redaction masks whole secrets, their encodings, URL passwords and cut
   assert.equal(isSecretValue("HOST", "s3cr3t-value"), false);
   assert.equal(isSecretValue("HOST", "s3cr3t-value", { marked: true }), true);
 });
+
+Deno.test("a restore into a scratch folder refuses a symlink planted on the way there", async () => {
+  await using dir = await tempDir("rig-security-");
+  await using elsewhere = await tempDir("rig-security-elsewhere-");
+  await writeFiles(dir.path, { "dist/app/app.whl": "wheel" });
+  const store = new CacheStore(dir.path, { env: { PATH: Deno.env.get("PATH") ?? "" } });
+  const manifest = { task: "build", component: "app" } as unknown as TaskRecord["manifest"];
+  const record = await store.put(
+    { key: "d".repeat(64), task: "build", component: "app", exitCode: 0, durationMs: 1, manifest },
+    { artifacts: ["dist/app/app.whl"] },
+  );
+  await Deno.mkdir(dir.join(".rig"), { recursive: true });
+  await Deno.symlink(elsewhere.path, dir.join(".rig/work"));
+  const error = await store.restore(record, dir.join(".rig/work/app/restore")).catch((e) => e);
+  assert.ok(error instanceof RestoreRejectedError, String(error));
+  assert.match(error.message, /".rig\/work" is not a plain folder/);
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(elsewhere.path)), []);
+});

@@ -30,7 +30,7 @@ import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { CACHE_FORMAT_VERSION } from "./task_key.ts";
 import { RIG_VERSION } from "../version.ts";
 import { canonicalRecordBytes, processSigner, type Signer, signerFromEnv } from "./signing.ts";
-import { checkRestore, declaredOutputRoots } from "./restore_policy.ts";
+import { checkRestore, checkScratchDir, declaredOutputRoots } from "./restore_policy.ts";
 import {
   type ArtifactEntry,
   type BlobRef,
@@ -363,6 +363,7 @@ export class CacheStore {
         roots: this.#outputRoots(record.task, record.component),
         env: this.#env,
       });
+      if (destRoot !== this.root) await checkScratchDir(this.root, destRoot, record);
     } catch (error) {
       this.#refused.add(record.key);
       throw error;

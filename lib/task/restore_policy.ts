@@ -160,6 +160,29 @@ function ancestors(file: string): string[] {
   return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("/"));
 }
 
+/**
+ * Throws a RestoreRejectedError when a folder a restore writes into (a scratch
+ * folder below `.rig/`) is reached through a symlink below `root`.
+ */
+export async function checkScratchDir(
+  root: string,
+  dir: string,
+  record: RestoreRecord,
+): Promise<void> {
+  const relative = path.relative(root, dir);
+  if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) return;
+  let at = root;
+  for (const segment of relative.split(path.sep)) {
+    at = path.join(at, segment);
+    const info = await Deno.lstat(at).catch(() => undefined);
+    if (!info) return;
+    if (info.isSymlink || !info.isDirectory) {
+      const shown = path.relative(root, at).split(path.sep).join("/");
+      throw new RestoreRejectedError(record, [`"${shown}" is not a plain folder`]);
+    }
+  }
+}
+
 /** Walks the path below root with lstat: no symlinks, folders where folders go, a file at the end. */
 async function diskProblem(root: string, file: string): Promise<string | undefined> {
   const segments = file.split("/");
