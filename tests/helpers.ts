@@ -79,6 +79,15 @@ const MAIN = path.resolve(import.meta.dirname!, "..", "main.ts");
 const UNDER_TEST = Deno.env.get("RIG_UNDER_TEST")
   ? path.resolve(import.meta.dirname!, "..", Deno.env.get("RIG_UNDER_TEST")!)
   : undefined;
+if (UNDER_TEST) {
+  try {
+    Deno.statSync(UNDER_TEST);
+  } catch {
+    throw new Error(
+      `RIG_UNDER_TEST names "${UNDER_TEST}", which does not exist: build it first (deno task bundle)`,
+    );
+  }
+}
 
 /** The argv that starts the rig under test with `args`. */
 export function rigCommand(args: string[], entry = UNDER_TEST ?? MAIN): string[] {
