@@ -9,13 +9,10 @@ import * as path from "node:path";
 import { DENO_VERSION, GITATTRIBUTES_LINES, renderLauncher } from "../../lib/ship/committed.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
 import { git, rigInProcess, type TempDir, tempDir } from "../helpers.ts";
+import { testToolsDir } from "../servers/common.ts";
 
 /** Where .ci/run keeps the deno wheel from PyPI. */
-const WHEELS = path.join(
-  Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? "/root", ".cache"),
-  "rig-test-tools",
-  "wheels",
-);
+const WHEELS = path.join(testToolsDir(), "wheels");
 const HOST_TARGET: Record<string, string> = {
   "linux-x86_64": "x86_64-unknown-linux-gnu",
   "linux-aarch64": "aarch64-unknown-linux-gnu",

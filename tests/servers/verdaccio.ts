@@ -1,6 +1,6 @@
 /**
  * Verdaccio 6 (https://verdaccio.org), a private npm registry, on 127.0.0.1:
- * no uplinks, htpasswd auth, publish and unpublish for logged-in users. It is
+ * no uplinks unless asked for one, htpasswd auth, publish and unpublish for logged-in users. It is
  * installed once into the user cache (`rig-test-tools/verdaccio`) with the
  * node-fetch override Node 20 needs, and reused.
  */
@@ -54,8 +54,21 @@ export async function ensureVerdaccio(): Promise<string | undefined> {
   }
 }
 
+/** Options for `startVerdaccio`. */
+export interface VerdaccioOptions {
+  /**
+   * A registry to fetch what was not published here from (e.g. the npm
+   * registry, for a published package's dependencies); none by default.
+   */
+  uplink?: string;
+}
+
 /** Starts verdaccio with its storage in `dir` and logs a user in. */
-export async function startVerdaccio(bin: string, dir: string): Promise<Verdaccio> {
+export async function startVerdaccio(
+  bin: string,
+  dir: string,
+  opts: VerdaccioOptions = {},
+): Promise<Verdaccio> {
   const storage = path.join(dir, "storage");
   await Deno.mkdir(storage, { recursive: true });
   const port = freePort();
@@ -68,16 +81,18 @@ export async function startVerdaccio(bin: string, dir: string): Promise<Verdacci
       "  htpasswd:",
       `    file: ${path.join(dir, "htpasswd")}`,
       "    max_users: 100",
-      "uplinks: {}",
+      ...(opts.uplink ? ["uplinks:", "  upstream:", `    url: ${opts.uplink}`] : ["uplinks: {}"]),
       "packages:",
       "  '@*/*':",
       "    access: $all",
       "    publish: $authenticated",
       "    unpublish: $authenticated",
+      ...(opts.uplink ? ["    proxy: upstream"] : []),
       "  '**':",
       "    access: $all",
       "    publish: $authenticated",
       "    unpublish: $authenticated",
+      ...(opts.uplink ? ["    proxy: upstream"] : []),
       "log: { type: stdout, format: pretty, level: error }",
       "",
     ].join("\n"),
