@@ -83,10 +83,13 @@ const IS_WINDOWS = Deno.build.os === "windows";
  * watcher reads EOF and stops its whole process group: SIGTERM, then SIGKILL
  * after 3 seconds. (Asynchronous lists get /dev/null as stdin, hence fd 3.)
  */
+const WATCHER =
+  "trap '' INT TERM HUP; while read -r _; do :; done; kill -TERM 0; sleep 3; kill -KILL 0";
+// The watcher execs a shell of its own, so its command line is "sh -c … rig-watcher" and
+// not a copy of the child's (pgrep, ps and tests looking for the child find it once).
 const WATCH_SCRIPT = [
   "exec 3<&0",
-  "( trap '' INT TERM HUP; while read -r _; do :; done; kill -TERM 0; sleep 3; kill -KILL 0 )" +
-  " <&3 >/dev/null 2>&1 &",
+  `/bin/sh -c "${WATCHER}" rig-watcher <&3 >/dev/null 2>&1 &`,
   'exec "$@" </dev/null 3<&-',
 ].join("\n");
 

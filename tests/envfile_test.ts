@@ -382,8 +382,10 @@ Deno.test("a malformed .env line is reported without echoing its text", () => {
 
 Deno.test("the template example in the README parses and generates", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const section = readme.slice(readme.indexOf("**Templates.**"));
-  const example = section.match(/```sh\n([\s\S]*?)```/)![1]!;
+  // The README's template example is the sh block that uses the generators.
+  const example = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    .find((block) => block.includes("={{secret}}"));
+  assert.ok(example, "README.md has a template example with {{secret}}");
   await using dir = await project({ "config/development.env.template": example });
   const { ui } = testUi();
   await assert.rejects(
