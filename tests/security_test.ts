@@ -359,12 +359,14 @@ Deno.test({
       const record = entry.record as TaskRecord;
       const hook = encoder.encode(HOOK);
       entry.blobs.set(sha256(hook), hook);
-      const forged = await forge(record, [{
-        path: ".git/hooks/pre-commit",
-        sha256: sha256(hook),
-        size: hook.length,
-        mode: 0o755,
-      }], "whatever");
+      const blob = { sha256: sha256(hook), size: hook.length };
+      const forged = await forge(record, [
+        { path: ".git/hooks/pre-commit", ...blob, mode: 0o755 },
+        { path: `libs/${lib}/index.js`, ...blob, mode: 0o644 },
+        { path: `dist/${lib}/via/payload`, ...blob, mode: 0o644 },
+        { path: path.join(dir.path, "outside", "absolute-payload"), ...blob, mode: 0o644 },
+        { path: "../outside/dotdot-payload", ...blob, mode: 0o644 },
+      ], "whatever");
       const body = await packEntry({ record: forged, blobs: entry.blobs });
       forgedBytes[lib] = body;
       // badtag keeps the old tag (no key); goodtag is tagged with the shared key (a stolen key).
@@ -376,6 +378,9 @@ Deno.test({
 
     // An untrusted run (read-only) meets them: both refused, built normally, nothing uploaded.
     const c = await checkout("c");
+    await Deno.mkdir(dir.join("outside"));
+    await Deno.mkdir(path.join(c, "dist/goodtag"), { recursive: true });
+    await Deno.symlink(dir.join("outside"), path.join(c, "dist/goodtag/via"));
     const before = await snapshot(c);
     const attacked = await rig(
       ["build", "--skip-tests", "--no-docker", "-v"],
@@ -391,16 +396,24 @@ Deno.test({
         }" failed signature verification`,
       ),
     );
-    assert.match(
-      attacked.stderr,
-      new RegExp(
-        `"${
-          keys.goodtag!.slice(0, 12)
-        }" \\(build of "goodtag"\\) was rejected, nothing restored: ".git/hooks/pre-commit" points into .git`,
-      ),
+    const goodtag = attacked.stderr.split("\n").find((l) =>
+      l.includes(
+        `"${keys.goodtag!.slice(0, 12)}" (build of "goodtag") was rejected, nothing restored`,
+      )
     );
+    assert.ok(goodtag, attacked.stderr);
+    for (
+      const reason of [
+        /".git\/hooks\/pre-commit" points into .git/,
+        /"libs\/goodtag\/index.js" is outside the task's outputs/,
+        /"dist\/goodtag\/via" is a symlink/,
+        /absolute-payload" is not a relative posix path/,
+        /"..\/outside\/dotdot-payload" is not a plain path/,
+      ]
+    ) assert.match(goodtag, reason);
     assert.match(attacked.stdout, /2 built, 0 from cache/);
     assert.equal(await exists(path.join(c, ".git/hooks/pre-commit")), false);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir.join("outside"))), []);
     assert.deepEqual(await snapshot(c), before);
     for (const lib of libs) {
       assert.deepEqual(
