@@ -5,7 +5,6 @@ import type { Component } from "../lib/project/project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import {
   checkVenv,
-  ensureVenv,
   findVenv,
   installedDistributions,
   interpreterCandidates,
@@ -15,6 +14,7 @@ import {
   venvEnv,
   venvLayout,
 } from "../lib/python/venv.ts";
+import { ensureVenv } from "../lib/python/venv_ensure.ts";
 import { installerEnv } from "../lib/python/pip.ts";
 import { npmEnv } from "../lib/node/npm.ts";
 import { baseEnv, tempDir } from "./helpers.ts";

@@ -11,12 +11,12 @@ import { type Component, type Project } from "../project/project.ts";
 import { ConfigError, InterruptedError, RigError, UsageError } from "../errors.ts";
 import {
   defaultVenvDir,
-  ensureVenv,
   findVenv,
   installedDistributions,
   normalizeName,
   venvLayout,
 } from "../python/venv.ts";
+import { ensureVenv } from "../python/venv_ensure.ts";
 import { chooseInstaller, installArgv, installWithFallback, pipCheck } from "../python/pip.ts";
 import { npm } from "../node/npm.ts";
 import { detectManager } from "../python/managers.ts";

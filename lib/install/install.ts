@@ -13,7 +13,6 @@ import { EnvironmentError, RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
 import { lockFile, withLock } from "../lock.ts";
 import {
-  ensureVenv,
   findVenv,
   installedDistributions,
   pythonRequirements,
@@ -21,6 +20,7 @@ import {
   readPyvenvCfg,
   type Venv,
 } from "../python/venv.ts";
+import { ensureVenv, settleReplacement } from "../python/venv_ensure.ts";
 import { chooseInstaller, type Installer, installWithFallback } from "../python/pip.ts";
 import { hiddenLockfile, npm, npmInputs, setupArgs } from "../node/npm.ts";
 import { requirementIncludes } from "../python/requirements.ts";
@@ -415,7 +415,25 @@ async function installPython(
     };
   }
   opts.step.update("checking the virtual environment");
-  const venv = await ensureVenv(component, { ...opts, root: project.root });
+  // A broken venv being replaced waits beside the new one until the install worked.
+  const venv = await ensureVenv(component, { ...opts, root: project.root, keepOld: true });
+  try {
+    const result = await installIntoVenv(project, component, venv, { ...opts, info, started });
+    await settleReplacement(venv, true);
+    return result;
+  } catch (error) {
+    await settleReplacement(venv, false);
+    throw error;
+  }
+}
+
+async function installIntoVenv(
+  project: Project,
+  component: Component,
+  venv: Venv,
+  opts: StepOptions & { info: ReturnType<typeof detectManager>; started: number },
+): Promise<InstallResult> {
+  const { info, started } = opts;
   const reason = venv.created
     ? `created ${path.relative(component.dir, venv.dir)} (${venv.reason})`
     : opts.reason;

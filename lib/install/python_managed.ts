@@ -13,7 +13,6 @@ import { checkUvLock, uvSync } from "../python/uv.ts";
 import { checkPoetryLock, poetryInstall } from "../python/poetry.ts";
 import {
   chooseInterpreter,
-  ensureVenv,
   pythonRequirements,
   quickCheckVenv,
   removeVenv,
@@ -21,6 +20,7 @@ import {
   venvEnv,
   venvLayout,
 } from "../python/venv.ts";
+import { ensureVenv } from "../python/venv_ensure.ts";
 import { run } from "../proc.ts";
 import { isFile } from "../fs.ts";
 

@@ -16,7 +16,6 @@ import { EnvironmentError, RigError } from "../errors.ts";
 import type { Component } from "../project/project.ts";
 import { run, runChecked, which } from "../proc.ts";
 import { relocationProblem } from "./venv_health.ts";
-import { isAlive } from "../proc_registry.ts";
 import type { Ui } from "../ui.ts";
 
 const IS_WINDOWS = Deno.build.os === "windows";
@@ -33,6 +32,8 @@ export interface Venv {
   created: boolean;
   /** Why it was (re)created, e.g. `its interpreter "/usr/bin/python3.10" no longer exists`. */
   reason?: string;
+  /** The broken venv it replaces, kept beside it until `settleReplacement` (with `keepOld`). */
+  replaced?: string;
 }
 
 /** Options for venv operations. */
@@ -395,91 +396,6 @@ export async function chooseInterpreter(
   );
 }
 
-/** Finds the component's venv, checks it, and reuses it or (re)creates it, saying why. */
-export async function ensureVenv(
-  component: Component,
-  opts: VenvOptions & { root?: string; systemSitePackages?: boolean },
-): Promise<Venv> {
-  await recoverReplacement(defaultVenvDir(component));
-  const existing = findVenv(component, opts);
-  let reason: string;
-  let dir = defaultVenvDir(component);
-  if (existing) {
-    const health = await checkVenv(existing, component, opts);
-    if (health.ok) return existing;
-    dir = existing.dir;
-    const shown = relative(opts.root ?? path.dirname(component.dir), existing.dir);
-    reason = `${shown}: ${health.problem}`;
-    const activated = opts.env.VIRTUAL_ENV &&
-      path.resolve(component.dir, opts.env.VIRTUAL_ENV) === existing.dir;
-    if (activated && !isInside(existing.dir, component.dir)) {
-      // Never delete an environment the user activated from elsewhere.
-      throw new EnvironmentError(
-        `The activated virtual environment "${existing.dir}" is broken: ${health.problem}`,
-        "Recreate it, or deactivate it (or unset RIG_USE_VIRTUAL_ENV) to let rig manage the component's own venv",
-      );
-    }
-    return await replaceVenv(component, existing.dir, { ...opts, reason });
-  } else {
-    reason = "no virtual environment yet";
-  }
-  return await createVenv(component, dir, { ...opts, reason });
-}
-
-/** Puts back a venv whose replacement was cut short (rig killed), or drops a finished one's. */
-async function recoverReplacement(dir: string): Promise<void> {
-  const parent = path.dirname(dir);
-  const prefix = `${path.basename(dir)}.rig-old-`;
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(parent)].map((e) => e.name).filter((n) => n.startsWith(prefix));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(name.slice(prefix.length));
-    if (pid === Deno.pid || isAlive(pid)) continue;
-    const aside = path.join(parent, name);
-    if (isFile(path.join(dir, "pyvenv.cfg")) && isFile(venvLayout(dir).python)) {
-      await Deno.remove(aside, { recursive: true }).catch(() => {});
-    } else {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      await Deno.rename(aside, dir).catch(() => {});
-    }
-  }
-}
-
-/**
- * Replaces a broken venv without ever leaving none: the replacement
- * interpreter is found first (nothing is touched when there is none), the old
- * venv waits beside its place (`<dir>.rig-old-<pid>`) while the new one is
- * created — at its final path, since venvs cannot be moved — and is removed
- * only once that worked; on failure it is put back.
- */
-async function replaceVenv(
-  component: Component,
-  dir: string,
-  opts: VenvOptions & { root?: string; reason: string; systemSitePackages?: boolean },
-): Promise<Venv> {
-  const interpreter = await chooseInterpreter(component, opts);
-  if (!isFile(path.join(dir, "pyvenv.cfg"))) {
-    throw new RigError(`Refusing to replace "${dir}": it is not a virtual environment`);
-  }
-  const aside = `${dir}.rig-old-${Deno.pid}`;
-  await Deno.remove(aside, { recursive: true }).catch(() => {});
-  opts.ui.warn(`Recreating ${opts.reason}`);
-  await Deno.rename(dir, aside);
-  try {
-    const venv = await createVenv(component, dir, { ...opts, interpreter });
-    await Deno.remove(aside, { recursive: true }).catch(() => {});
-    return venv;
-  } catch (error) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.rename(aside, dir);
-    throw error;
-  }
-}
-
 /** Creates a venv in `dir` with the chosen interpreter. */
 export async function createVenv(
   component: Component,
@@ -568,12 +484,14 @@ function looksLikeCommand(value: string): boolean {
   return /[\\/]/.test(value) || /^(python|py\b|pypy)/i.test(value);
 }
 
-function relative(from: string, to: string): string {
+/** `to` relative to `from` with `/` separators, or `to` itself when outside it. */
+export function relative(from: string, to: string): string {
   const rel = path.relative(from, to);
   return (rel && !rel.startsWith("..") ? rel : to).split(path.sep).join("/");
 }
 
-function isInside(child: string, parent: string): boolean {
+/** True when `child` is `parent` or inside it. */
+export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
