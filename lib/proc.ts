@@ -78,7 +78,7 @@ const IS_WINDOWS = Deno.build.os === "windows";
 /**
  * The parent-death watch. The child's group leader is a shell that keeps the
  * read end of a pipe whose write end only rig holds, in a background watcher
- * (`sh -c … rig-watch`),
+ * (`sh -c … rig-watcher`),
  * then `exec`s the real program (same pid, same exit status, stdin /dev/null).
  * When rig dies — however it dies — the kernel closes the write end, the
  * watcher reads EOF and stops its whole process group: SIGTERM, then SIGKILL
