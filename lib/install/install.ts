@@ -414,6 +414,8 @@ async function installPython(
       venv,
     };
   }
+  const empty = emptyPlanError(project, component);
+  if (empty) throw empty;
   opts.step.update("checking the virtual environment");
   // A broken venv being replaced waits beside the new one until the install worked.
   const venv = await ensureVenv(component, { ...opts, root: project.root, keepOld: true });
@@ -440,12 +442,6 @@ async function installIntoVenv(
   const plan = pythonPlan(component, project.root);
   let installer = chooseInstaller(opts.env);
   const args = planArgs(plan);
-  if (!args.length && info.declaresDependencies) {
-    throw new EnvironmentError(
-      `Component "${component.name}" declares dependencies in ${component.path}/pyproject.toml, but rig found nothing to install for it`,
-      "Add a [project] table (or requirements.txt), or set the component's manager files (uv.lock, poetry.lock), then run: rig install",
-    );
-  }
   if (plan.groups.length && installer === "pip") await ensurePipForGroups(venv, opts);
   if (args.length) {
     opts.step.update(`${installer} install ${args.join(" ")}`);
@@ -462,6 +458,23 @@ async function installIntoVenv(
   }
   await recordPython(project, component, venv, { env: opts.env, installer, started });
   return { name: component.name, skipped: false, durationMs: 0, installer, reason, venv };
+}
+
+/**
+ * A pip-managed component whose pyproject declares dependencies but for which the plan
+ * installs nothing: an error (shared with rig doctor), never "installed".
+ */
+export function emptyPlanError(
+  project: Project,
+  component: Component,
+): EnvironmentError | undefined {
+  const info = detectManager(component.dir, project.root);
+  if (info.manager !== "pip" || !info.declaresDependencies) return undefined;
+  if (planArgs(pythonPlan(component, project.root)).length) return undefined;
+  return new EnvironmentError(
+    `Component "${component.name}" declares dependencies in ${component.path}/pyproject.toml, but rig found nothing to install for it`,
+    "Add a [project] table with the dependencies (or a requirements.txt, or a uv.lock / poetry.lock), then run: rig install",
+  );
 }
 
 /** pip reads PEP 735 groups (`--group`) from version 25.1 on: upgrade rig's venv when older. */

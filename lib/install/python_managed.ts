@@ -108,7 +108,8 @@ export async function managedBlocker(
       signal: opts.signal,
     });
   }
-  return undefined;
+  const { emptyPlanError } = await import("./install.ts");
+  return emptyPlanError(project, component);
 }
 
 /** Installs a uv or Poetry component (for a uv workspace: every member at once). */

@@ -513,5 +513,23 @@ Deno.test({
       "rigdemo-a": "1.0",
       "pytest-rigdemo": "0.1",
     });
+    // Only a "docs" group, no [project]: nothing would be installed — an error, in doctor too.
+    const other = dir.join("docsonly");
+    await dir.write({
+      "docsonly/pyproject.toml": '[dependency-groups]\ndocs = ["rigdemo-d"]\n',
+      "docsonly/rig.toml": '[project]\nname = "docsonly"\n',
+    });
+    const cache = { RIG_CACHE_DIR: dir.join("cache") };
+    const empty = await rigProcess(["install"], { cwd: other, env: cache });
+    assert.equal(empty.code, 3, show(empty));
+    assert.match(
+      empty.stderr,
+      /declares dependencies in \.\/pyproject\.toml, but rig found nothing/,
+    );
+    assert.doesNotMatch(empty.stdout + empty.stderr, /Installed/);
+    assert.equal(await Deno.stat(path.join(other, ".venv")).then(() => true, () => false), false);
+    const doctor = await rigProcess(["doctor"], { cwd: other, env: cache });
+    assert.equal(doctor.code, 3, show(doctor));
+    assert.match(doctor.stdout, /but rig found nothing to install/);
   },
 });
