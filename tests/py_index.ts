@@ -3,7 +3,10 @@
  * served as a PEP 503 simple index on 127.0.0.1 — never PyPI's live contents.
  */
 import * as path from "node:path";
-import { REPO_ROOT } from "./helpers.ts";
+import { parse as parseToml } from "smol-toml";
+import assert from "node:assert/strict";
+import { REPO_ROOT, type RigRun } from "./helpers.ts";
+import { installedDistributions, venvLayout } from "../lib/python/venv.ts";
 
 const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");
 
@@ -93,4 +96,83 @@ export function serveIndex(dir: string): Promise<PyIndex> {
       await server.finished;
     },
   });
+}
+
+/** The test packages the uv and Poetry tests install. */
+export const TEST_WHEELS: WheelSpec[] = [
+  { name: "rigdemo-a", version: "1.0" },
+  { name: "rigdemo-a", version: "2.0" },
+  { name: "rigdemo-b", version: "1.0", requires: ["rigdemo-a<2"] },
+  { name: "rigdemo-c", version: "1.0" },
+  { name: "rigdemo-d", version: "0.3" },
+  { name: "rigdemo-e", version: "1.0", requires: ["rigdemo-a>=2"] },
+  { name: "pytest-rigdemo", version: "0.1" },
+  { name: "pytest-timeout", version: "9.9" },
+];
+
+export function which(tool: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(path.join(dir, tool)).isFile) return true;
+    } catch {
+      // Not here.
+    }
+  }
+  return false;
+}
+
+export function show(run: RigRun): string {
+  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+}
+
+export function demoDists(venvDir: string): Record<string, string> {
+  const all = installedDistributions(venvLayout(venvDir));
+  return Object.fromEntries(Object.entries(all).filter(([n]) => /rigdemo|pytest-timeout/.test(n)));
+}
+
+/** name → version of the registry packages a lock file records. */
+export function lockedVersions(lock: string): Record<string, string> {
+  const data = parseToml(Deno.readTextFileSync(lock)) as {
+    package?: { name: string; version: string; source?: Record<string, unknown> }[];
+  };
+  const out: Record<string, string> = {};
+  for (const p of data.package ?? []) {
+    if (
+      !p.source || "registry" in p.source || "type" in p.source ||
+      Object.keys(p.source).length === 0
+    ) {
+      out[p.name.toLowerCase().replace(/[-_.]+/g, "-")] = p.version;
+    }
+  }
+  return out;
+}
+
+export async function runTool(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<void> {
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`${argv.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Files rig must never touch on a failure, with their bytes. */
+export async function snapshot(files: string[]): Promise<Map<string, string>> {
+  return new Map(
+    await Promise.all(files.map(async (f) => [f, await Deno.readTextFile(f)] as const)),
+  );
+}
+
+export async function assertUnchanged(before: Map<string, string>, what: string): Promise<void> {
+  for (const [file, text] of before) {
+    assert.equal(await Deno.readTextFile(file), text, `${what}: ${path.basename(file)} changed`);
+  }
 }

@@ -119,19 +119,25 @@ Deno.test({
     });
 
     await t.step(
-      "a server-internal edit selects the server and only its importing test files",
+      "a server-internal edit selects the server and the test files reaching it, directly or via conftest.py",
       async () => {
         await edit(
           path.join(root, "server/app/security.py"),
           '"""Check ``password`` against a hash from :func:`hash_password`."""',
           '"""Check ``password`` against an encoded hash (internal wording)."""',
         );
-        const { code, doc, stderr } = await rigJson(root, ["test", "--changed"]);
+        const { code, doc, stderr } = await rigJson(root, ["test", "--changed", "--explain"]);
         assert.equal(code, 0, stderr);
         assert.deepEqual(names(doc), ["server"]);
         const files = task(doc, "server").files!;
         assert.ok(files.includes("tests/test_security.py"), files.join());
-        assert.ok(!files.includes("tests/test_config.py"), files.join());
+        // tests/conftest.py imports app.security (and app.main), so pytest loads the edited
+        // module before test_config.py too: it is selected through the conftest.
+        assert.ok(files.includes("tests/test_config.py"), files.join());
+        assert.match(
+          task(doc, "server").reasons.join("\n"),
+          /via conftest\.py by [^\n]*test_config\.py/,
+        );
         // Without --changed: clients' unit tests stay cached (same contract), integration reruns.
         const full = await rigJson(root, ["test", "--explain"]);
         assert.equal(full.code, 0, full.stderr);

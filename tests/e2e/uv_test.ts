@@ -1,44 +1,32 @@
 /**
- * `rig install`, `rig install PKG` and `rig doctor` on uv and Poetry projects,
- * end to end with the real uv and Poetry, against tiny wheels served on
+ * `rig install`, `rig install PKG` and `rig doctor` on uv projects (and pip with PEP 735 groups),
+ * end to end with the real uv, against tiny wheels served on
  * 127.0.0.1 (tests/py_index.ts): locked installs, lock checks, adds that change
  * pyproject.toml and the lock together, and failures that change nothing.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
-import { git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
-import { buildWheels, serveIndex, type WheelSpec } from "../py_index.ts";
+import { git, rigProcess, tempDir } from "../helpers.ts";
+import {
+  assertUnchanged,
+  buildWheels,
+  demoDists,
+  lockedVersions,
+  runTool,
+  serveIndex,
+  show,
+  snapshot,
+  TEST_WHEELS as WHEELS,
+  type WheelSpec,
+  which,
+} from "../py_index.ts";
 
-const WHEELS: WheelSpec[] = [
-  { name: "rigdemo-a", version: "1.0" },
-  { name: "rigdemo-a", version: "2.0" },
-  { name: "rigdemo-b", version: "1.0", requires: ["rigdemo-a<2"] },
-  { name: "rigdemo-c", version: "1.0" },
-  { name: "rigdemo-d", version: "0.3" },
-  { name: "rigdemo-e", version: "1.0", requires: ["rigdemo-a>=2"] },
-  { name: "pytest-rigdemo", version: "0.1" },
-  { name: "pytest-timeout", version: "9.9" },
-];
 /** Published after the lock was made: a locked install must not pick it. */
 const NEWER: WheelSpec[] = [{ name: "rigdemo-c", version: "1.5" }];
 
-function which(tool: string): boolean {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    try {
-      if (Deno.statSync(path.join(dir, tool)).isFile) return true;
-    } catch {
-      // Not here.
-    }
-  }
-  return false;
-}
-
 const HAS_UV = which("uv");
-const HAS_POETRY = which("poetry");
 if (!HAS_UV) console.log("ignored: the uv project tests (uv is not on PATH; .ci/run installs it)");
-if (!HAS_POETRY) console.log("ignored: the Poetry project test (poetry is not on PATH)");
 
 /** The uv wheel .ci/run keeps in the test tools cache, for rig's own uv tool environment. */
 const TOOL_WHEELS = path.join(
@@ -76,58 +64,6 @@ async function pathWithoutUv(dir: string): Promise<string> {
   await Deno.symlink(python, path.join(bin, "python3"));
   await Deno.symlink(gitPath, path.join(bin, "git"));
   return bin;
-}
-
-function show(run: RigRun): string {
-  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
-}
-
-function demoDists(venvDir: string): Record<string, string> {
-  const all = installedDistributions(venvLayout(venvDir));
-  return Object.fromEntries(Object.entries(all).filter(([n]) => /rigdemo|pytest-timeout/.test(n)));
-}
-
-/** name → version of the registry packages a lock file records. */
-function lockedVersions(lock: string): Record<string, string> {
-  const data = parseToml(Deno.readTextFileSync(lock)) as {
-    package?: { name: string; version: string; source?: Record<string, unknown> }[];
-  };
-  const out: Record<string, string> = {};
-  for (const p of data.package ?? []) {
-    if (
-      !p.source || "registry" in p.source || "type" in p.source ||
-      Object.keys(p.source).length === 0
-    ) {
-      out[p.name.toLowerCase().replace(/[-_.]+/g, "-")] = p.version;
-    }
-  }
-  return out;
-}
-
-async function runTool(argv: string[], cwd: string, env: Record<string, string>): Promise<void> {
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    cwd,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** Files rig must never touch on a failure, with their bytes. */
-async function snapshot(files: string[]): Promise<Map<string, string>> {
-  return new Map(
-    await Promise.all(files.map(async (f) => [f, await Deno.readTextFile(f)] as const)),
-  );
-}
-
-async function assertUnchanged(before: Map<string, string>, what: string): Promise<void> {
-  for (const [file, text] of before) {
-    assert.equal(await Deno.readTextFile(file), text, `${what}: ${path.basename(file)} changed`);
-  }
 }
 
 Deno.test({
@@ -364,125 +300,6 @@ Deno.test({
     const second = await rigProcess(["install", "--force"], { cwd: root, env });
     assert.equal(second.code, 0, show(second));
     assert.doesNotMatch(second.stdout + second.stderr, /installing "uv/);
-  },
-});
-
-Deno.test({
-  name:
-    "a Poetry project installs its lock with the dev group, and rig install PKG runs poetry add",
-  ignore: !HAS_POETRY,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn(t) {
-    await using dir = await tempDir("rig-poetry-");
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), WHEELS);
-    await using index = await serveIndex(dir.join("wheels"));
-    const root = dir.join("poetrydemo");
-    await dir.write({
-      "poetrydemo/pyproject.toml": [
-        "[project]",
-        'name = "poetrydemo"',
-        'version = "0.1.0"',
-        'requires-python = ">=3.9"',
-        'dependencies = ["rigdemo-a>=1,<2"]',
-        "",
-        "[tool.poetry]",
-        "package-mode = false",
-        "",
-        "[tool.poetry.group.dev.dependencies]",
-        'pytest-rigdemo = "*"',
-        "",
-        "[[tool.poetry.source]]",
-        'name = "local"',
-        `url = "${index.simple}/"`,
-        'priority = "primary"',
-        "",
-      ].join("\n"),
-      "poetrydemo/rig.toml": '[project]\nname = "poetrydemo"\n',
-    });
-    const poetryEnv: Record<string, string> = {
-      ...Deno.env.toObject(),
-      POETRY_CACHE_DIR: dir.join("poetry-cache"),
-    };
-    delete poetryEnv.VIRTUAL_ENV;
-    await runTool(["poetry", "lock", "--no-interaction"], root, poetryEnv);
-    const env = { RIG_CACHE_DIR: dir.join("cache") };
-    const pyproject = path.join(root, "pyproject.toml");
-    const lock = path.join(root, "poetry.lock");
-    const venv = path.join(root, ".venv");
-
-    await t.step(
-      "rig install installs poetry.lock's versions into .venv, dev group included",
-      async () => {
-        const run = await rigProcess(["install"], { cwd: root, env });
-        assert.equal(run.code, 0, show(run));
-        const locked = lockedVersions(lock);
-        assert.deepEqual(demoDists(venv), {
-          "rigdemo-a": locked["rigdemo-a"]!,
-          "pytest-rigdemo": locked["pytest-rigdemo"]!,
-        });
-        const again = await rigProcess(["install"], { cwd: root, env });
-        assert.match(again.stdout + again.stderr, /up to date/, show(again));
-      },
-    );
-
-    await t.step(
-      "rig install PKG and --dev PKG change pyproject.toml and poetry.lock",
-      async () => {
-        const beforeLock = await Deno.readTextFile(lock);
-        const run = await rigProcess(["install", "rigdemo-d"], { cwd: root, env });
-        assert.equal(run.code, 0, show(run));
-        const dev = await rigProcess(["install", "--dev", "rigdemo-c"], { cwd: root, env });
-        assert.equal(dev.code, 0, show(dev));
-        const data = parseToml(await Deno.readTextFile(pyproject)) as {
-          project: { dependencies: string[] };
-          tool: { poetry: { group: { dev: { dependencies: Record<string, string> } } } };
-        };
-        assert.ok(data.project.dependencies.some((d) => d.startsWith("rigdemo-d")));
-        assert.ok("rigdemo-c" in data.tool.poetry.group.dev.dependencies);
-        assert.notEqual(await Deno.readTextFile(lock), beforeLock);
-        assert.equal(lockedVersions(lock)["rigdemo-d"], "0.3");
-        assert.equal(demoDists(venv)["rigdemo-d"], "0.3");
-        assert.equal(demoDists(venv)["rigdemo-c"], lockedVersions(lock)["rigdemo-c"]);
-      },
-    );
-
-    await t.step(
-      "a conflicting spec leaves pyproject.toml and poetry.lock byte-identical",
-      async () => {
-        const before = await snapshot([pyproject, lock]);
-        const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
-        assert.equal(disjoint.code, 1, show(disjoint));
-        await assertUnchanged(before, "disjoint spec");
-        const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
-        assert.notEqual(conflict.code, 0, show(conflict));
-        await assertUnchanged(before, "unresolvable add");
-      },
-    );
-
-    await t.step(
-      "a poetry.lock out of date is exit 3 with the fix, in install and doctor",
-      async () => {
-        const text = await Deno.readTextFile(pyproject);
-        await Deno.writeTextFile(
-          pyproject,
-          text.replace('"rigdemo-a>=1,<2"', '"rigdemo-a>=1,<2", "rigdemo-b"'),
-        );
-        const before = await snapshot([pyproject, lock]);
-        const run = await rigProcess(["install"], { cwd: root, env });
-        assert.equal(run.code, 3, show(run));
-        assert.match(run.stderr, /"poetry\.lock" is out of date with pyproject\.toml/);
-        assert.match(run.stderr, /hint: Update the lock with: poetry lock, then run: rig install/);
-        const doctor = await rigProcess(["doctor"], { cwd: root, env });
-        assert.equal(doctor.code, 3, show(doctor));
-        assert.match(
-          doctor.stdout + doctor.stderr,
-          /"poetry\.lock" is out of date with pyproject\.toml/,
-        );
-        await assertUnchanged(before, "stale poetry.lock");
-      },
-    );
   },
 });
 
