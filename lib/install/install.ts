@@ -435,7 +435,7 @@ async function installIntoVenv(
   venv: Venv,
   opts: StepOptions & { info: ReturnType<typeof detectManager>; started: number },
 ): Promise<InstallResult> {
-  const { info, started } = opts;
+  const { started } = opts;
   const reason = venv.created
     ? `created ${path.relative(component.dir, venv.dir)} (${venv.reason})`
     : opts.reason;
