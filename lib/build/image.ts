@@ -17,6 +17,7 @@ import { checkImage, inspectImage } from "./image_check.ts";
 import { type PushedTag, pushImage } from "./image_push.ts";
 import type { Engine } from "../container_engine.ts";
 import { buildImage, chooseDockerfile, ensureBaseImages, imageTags } from "./docker.ts";
+import { asgiApp } from "../python/uvicorn.ts";
 
 /** What one image step produced. */
 export interface ImageOutcome {
@@ -70,7 +71,7 @@ export async function buildComponentImage(
   options: ImageOptions,
 ): Promise<ImageOutcome> {
   const { engine, env } = options;
-  const app = component.app ?? "app.main:app";
+  const app = asgiApp(component);
   const tags = imageTags(options.name, options.version, options.sha);
   const choice = await chooseDockerfile(component, {
     workDir: options.workDir,

@@ -14,6 +14,7 @@ import {
   parseDatabaseUrl,
 } from "../db/database.ts";
 import { loadEnvironment } from "../env/env_config.ts";
+import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
 import { ensureInstalled } from "../install/install.ts";
 import { isPortInUse, nextFreePort } from "../net.ts";
 import { type Component, type Project, type Readiness, topoOrder } from "../project/project.ts";
@@ -314,21 +315,14 @@ function serverService(
     env: Record<string, string>;
   },
 ): ServiceSpec {
-  const app = server.app ?? "app.main:app";
-  const argv = [
-    venv.python,
-    "-m",
-    "uvicorn",
+  const app = asgiApp(server);
+  const argv = uvicornArgv(venv.python, {
     app,
-    "--host",
-    options.host,
-    "--port",
-    String(options.port),
-  ];
-  if (options.reload) {
-    argv.push("--reload");
-    for (const dir of reloadDirs(server, app)) argv.push("--reload-dir", dir);
-  }
+    host: options.host,
+    port: options.port,
+    reload: options.reload,
+    reloadDirs: options.reload ? reloadDirs(server, app) : [],
+  });
   return {
     name: server.name,
     argv,

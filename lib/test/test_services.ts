@@ -20,6 +20,7 @@ import {
 } from "../db/database.ts";
 import { hasAlembic, upgrade } from "../db/alembic.ts";
 import { waitForHttp } from "../net.ts";
+import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
 import { type ComponentState, serverCodeHash } from "./test_plan.ts";
 /** A throwaway database for one `rig test` run, created on first use and always dropped. */
 export class TestDatabase {
@@ -156,16 +157,7 @@ export function launchServer(
     let bound: ((url: string) => void) | undefined;
     const listening = new Promise<string>((resolve) => (bound = resolve));
     const started = spawn(
-      [
-        venv.python,
-        "-m",
-        "uvicorn",
-        server.app ?? "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-      ],
+      uvicornArgv(venv.python, { app: asgiApp(server), host: "127.0.0.1", port: 0 }),
       {
         cwd: server.dir,
         env,
