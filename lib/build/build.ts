@@ -7,18 +7,15 @@
  * container image. `dist/manifest.json` lists every artifact.
  */
 import { lockFile, withLock } from "../lock.ts";
-import { CacheWriteGuard } from "../task/cache_write.ts";
 import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { CacheStore } from "../task/cache.ts";
 import type { TaskRecord } from "../task/cache_record.ts";
-import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
+import { ensureRigDir } from "../cache_paths.ts";
 import { detectEngine, type EngineProbe } from "../container_engine.ts";
 import { imageTags } from "./docker.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
-import { fingerprint } from "../task/fingerprint.ts";
-import { listInputs } from "../task/input_listing.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { shortSha } from "../git.ts";
 import { sha256File } from "../hash.ts";
@@ -26,8 +23,9 @@ import { ensureInstalled } from "../install/install.ts";
 import { npm } from "../node/npm.ts";
 import { validateNpmPack } from "../node/npm_pack.ts";
 import { run, runChecked, tail } from "../proc.ts";
-import { type Component, extraInputGlobs, type Project } from "../project/project.ts";
-import { type KeyManifest, keyManifest, manifestKey } from "../task/task_key.ts";
+import { type Component, type Project } from "../project/project.ts";
+import type { Manifest } from "../task/fingerprint.ts";
+import { TaskEngine, type TaskKey } from "../task/task.ts";
 import { defaultPython } from "../python/venv.ts";
 import type { Ui } from "../ui.ts";
 import { findVenv, readPyvenvCfg, venvLayout } from "../python/venv.ts";
@@ -97,8 +95,6 @@ export interface BuildOptions {
   docker: DockerMode;
   /** The cache store; undefined with --no-cache (always build, store nothing). */
   cache?: CacheStore;
-  /** Turns failed cache writes into one warning for the whole build. */
-  cacheWrites?: CacheWriteGuard;
   /** Skip installing the wheel into a scratch venv (faster, less checked). */
   noSmokeTest?: boolean;
   /** Build images on this base (`BASE_IMAGE`) instead of the Dockerfile's default. */
@@ -160,33 +156,23 @@ function nodeBuildStep(component: Component): string[] {
   return component.commands.build ?? ["npm", "run", "build"];
 }
 
-/** The build task key of a component: its inputs, config, tools and build recipe. */
-export async function buildKey(
-  project: Project,
+/** Files below a component that are build output, never build inputs. */
+const BUILD_OUTPUTS = ["*.egg-info/", "build/", "dist-test/"];
+
+/** The build task key of a component: its inputs, config, tools, declared variables and recipe. */
+export function buildKey(
+  tasks: TaskEngine,
   component: Component,
-  options: { env: Record<string, string>; recipe: string[]; tools: Record<string, string> },
-): Promise<KeyManifest> {
-  const include = [
-    ...(project.configFile ? ["rig.toml"] : []),
-    ...extraInputGlobs(component),
-  ];
-  const files = await listInputs(project.root, {
-    dirs: [component.path],
-    include,
-    exclude: ["*.egg-info/", "build/", "dist-test/"],
-    env: options.env,
-  });
-  const inputs = await fingerprint(project.root, files, { env: options.env });
-  const env: Record<string, string | undefined> = {};
-  for (const name of [...project.settings.env, ...component.env]) env[name] = options.env[name];
-  return keyManifest({
+  options: { inputs: Manifest; recipe: string[]; tools: Record<string, string> },
+): TaskKey {
+  return tasks.key({
     task: "build",
     component: component.name,
     command: options.recipe,
     config: component.config,
-    inputs,
+    inputs: options.inputs,
     tools: options.tools,
-    env,
+    env: tasks.environment(component).keyEnv,
   });
 }
 
@@ -199,14 +185,8 @@ export async function buildProject(project: Project, options: BuildOptions): Pro
     signal: options.signal,
     onWait: (message) => options.ui.info(message),
   }, () =>
-    buildProjectLocked(project, {
-      ...options,
-      cacheWrites: options.cacheWrites ??
-        new CacheWriteGuard(
-          options.ui,
-          path.relative(project.root, projectCacheDir(project.root)),
-        ),
-    }));
+    // The task engine turns failed cache writes into one warning for the whole build.
+    buildProjectLocked(project, options));
 }
 
 async function buildProjectLocked(
@@ -228,6 +208,16 @@ async function buildProjectLocked(
     }
   }
   const sha = await shortSha(project.root, { env: options.env, signal: options.signal });
+  // One task engine for every component: one listing and stat cache, the store's size limit
+  // and remote cache, hermetic environments.
+  const tasks = new TaskEngine(project, {
+    env: options.env,
+    ui,
+    store: options.cache,
+    readCache: !!options.cache,
+    writeCache: !!options.cache,
+  });
+  const inputs = await tasks.inputs(options.components, { exclude: BUILD_OUTPUTS });
   let failed = false;
   for (const component of options.components) {
     const plan = plans.get(component.name)!;
@@ -262,6 +252,8 @@ async function buildProjectLocked(
         plan,
         engine: engine?.engine ? engine : undefined,
         sha,
+        tasks,
+        inputs: inputs.get(component.name)!,
       });
     } catch (error) {
       result.status = "failed";
@@ -293,6 +285,9 @@ async function buildProjectLocked(
 
 interface ComponentContext extends BuildOptions {
   plan: Awaited<ReturnType<typeof buildPlan>>;
+  tasks: TaskEngine;
+  /** The component's input files (path → hash). */
+  inputs: Manifest;
   engine?: EngineProbe;
   sha?: string;
 }
@@ -313,15 +308,15 @@ async function buildComponent(
       ? [nodeBuildStep(component).join(" "), "npm pack", "validate tarball"]
       : []),
   ];
-  const tools = await toolVersions(component, options);
-  const manifest = await buildKey(project, component, { env: options.env, recipe, tools });
-  const key = manifestKey(manifest);
+  const { tools } = await options.tasks.tools(component);
+  const task = buildKey(options.tasks, component, { inputs: options.inputs, recipe, tools });
+  const { key } = task;
   result.key = key;
   const files = options.plan.python || options.plan.npm;
   const dist = distDir(project.root, component.name);
 
   if (options.cache && files) {
-    const record = await options.cache.get(key, { task: "build", component: component.name });
+    const record = await options.tasks.lookup(key, { task: "build", component: component.name });
     const restored = record ? await restoreRecord(project, record, dist, options) : undefined;
     if (record && restored) {
       const summary = record.summary as { artifacts?: Artifact[]; checks?: string[] } | null;
@@ -349,12 +344,10 @@ async function buildComponent(
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
   const built: { file: string; type: ArtifactType }[] = [];
-  if (options.plan.python) {
-    built.push(...await pythonStep(project, component, result, { ...options, version, staging }));
-  }
-  if (options.plan.npm) {
-    built.push(...await npmStep(project, component, result, { ...options, version, staging }));
-  }
+  // Cached steps see only what their key covers: the allow-listed and declared variables.
+  const hermetic = { ...options, env: options.tasks.environment(component).env, version, staging };
+  if (options.plan.python) built.push(...await pythonStep(project, component, result, hermetic));
+  if (options.plan.npm) built.push(...await npmStep(project, component, result, hermetic));
   if (files) {
     // Replace the component's dist folder only once everything validated.
     await Deno.remove(dist, { recursive: true }).catch(() => {});
@@ -375,23 +368,12 @@ async function buildComponent(
       });
     }
     await Deno.remove(staging, { recursive: true }).catch(() => {});
-    if (options.cache) {
-      const cache = options.cache;
-      await (options.cacheWrites ?? new CacheWriteGuard(options.ui, "the cache")).attempt(() =>
-        cache.put(
-          {
-            key,
-            task: "build",
-            component: component.name,
-            exitCode: 0,
-            durationMs: performance.now() - started,
-            summary: { artifacts: result.artifacts, checks: result.checks },
-            manifest,
-          },
-          { artifacts: result.artifacts.map((a) => a.path!) },
-        )
-      );
-    }
+    await options.tasks.save(task, { task: "build", component: component.name }, {
+      exitCode: 0,
+      durationMs: performance.now() - started,
+      summary: { artifacts: result.artifacts, checks: result.checks },
+      artifacts: result.artifacts.map((a) => a.path!),
+    });
   }
   if (options.plan.image && options.engine?.engine) {
     await imageStep(project, component, result, { ...options, version, key });
@@ -402,14 +384,14 @@ async function restoreRecord(
   project: Project,
   record: TaskRecord,
   dist: string,
-  options: BuildOptions,
+  options: ComponentContext,
 ): Promise<string[] | undefined> {
   // Restore beside the dist folder first, so a broken cache entry never empties dist/.
   const scratch = path.join(workDir(project.root, record.component), "restore");
   await Deno.remove(scratch, { recursive: true }).catch(() => {});
   let paths: string[];
   try {
-    paths = (await options.cache!.restore(record, scratch)).paths;
+    paths = (await options.tasks.restore(record, scratch)).paths;
   } catch (error) {
     options.ui.warn(
       `Cannot restore the cached build of "${record.component}": ${
@@ -442,24 +424,6 @@ async function versionOf(project: Project, component: Component): Promise<string
       ? `Add "version": "0.1.0" to ${component.path}/package.json`
       : `Add version = "0.1.0" to [project] in ${component.path}/pyproject.toml`,
   );
-}
-
-async function toolVersions(
-  component: Component,
-  options: ComponentContext,
-): Promise<Record<string, string>> {
-  const tools: Record<string, string> = {};
-  if (options.plan.python) {
-    const venv = findVenv(component, { env: options.env });
-    const cfg = venv ? readPyvenvCfg(venv.dir) : {};
-    tools.python = cfg.version ?? cfg.version_info ?? defaultPython(options.env);
-  }
-  if (options.plan.npm) {
-    const node = await run(["node", "--version"], { env: options.env, timeoutMs: 10_000 })
-      .catch(() => undefined);
-    tools.node = node?.stdout.trim() || "unknown";
-  }
-  return tools;
 }
 
 // ---------------------------------------------------------------------------

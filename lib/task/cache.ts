@@ -70,8 +70,10 @@ import {
 export interface PutOptions {
   /** The task's log text (or bytes). */
   log?: string | Uint8Array;
-  /** Output files to store, posix paths relative to the project root. */
+  /** Output files to store, posix paths relative to `artifactRoot`. */
   artifacts?: string[];
+  /** The folder artifacts are read from (default: the project root); restore them with `destRoot`. */
+  artifactRoot?: string;
 }
 
 /** Options of a `CacheStore`. */
@@ -252,7 +254,7 @@ export class CacheStore {
     await this.#ignoreInGit();
     const artifacts: ArtifactEntry[] = [];
     for (const file of [...new Set(opts.artifacts ?? [])].sort(comparePaths)) {
-      const artifact = await this.#storeArtifact(file);
+      const artifact = await this.#storeArtifact(file, opts.artifactRoot ?? this.root);
       // Only build outputs keep executable bits; setuid/setgid/sticky never travel.
       artifact.mode &= input.task === "build" ? 0o777 : 0o666;
       artifacts.push(artifact);
@@ -633,9 +635,9 @@ export class CacheStore {
     }
   }
 
-  async #storeArtifact(file: string): Promise<ArtifactEntry> {
+  async #storeArtifact(file: string, root: string): Promise<ArtifactEntry> {
     const relative = safeRelative(file);
-    const source = path.join(this.root, ...relative.split("/"));
+    const source = path.join(root, ...relative.split("/"));
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(source);

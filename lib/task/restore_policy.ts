@@ -52,7 +52,8 @@ const EXECUTABLE_OUTPUTS = new Set(["build"]);
 /**
  * The folders (posix, relative to the project root, ending in `/`) a task's
  * restore may write: `dist/<component>/` for builds; `coverage/`, `htmlcov/`
- * and `reports/` of the component for test tasks (when its folder is known).
+ * and `reports/` of the component for test tasks (when its folder is known);
+ * `testdb/` (below a test run's temp folder) for a migrated test database.
  * Any other task kind restores nothing.
  */
 export function declaredOutputRoots(
@@ -61,6 +62,8 @@ export function declaredOutputRoots(
   componentPath?: string,
 ): string[] {
   if (task === "build") return [`dist/${component}/`];
+  // The migrated SQLite test database, restored into a test run's private temp folder.
+  if (task === "testdb") return ["testdb/"];
   if ((task === "test" || task.startsWith("test:")) && componentPath !== undefined) {
     const base = componentPath === "." || componentPath === "" ? "" : `${componentPath}/`;
     return ["coverage/", "htmlcov/", "reports/"].map((dir) => base + dir);

@@ -2,12 +2,13 @@
  * The server's API contract: its OpenAPI document, exported by importing the
  * app in the server's venv and fingerprinted with SHA-256. Clients depend on
  * this hash rather than on the server's code, so a server change that keeps the
- * API leaves the clients' unit tests cached. Exports are remembered per server
- * input hash, so an unchanged server never starts Python again.
+ * API leaves the clients' unit tests cached. Each export is a task entry of the
+ * store (task "openapi", keyed by the server's inputs, tools and variables), so
+ * an unchanged server never starts Python again, and `rig cache stats`, prune
+ * and the remote cache see the entries.
  */
-import * as path from "node:path";
 import { RigError } from "../errors.ts";
-import { writeFileAtomic } from "../fs_atomic.ts";
+import type { TaskEngine, TaskKey } from "../task/task.ts";
 import { sha256Hex } from "../hash.ts";
 import { run, tail } from "../proc.ts";
 
@@ -42,37 +43,45 @@ export interface ContractOptions {
   /** The environment the app is imported with (it may need SECRET_KEY and friends). */
   env: Record<string, string>;
   signal?: AbortSignal;
-  /** Where exports are remembered (e.g. `.rig/cache/contracts`). */
-  memoDir?: string;
-  /** A hash of everything the contract can depend on (server inputs, dependencies). */
-  inputsHash?: string;
 }
 
-/** The contract remembered for `inputsHash`, without running anything. */
+/** The store's name for contract entries. */
+export const CONTRACT_TASK = "openapi";
+
+/** The contract stored for a server's current state (its task key), without running anything. */
 export async function rememberedContract(
-  memoDir: string,
-  inputsHash: string,
+  engine: TaskEngine,
+  task: TaskKey,
+  server: string,
 ): Promise<Contract | undefined> {
-  try {
-    const data = JSON.parse(await Deno.readTextFile(path.join(memoDir, `${inputsHash}.json`)));
-    if (typeof data?.hash === "string" && typeof data?.document === "string") {
-      return { hash: data.hash, document: data.document, remembered: true };
-    }
-  } catch {
-    // Missing or corrupt: export again.
-  }
-  return undefined;
+  // Read even with --force: an export is a pure function of the key's inputs.
+  const record = await engine.store.get(task.key, { task: CONTRACT_TASK, component: server });
+  const hash = (record?.summary as { hash?: unknown } | null)?.hash;
+  if (!record || typeof hash !== "string") return undefined;
+  const document = await engine.store.readLog(record).catch(() => undefined);
+  return document === undefined ? undefined : { hash, document, remembered: true };
 }
 
-/** Exports the server's OpenAPI document (or returns the remembered one) and hashes it. */
+/** Stores an exported contract as the server's "openapi" task entry. */
+export async function rememberContract(
+  engine: TaskEngine,
+  task: TaskKey,
+  server: string,
+  contract: Contract & { durationMs: number },
+): Promise<void> {
+  await engine.save(task, { task: CONTRACT_TASK, component: server }, {
+    exitCode: 0,
+    durationMs: contract.durationMs,
+    summary: { hash: contract.hash },
+    log: contract.document,
+  }).catch(() => false);
+}
+
+/** Exports the server's OpenAPI document by importing its app, and hashes it. */
 export async function exportContract(
   serverDir: string,
   options: ContractOptions,
 ): Promise<Contract> {
-  if (options.memoDir && options.inputsHash) {
-    const known = await rememberedContract(options.memoDir, options.inputsHash);
-    if (known) return known;
-  }
   const out = await Deno.makeTempFile({ prefix: "rig-openapi-", suffix: ".json" });
   try {
     const result = await run([options.python, "-c", EXPORT_SNIPPET, options.app, out], {
@@ -91,12 +100,6 @@ export async function exportContract(
     }
     const document = await Deno.readTextFile(out);
     const contract = { hash: await sha256Hex(document), document, remembered: false };
-    if (options.memoDir && options.inputsHash) {
-      await writeFileAtomic(
-        path.join(options.memoDir, `${options.inputsHash}.json`),
-        JSON.stringify({ hash: contract.hash, document }),
-      ).catch(() => {});
-    }
     return contract;
   } finally {
     await Deno.remove(out).catch(() => {});

@@ -9,19 +9,12 @@
  */
 import * as path from "node:path";
 import { exists } from "../fs.ts";
-import { which } from "../proc.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
 import type { TestCase, TestCounts } from "./junit.ts";
-import {
-  type Component,
-  extraInputGlobs,
-  isComponentInput,
-  type Project,
-} from "../project/project.ts";
+import { type Component, type Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
-import { fingerprint, type Manifest } from "../task/fingerprint.ts";
-import { listInputs } from "../task/input_listing.ts";
-import { StatCache } from "../task/stat_cache.ts";
+import type { Manifest } from "../task/fingerprint.ts";
+import type { TaskEngine } from "../task/task.ts";
 import {
   hashEnv,
   type KeyManifest,
@@ -29,8 +22,7 @@ import {
   stableJson,
   type TaskKeyInput,
 } from "../task/task_key.ts";
-import { hermeticEnv } from "../task/hermetic_env.ts";
-import { findVenv, installedDistributions, readPyvenvCfg, type Venv } from "../python/venv.ts";
+import { type Venv } from "../python/venv.ts";
 /** One quality check's outcome. */
 export interface CheckResult {
   /** `black`, `flake8`, `mypy`, `alembic`, `tsc`, `lint` or `lint` (rig.toml override). */
@@ -253,28 +245,16 @@ export function describeSummary(s: TaskSummary): string {
 }
 
 export async function describeComponents(
-  project: Project,
+  engine: TaskEngine,
   components: Component[],
-  opts: TestRunOptions & { configValues: Record<string, string> },
+  opts: { configValues: Record<string, string> },
 ): Promise<Map<string, ComponentState>> {
-  const files = await listInputs(project.root, {
-    dirs: components.map((c) => c.path),
-    include: ["rig.toml", ...components.flatMap(extraInputGlobs)],
-    env: opts.env,
-  });
-  const statCache = await StatCache.open(project.root);
-  const all = await fingerprint(project.root, files, { statCache, env: opts.env });
+  const inputs = await engine.inputs(components);
   const states = new Map<string, ComponentState>();
   for (const c of components) {
     const prefix = c.path === "." ? "" : c.path + "/";
-    const manifest: Manifest = {};
-    for (const [file, hash] of Object.entries(all)) {
-      if (isComponentInput(project.components, c, file)) manifest[file] = hash;
-    }
-    const declared = [...project.settings.env, ...c.env];
-    const keyEnv: Record<string, string | undefined> = { ...opts.configValues };
-    for (const name of declared) keyEnv[name] = opts.env[name];
-    const env = hermeticEnv(opts.env, { declared, values: opts.configValues });
+    const manifest = inputs.get(c.name)!;
+    const { env, keyEnv } = engine.environment(c, opts.configValues);
     const rel = Object.keys(manifest).filter((f) => f.startsWith(prefix)).map((f) =>
       f.slice(prefix.length)
     );
@@ -286,97 +266,20 @@ export async function describeComponents(
     for (const f of testFiles) {
       sources.set(f, await Deno.readTextFile(path.join(c.dir, f)).catch(() => ""));
     }
-    const state: ComponentState = {
+    const { tools, venv } = await engine.tools(c);
+    states.set(c.name, {
       component: c,
       manifest,
-      tools: {},
+      tools,
+      venv,
       keyEnv,
       env,
       configTexts,
       testFiles,
       integrationFiles: integrationTestFiles(sources),
-    };
-    refreshTools(state, opts.env);
-    states.set(c.name, state);
+    });
   }
   return states;
-}
-
-/** Tool versions without starting processes: pyvenv.cfg, dist-info names, node's memo. */
-function refreshTools(state: ComponentState, env: Record<string, string>): void {
-  const c = state.component;
-  const tools: Record<string, string> = {};
-  if (c.kind === "node-lib") {
-    tools.node = nodeVersion(env);
-    const lock = readOrEmpty(path.join(c.dir, "node_modules", ".package-lock.json"));
-    tools["node_modules"] = lock ? sha256Text(lock) : "missing";
-  } else {
-    const venv = findVenv(c, { env });
-    state.venv = venv;
-    if (venv) {
-      const cfg = readPyvenvCfg(venv.dir);
-      tools.python = cfg.version ?? cfg.version_info ?? "unknown";
-      tools["python-packages"] = sha256Text(stableJson(installedDistributions(venv)));
-    } else {
-      tools.python = "no venv";
-    }
-  }
-  state.tools = tools;
-}
-
-const nodeVersions = new Map<string, string>();
-
-/** node's version, remembered per executable path and mtime (one process per new node). */
-function nodeVersion(env: Record<string, string>): string {
-  const node = which("node", env);
-  if (!node) return "missing";
-  let mtime = 0;
-  try {
-    mtime = Deno.statSync(node).mtime?.getTime() ?? 0;
-  } catch {
-    // Keep 0.
-  }
-  const id = `${node}@${mtime}`;
-  const known = nodeVersions.get(id) ?? readNodeMemo(id);
-  if (known) return known;
-  const out = new Deno.Command(node, { args: ["--version"], env, clearEnv: true }).outputSync();
-  const version = new TextDecoder().decode(out.stdout).trim() || "unknown";
-  nodeVersions.set(id, version);
-  writeNodeMemo(id, version);
-  return version;
-}
-
-function nodeMemoFile(): string {
-  const home = Deno.env.get("HOME") ?? Deno.env.get("LOCALAPPDATA") ?? "/tmp";
-  return path.join(home, ".cache", "rig", "node-versions.json");
-}
-
-function readNodeMemo(id: string): string | undefined {
-  try {
-    const data = JSON.parse(Deno.readTextFileSync(nodeMemoFile()));
-    return typeof data[id] === "string" ? data[id] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeNodeMemo(id: string, version: string): void {
-  try {
-    const file = nodeMemoFile();
-    let data: Record<string, string> = {};
-    try {
-      data = JSON.parse(Deno.readTextFileSync(file));
-    } catch {
-      // Start fresh.
-    }
-    data[id] = version;
-    Deno.mkdirSync(path.dirname(file), { recursive: true });
-    const temp = `${file}.${Deno.pid}.tmp`;
-    Deno.writeTextFileSync(temp, JSON.stringify(data));
-    Deno.renameSync(temp, file);
-  } catch {
-    // Only a memo.
-  }
 }
 
 function readOrEmpty(file: string): string {

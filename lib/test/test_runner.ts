@@ -4,7 +4,6 @@
  * database and the server (test_services.ts) only as long as tasks need them,
  * and runs each task (test_task.ts).
  */
-import * as path from "node:path";
 import { changedFiles, relativeToProject } from "../git.ts";
 import { type ChangedSelection, groupChanges, selectChanged } from "../project/selection.ts";
 import { InterruptedError } from "../errors.ts";
@@ -13,15 +12,20 @@ import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { type Component, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { loadEnvironment } from "../env/env_config.ts";
-import { openCacheStore } from "../task/cache.ts";
-import { CacheWriteGuard } from "../task/cache_write.ts";
-import { projectCacheDir } from "../cache_paths.ts";
-import { describeExplanation, explain, keyManifest, manifestKey } from "../task/task_key.ts";
+import { TaskEngine } from "../task/task.ts";
+import type { KeyManifest } from "../task/task_key.ts";
+import { asgiApp } from "../python/uvicorn.ts";
 import { undeclaredVariables } from "../task/hermetic_env.ts";
-import { exportContract, rememberedContract } from "./openapi_contract.ts";
-import { findVenv, venvEnv } from "../python/venv.ts";
+import {
+  CONTRACT_TASK,
+  exportContract,
+  rememberContract,
+  rememberedContract,
+} from "./openapi_contract.ts";
+import { venvEnv } from "../python/venv.ts";
 import {
   cacheTask,
+  type ComponentState,
   describeComponents,
   describeSummary,
   emptySummary,
@@ -39,9 +43,28 @@ import {
   type TestRunOptions,
 } from "./test_plan.ts";
 import type { RunningServer } from "./test_services.ts";
-/** Runs the selected components' test tasks, from the cache when possible. */
-export async function runTestSuite(project: Project, opts: TestRunOptions): Promise<TestReport> {
-  const started = performance.now();
+/** The planned tasks of a suite with their keys, and what planning them needed. */
+export interface SuitePlan {
+  engine: TaskEngine;
+  tasks: PlannedTask[];
+  states: Map<string, ComponentState>;
+  /** The selected components and the servers their integration tasks need. */
+  involved: Component[];
+  configValues: Record<string, string>;
+  mask: (text: string) => string;
+  /** (Re)computes every task's key; exports a server's contract only when allowed. */
+  computeKeys(allowExport: boolean): Promise<void>;
+  /** Reads the files, tools and environments again (after installing). */
+  refresh(): Promise<void>;
+}
+
+/**
+ * Plans the selected components' tasks without starting anything: one listing
+ * and fingerprint for all involved components, their tools and hermetic
+ * environments, `--changed` narrowing, and each task's key. A server's
+ * contract comes from the store; it is exported only when `exportContract` asks.
+ */
+export async function planSuite(project: Project, opts: TestRunOptions): Promise<SuitePlan> {
   const { ui } = opts;
   const loaded = await loadEnvironment(project, {
     name: "test",
@@ -54,25 +77,20 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     const value = loaded.values[key];
     if (value !== undefined) configValues[key] = value;
   }
-  const mask = loaded.mask;
   mark("test environment loaded");
-  const store = openCacheStore(project.root, {
+  const engine = new TaskEngine(project, {
     env: opts.env,
-    remoteCache: project.settings.remoteCache,
-    components: project.components,
     ui,
+    readCache: opts.readCache,
+    writeCache: opts.writeCache,
   });
-  const cacheWrites = new CacheWriteGuard(
-    ui,
-    path.relative(project.root, projectCacheDir(project.root)),
-  );
   const servers = new Set<Component>();
   for (const c of opts.components) {
     const server = serverOf(project, c);
     if (server) servers.add(server);
   }
   const involved = project.components.filter((c) => opts.components.includes(c) || servers.has(c));
-  const states = await describeComponents(project, involved, { ...opts, configValues });
+  const states = await describeComponents(engine, involved, { configValues });
   mark("inputs listed and fingerprinted");
 
   const contracts = new Map<string, string>();
@@ -80,29 +98,39 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     const known = contracts.get(server.name);
     if (known) return known;
     const state = states.get(server.name)!;
-    const memoDir = path.join(store.dir, "contracts");
-    const inputsHash = serverCodeHash(state);
-    const remembered = await rememberedContract(memoDir, inputsHash);
+    const app = asgiApp(server);
+    const task = engine.key({
+      task: CONTRACT_TASK,
+      component: server.name,
+      command: ["export-openapi", app],
+      inputs: state.manifest,
+      tools: state.tools,
+      env: state.keyEnv,
+    });
+    const remembered = await rememberedContract(engine, task, server.name);
     if (remembered) {
       contracts.set(server.name, remembered.hash);
       return remembered.hash;
     }
     if (!allowExport) return undefined;
-    const venv = state.venv ?? findVenv(server, { env: opts.env });
-    if (!venv || !server.app) {
+    if (!state.venv || !server.app) {
       // Without an app to import, the server's code stands in for its contract.
-      contracts.set(server.name, `code:${inputsHash}`);
-      return `code:${inputsHash}`;
+      const code = `code:${serverCodeHash(state)}`;
+      contracts.set(server.name, code);
+      return code;
     }
     const step = ui.step(`export ${server.name} API contract`);
     try {
+      const exportStarted = performance.now();
       const contract = await exportContract(server.dir, {
-        python: venv.python,
-        app: server.app,
-        env: venvEnv(venv, state.env),
+        python: state.venv.python,
+        app,
+        env: venvEnv(state.venv, state.env),
         signal: opts.signal,
-        memoDir,
-        inputsHash,
+      });
+      await rememberContract(engine, task, server.name, {
+        ...contract,
+        durationMs: performance.now() - exportStarted,
       });
       step.done(`openapi ${contract.hash.slice(0, 12)}`);
       contracts.set(server.name, contract.hash);
@@ -113,7 +141,6 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     }
   };
 
-  // 1. Plan tasks and compute keys without starting anything.
   // Dependencies first; integration tasks last, so the server starts once after every unit run.
   const tasks: PlannedTask[] = [];
   const integration: PlannedTask[] = [];
@@ -138,24 +165,45 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
         () => t.server ? contractOf(t.server, allowExport) : Promise.resolve(undefined),
       );
       if (!input) continue;
+      const { key, manifest } = engine.key(input);
       t.input = input;
-      t.manifest = keyManifest(input);
-      t.key = manifestKey(t.manifest);
-      if (t.files) {
-        const full = keyManifest({ ...input, command: fullCommand(input.command) });
-        t.fullKey = manifestKey(full);
-      }
+      t.manifest = manifest;
+      t.key = key;
+      if (t.files) t.fullKey = engine.key({ ...input, command: fullCommand(input.command) }).key;
     }
   };
   narrowPythonTests(tasks, states, opts);
   await computeKeys(opts.dryRun && !!opts.exportContract);
+  return {
+    engine,
+    tasks,
+    states,
+    involved,
+    configValues,
+    mask: loaded.mask,
+    computeKeys,
+    async refresh() {
+      contracts.clear();
+      const fresh = await describeComponents(engine, involved, { configValues });
+      for (const [name, state] of fresh) states.set(name, state);
+    },
+  };
+}
+
+/** Runs the selected components' test tasks, from the cache when possible. */
+export async function runTestSuite(project: Project, opts: TestRunOptions): Promise<TestReport> {
+  const started = performance.now();
+  const { ui } = opts;
+  const plan = await planSuite(project, opts);
+  const { engine, tasks, states, configValues, mask } = plan;
+  const store = engine.store;
 
   // 2. Cache lookups.
   const lookup = async (t: PlannedTask) => {
-    if (!opts.readCache || !t.key) return;
+    if (!t.key) return;
     for (const key of [t.fullKey, t.key]) {
       if (!key) continue;
-      const record = await store.get(key, {
+      const record = await engine.lookup(key, {
         task: cacheTask(t, opts.mode),
         component: t.component.name,
       });
@@ -173,18 +221,17 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     const reasons: string[] = [];
     if (!opts.readCache) reasons.push(opts.writeCache ? "--force: cache ignored" : "--no-cache");
     if (t.narrowReasons?.length) reasons.push(...t.narrowReasons);
-    const previous = await store.latest(cacheTask(t, opts.mode), t.component.name);
     if (!t.manifest) reasons.push("not run yet: its key needs the installed environment");
-    else if (!previous) reasons.push("no earlier green run is cached");
     else {
       // A narrowed run is compared with the full run it stands in for.
-      const current = t.files
-        ? { ...t.manifest, command: fullCommand(t.manifest.command) }
-        : t.manifest;
-      const before = { ...previous.manifest, command: fullCommand(previous.manifest.command) };
-      for (const line of describeExplanation(explain(before, current))) {
-        reasons.push(line);
-      }
+      const full = (m: KeyManifest) => ({ ...m, command: fullCommand(m.command) });
+      reasons.push(
+        ...await engine.explainMiss(
+          { task: cacheTask(t, opts.mode), component: t.component.name },
+          t.manifest,
+          { normalise: full },
+        ),
+      );
     }
     if (t.task === "integration" && t.server) {
       reasons.push(
@@ -218,8 +265,6 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       needed.add(t.component);
       if (t.server) needed.add(t.server);
     }
-    // Loaded only on a miss, like test_task.ts and test_services.ts below: a cache hit
-    // never evaluates the install, database, server or npm modules (RIG_TRACE=1 shows it).
     const { ensureInstalled } = await import("../install/install.ts");
     await ensureInstalled(project, project.components.filter((c) => needed.has(c)), {
       env: opts.env,
@@ -227,9 +272,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       signal: opts.signal,
     });
     // Installing may write inputs (a new package-lock.json): look at the files again.
-    const fresh = await describeComponents(project, involved, { ...opts, configValues });
-    for (const [name, state] of fresh) states.set(name, state);
-    await computeKeys(true);
+    await plan.refresh();
+    await plan.computeKeys(true);
     for (const t of pending) {
       await lookup(t);
       if (!t.outcome) t.outcome = undefined;
@@ -248,6 +292,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   const { launchServer, TestDatabase } = await import("./test_services.ts");
   const temp = await makeRunTempDir("test");
   const database = new TestDatabase(project, {
+    engine,
     temp,
     configValues,
     env: opts.env,
@@ -258,18 +303,16 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   try {
     const save = async (t: PlannedTask, result: TaskOutcome) => {
       t.outcome = result;
-      const manifest = t.manifest;
-      if (result.summary.ok && opts.writeCache && manifest) {
-        await cacheWrites.attempt(() =>
-          store.put({
-            key: t.key,
-            task: cacheTask(t, opts.mode),
-            component: t.component.name,
+      if (result.summary.ok && t.manifest) {
+        await engine.save(
+          { key: t.key, manifest: t.manifest },
+          { task: cacheTask(t, opts.mode), component: t.component.name },
+          {
             exitCode: 0,
             summary: result.summary,
             durationMs: result.summary.durationMs,
-            manifest,
-          }, { log: result.log ?? "" })
+            log: result.log ?? "",
+          },
         );
       }
     };
@@ -379,13 +422,33 @@ export async function selectByChanges(
   opts.ui.debug(
     `Changed files${ref ? ` since merge-base with "${ref}"` : ""}: ${files.join(", ")}`,
   );
-  // A dependent is selected when the contract it was last tested against no longer matches;
-  // that is decided inside runTestSuite's keys, so here: select it and let the cache answer.
+  // A dependent is selected when the contract it was last tested against no longer matches:
+  // one plan of every candidate (one listing, each contract looked up or exported once) answers
+  // that for all of them, through their unit tasks' keys.
+  let probe: Promise<SuitePlan> | undefined;
   const selection = await selectChanged(project, {
     changes,
     candidates,
-    contractChanged: (dependency, dependent) =>
-      contractChangedFor(opts, project, dependency, dependent),
+    contractChanged: async (dependency, dependent) => {
+      if (dependency.kind !== "python-app") return true;
+      probe ??= planSuite(project, {
+        components: candidates,
+        env: opts.env,
+        ui: opts.ui,
+        signal: opts.signal,
+        mode: "all",
+        passthrough: [],
+        readCache: true,
+        writeCache: true,
+        explain: false,
+        dryRun: true,
+        verbose: false,
+        exportContract: true,
+      });
+      const plan = await probe;
+      const unit = plan.tasks.find((t) => t.component === dependent && t.task === "test");
+      return !unit?.key || !(await plan.engine.store.has(unit.key));
+    },
   });
   const changed = new Map<string, string[]>();
   for (const c of selection.components) {
@@ -394,34 +457,4 @@ export async function selectByChanges(
     if (own?.length) changed.set(c.name, own);
   }
   return { ...selection, changed };
-}
-
-/**
- * Whether a dependent's view of `dependency` changed: runs the dependent's unit
- * task key check in dry-run mode (no process is started when the contract is
- * remembered; otherwise the contract is exported once).
- */
-async function contractChangedFor(
-  ctx: { env: Record<string, string>; ui: Ui; signal: AbortSignal },
-  project: Project,
-  dependency: Component,
-  dependent: Component,
-): Promise<boolean> {
-  if (dependency.kind !== "python-app") return true;
-  const probe = await runTestSuite(project, {
-    components: [dependent],
-    env: ctx.env,
-    ui: ctx.ui,
-    signal: ctx.signal,
-    mode: "all",
-    passthrough: [],
-    readCache: true,
-    writeCache: false,
-    explain: false,
-    dryRun: true,
-    verbose: false,
-    exportContract: true,
-  });
-  const unit = probe.tasks.find((t) => t.summary.task === "test");
-  return !unit?.cached;
 }

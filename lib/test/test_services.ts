@@ -3,9 +3,6 @@
  * file or PostgreSQL database, migrated once) and the server on a free port.
  */
 import * as path from "node:path";
-import { isFile } from "../fs.ts";
-import { tempSibling } from "../fs_atomic.ts";
-import { projectCacheDir } from "../cache_paths.ts";
 import { InterruptedError, RigError } from "../errors.ts";
 import { type Child, spawn, tail } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
@@ -21,7 +18,8 @@ import {
 import { hasAlembic, upgrade } from "../db/alembic.ts";
 import { waitForHttp } from "../net.ts";
 import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
-import { type ComponentState, serverCodeHash } from "./test_plan.ts";
+import type { ComponentState } from "./test_plan.ts";
+import type { TaskEngine, TaskKey } from "../task/task.ts";
 /** A throwaway database for one `rig test` run, created on first use and always dropped. */
 export class TestDatabase {
   #url?: string;
@@ -31,6 +29,7 @@ export class TestDatabase {
   constructor(
     readonly project: Project,
     readonly opts: {
+      engine: TaskEngine;
       temp: string;
       configValues: Record<string, string>;
       env: Record<string, string>;
@@ -53,7 +52,8 @@ export class TestDatabase {
     this.#python = venv.python;
     const parsed = parseDatabaseUrl(configured ?? "sqlite:///test.db", { baseDir: server.dir });
     if (parsed.kind === "sqlite") {
-      const file = path.join(this.opts.temp, "test.db");
+      const file = path.join(this.opts.temp, TESTDB_FILE);
+      await Deno.mkdir(path.dirname(file), { recursive: true });
       this.#url = `${parsed.scheme}:///${file}`;
     } else {
       const random = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
@@ -73,23 +73,50 @@ export class TestDatabase {
     }
     if (hasAlembic(server.dir)) {
       const env = { ...venvEnv(venv, state.env), DATABASE_URL: this.#url };
-      // A migrated SQLite file depends only on the server's files and packages, so a
-      // copy kept per server code hash spares Alembic's start-up on later runs.
-      const sqlite = parsed.kind === "sqlite" ? path.join(this.opts.temp, "test.db") : undefined;
-      const template = sqlite
-        ? path.join(projectCacheDir(this.project.root), "testdb", `${serverCodeHash(state)}.db`)
+      // A migrated SQLite file depends only on the server's files and packages, so it is
+      // kept as a task entry of the store ("testdb") and restored on later runs, sparing
+      // Alembic's start-up until the server changes.
+      const template = parsed.kind === "sqlite"
+        ? testDbTask(this.opts.engine, server, state)
         : undefined;
-      if (sqlite && template && isFile(template)) {
-        await Deno.copyFile(template, sqlite);
-        this.opts.ui.step("migrate test database").skip("copied from a migrated template");
-      } else {
+      if (!template || !(await this.#restoreTemplate(server, template))) {
+        const migrated = performance.now();
         await this.opts.ui.task(`migrate test database`, async () => {
           await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
         });
-        if (sqlite && template) await keepTemplate(sqlite, template);
+        if (template) {
+          await this.opts.engine.save(template, { task: TESTDB_TASK, component: server.name }, {
+            exitCode: 0,
+            durationMs: performance.now() - migrated,
+            artifacts: [TESTDB_FILE],
+            artifactRoot: this.opts.temp,
+          }).catch((error) =>
+            this.opts.ui.debug(
+              `Cannot keep the migrated test database: ${(error as Error).message}`,
+            )
+          );
+        }
       }
     }
     return this.#url;
+  }
+
+  /** Copies the stored migrated database into the temp folder; false when there is none. */
+  async #restoreTemplate(server: Component, template: TaskKey): Promise<boolean> {
+    const { engine, temp, ui } = this.opts;
+    const record = await engine.store.get(template.key, {
+      task: TESTDB_TASK,
+      component: server.name,
+    });
+    if (!record) return false;
+    try {
+      await engine.restore(record, temp);
+    } catch (error) {
+      ui.debug(`Cannot restore the migrated test database: ${(error as Error).message}`);
+      return false;
+    }
+    ui.step("migrate test database").skip("restored a migrated copy from the cache");
+    return true;
   }
 
   /** Drops a PostgreSQL test database (SQLite files go with the temp folder). */
@@ -108,22 +135,21 @@ export class TestDatabase {
   }
 }
 
-/** Stores a migrated SQLite file as the only template in its folder (older ones are stale). */
-async function keepTemplate(file: string, template: string): Promise<void> {
-  try {
-    const dir = path.dirname(template);
-    await Deno.mkdir(dir, { recursive: true });
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.name !== path.basename(template)) {
-        await Deno.remove(path.join(dir, entry.name)).catch(() => {});
-      }
-    }
-    const temp = tempSibling(template);
-    await Deno.copyFile(file, temp);
-    await Deno.rename(temp, template);
-  } catch {
-    // Only a speed-up: without a template the next run migrates again.
-  }
+/** The store's name for migrated SQLite test databases. */
+export const TESTDB_TASK = "testdb";
+/** The migrated SQLite file, relative to the run's temp folder (the "testdb" task's output root). */
+const TESTDB_FILE = "testdb/test.db";
+
+/** The task key of a server's migrated SQLite test database: its files, packages and variables. */
+function testDbTask(engine: TaskEngine, server: Component, state: ComponentState): TaskKey {
+  return engine.key({
+    task: TESTDB_TASK,
+    component: server.name,
+    command: ["alembic", "upgrade", "head", TESTDB_FILE],
+    inputs: state.manifest,
+    tools: state.tools,
+    env: state.keyEnv,
+  });
 }
 
 export interface RunningServer {
