@@ -9,7 +9,6 @@
 import { lockFile, withLock } from "../lock.ts";
 import { exists } from "../fs.ts";
 import * as path from "node:path";
-import { parse as parseToml } from "smol-toml";
 import type { CacheStore } from "../task/cache.ts";
 import type { TaskRecord } from "../task/cache_record.ts";
 import { ensureRigDir } from "../cache_paths.ts";
@@ -34,6 +33,7 @@ import { buildComponentImage } from "./image.ts";
 import { loadEnvironment } from "../env/env_config.ts";
 import type { PushedTag } from "./image_push.ts";
 import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "../python/wheel.ts";
+import { projectTable, readPyproject } from "../python/pyproject.ts";
 
 /** The kinds of artifact rig builds. */
 export type ArtifactType = "wheel" | "sdist" | "npm" | "docker-image";
@@ -117,10 +117,10 @@ export function workDir(root: string, component: string): string {
 }
 
 /** What a component builds into, or undefined when rig builds nothing for it. */
-export async function buildPlan(
+export function buildPlan(
   component: Component,
-): Promise<{ python: boolean; npm: boolean; image: boolean }> {
-  const python = component.kind !== "node-lib" && await hasProjectTable(component.dir);
+): { python: boolean; npm: boolean; image: boolean } {
+  const python = component.kind !== "node-lib" && hasProjectTable(component.dir);
   return {
     python,
     npm: component.kind === "node-lib",
@@ -128,27 +128,8 @@ export async function buildPlan(
   };
 }
 
-async function hasProjectTable(dir: string): Promise<boolean> {
-  const data = await readPyproject(dir);
-  return data?.project !== undefined && typeof data.project === "object";
-}
-
-async function readPyproject(dir: string): Promise<Record<string, unknown> | undefined> {
-  const file = path.join(dir, "pyproject.toml");
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch {
-    return undefined;
-  }
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new EnvironmentError(
-      `Cannot parse "${path.basename(dir)}/pyproject.toml": ${(error as Error).message}`,
-      "Fix the TOML syntax, then rerun: rig build",
-    );
-  }
+function hasProjectTable(dir: string): boolean {
+  return projectTable(readPyproject(dir)) !== undefined;
 }
 
 /** A node component's build step: rig.toml `build`, else its package's build script. */
@@ -196,8 +177,8 @@ async function buildProjectLocked(
   const { ui } = options;
   const results: ComponentBuild[] = [];
   let engine: EngineProbe | undefined;
-  const plans = new Map<string, Awaited<ReturnType<typeof buildPlan>>>();
-  for (const component of options.components) plans.set(component.name, await buildPlan(component));
+  const plans = new Map<string, ReturnType<typeof buildPlan>>();
+  for (const component of options.components) plans.set(component.name, buildPlan(component));
   const wantsImage = options.docker !== "skip" &&
     options.components.some((c) => plans.get(c.name)!.image);
   if (wantsImage) {
@@ -284,7 +265,7 @@ async function buildProjectLocked(
 }
 
 interface ComponentContext extends BuildOptions {
-  plan: Awaited<ReturnType<typeof buildPlan>>;
+  plan: ReturnType<typeof buildPlan>;
   tasks: TaskEngine;
   /** The component's input files (path → hash). */
   inputs: Manifest;
@@ -500,7 +481,7 @@ async function pythonStep(
   options: ComponentContext & { version: string; staging: string },
 ): Promise<{ file: string; type: ArtifactType }[]> {
   const { ui } = options;
-  const pyproject = await readPyproject(component.dir);
+  const pyproject = readPyproject(component.dir);
   const declared = (pyproject?.project ?? {}) as Record<string, unknown>;
   const name = typeof declared.name === "string" ? declared.name : component.name;
   const env = pythonEnv(options.env);

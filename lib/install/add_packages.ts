@@ -53,6 +53,7 @@ import {
   recordPython,
   userCacheDir,
 } from "./install.ts";
+import { projectTable, readPyproject } from "../python/pyproject.ts";
 /** Names that go to requirements-dev.txt / the dev extra without `--dev`. */
 const DEV_TOOL = /^(pytest.*|black|flake8.*|ruff|mypy|coverage|isort|pre-commit|types-.+)$/;
 
@@ -122,9 +123,8 @@ function dependencyFiles(component: Component): DependencyFiles {
   const pyproject = path.join(component.dir, "pyproject.toml");
   const prod = path.join(component.dir, "requirements.txt");
   const dev = path.join(component.dir, "requirements-dev.txt");
-  if (!isFile(prod) && !isFile(dev) && isFile(pyproject)) {
-    const text = Deno.readTextFileSync(pyproject);
-    if (/^\s*\[project\]\s*$/m.test(text)) return { mode: "pyproject", file: pyproject };
+  if (!isFile(prod) && !isFile(dev) && projectTable(readPyproject(component.dir))) {
+    return { mode: "pyproject", file: pyproject };
   }
   return { mode: "requirements", prod, dev };
 }

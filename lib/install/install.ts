@@ -27,6 +27,7 @@ import { requirementIncludes } from "../python/requirements.ts";
 import { finishInterrupted } from "./install_journal.ts";
 import { detectManager } from "../python/managers.ts";
 import { installManaged } from "./python_managed.ts";
+import { hasDevExtra, projectTable, readPyproject } from "../python/pyproject.ts";
 
 /** Bumped when the state file's meaning changes (old states then count as stale). */
 const STATE_VERSION = 1;
@@ -111,10 +112,9 @@ export function pythonPlan(component: Component, root?: string): PythonPlan {
     for (const included of requirementIncludes(file, { display })) inputs.add(included);
   }
   let editable: string | undefined;
-  const pyproject = path.join(dir, "pyproject.toml");
-  const project = isFile(pyproject) ? projectTable(Deno.readTextFileSync(pyproject)) : undefined;
-  if (project) {
-    editable = project.hasDevExtra ? ".[dev]" : ".";
+  const data = readPyproject(dir, { root });
+  if (projectTable(data)) {
+    editable = hasDevExtra(data) ? ".[dev]" : ".";
   } else if (isFile(path.join(dir, "setup.py")) && requirementFiles.length === 0) {
     editable = ".";
   }
@@ -131,16 +131,6 @@ function dependencyGroups(component: Component, root?: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** Whether pyproject.toml text has a `[project]` table, and a `dev` extra. */
-function projectTable(text: string): { hasDevExtra: boolean } | undefined {
-  if (!/^\s*\[project\]\s*$/m.test(text)) return undefined;
-  const extras = text.match(
-    /^\s*\[project\.optional-dependencies\]\s*$([\s\S]*?)(?=^\s*\[|$(?![\s\S]))/m,
-  );
-  const inline = /^\s*optional-dependencies\s*=\s*\{[^}]*\bdev\s*=/m.test(text);
-  return { hasDevExtra: inline || !!extras && /^\s*"?dev"?\s*=/m.test(extras[1] ?? "") };
 }
 
 /** The pip/uv arguments that install a plan (run in the component folder). */

@@ -11,12 +11,12 @@
  */
 import { isDir, isFile } from "../fs.ts";
 import * as path from "node:path";
-import { parse as parseToml } from "smol-toml";
 import { EnvironmentError, RigError } from "../errors.ts";
 import type { Component } from "../project/project.ts";
 import { run, runChecked, which } from "../proc.ts";
 import { relocationProblem } from "./venv_health.ts";
 import type { Ui } from "../ui.ts";
+import { projectTable, readPyproject } from "./pyproject.ts";
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -214,15 +214,8 @@ export function pythonRequirements(component: Component, root?: string): PythonR
 
 /** `[project] requires-python` from the component's pyproject.toml, if any. */
 export function requiresPython(dir: string): string | undefined {
-  try {
-    const data = parseToml(Deno.readTextFileSync(path.join(dir, "pyproject.toml"))) as {
-      project?: { "requires-python"?: unknown };
-    };
-    const value = data.project?.["requires-python"];
-    return typeof value === "string" && value.trim() ? value.trim() : undefined;
-  } catch {
-    return undefined;
-  }
+  const value = projectTable(readPyproject(dir))?.["requires-python"];
+  return typeof value === "string" && value.trim() ? value.trim() : undefined;
 }
 
 /** The version in `.python-version` (component folder, then project root). */

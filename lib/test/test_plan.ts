@@ -23,6 +23,7 @@ import {
   type TaskKeyInput,
 } from "../task/task_key.ts";
 import { type Venv } from "../python/venv.ts";
+import { parsePyproject, tomlTable } from "../python/pyproject.ts";
 /** One quality check's outcome. */
 export interface CheckResult {
   /** `black`, `flake8`, `mypy`, `alembic`, `tsc`, `lint` or `lint` (rig.toml override). */
@@ -73,10 +74,14 @@ export function pythonTestFiles(files: string[], testPaths: string[]): string[] 
 /** `testpaths` of pytest's configuration (pyproject.toml, pytest.ini, setup.cfg, tox.ini). */
 export function pytestTestPaths(configTexts: Record<string, string>): string[] {
   for (const [name, text] of Object.entries(configTexts)) {
-    const section = name === "pyproject.toml"
-      ? /^\[tool\.pytest\.ini_options\]([\s\S]*?)(?=^\[|(?![\s\S]))/m
-      : /^\[(?:pytest|tool:pytest)\]([\s\S]*?)(?=^\[|(?![\s\S]))/m;
-    const body = text.match(section)?.[1];
+    if (name === "pyproject.toml") {
+      const value = tomlTable(parsePyproject(text), "tool", "pytest", "ini_options")?.testpaths;
+      if (typeof value === "string") return value.trim().split(/\s+/);
+      if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+      continue;
+    }
+    // pytest.ini, setup.cfg and tox.ini are INI files: [pytest] or [tool:pytest].
+    const body = text.match(/^\[(?:pytest|tool:pytest)\]([\s\S]*?)(?=^\[|(?![\s\S]))/m)?.[1];
     if (!body) continue;
     const value = body.match(/^testpaths\s*=\s*(\[[^\]]*\]|.*)$/m)?.[1];
     if (!value) continue;
