@@ -12,6 +12,7 @@ import { runTestSuite } from "../lib/test/test_runner.ts";
 import { describeSummary } from "../lib/test/test_plan.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 import { applyBump, type BumpPlan, findVersionSites, planBump } from "../lib/build/version_bump.ts";
+import { posixRelative } from "../lib/fs.ts";
 
 const OPTIONS: Options = {
   docker: {
@@ -203,9 +204,7 @@ async function bumpVersions(
       const own = new Set(
         relativeToProject(changed.root, project.root, changed.files).filter((f) =>
           f.startsWith(".rig/") || f.startsWith("dist/")
-        ).map((f) =>
-          path.posix.join(path.relative(changed.root, project.root).split(path.sep).join("/"), f)
-        ),
+        ).map((f) => path.posix.join(posixRelative(changed.root, project.root), f)),
       );
       dirty = changed.files.filter((f) => !own.has(f));
     } catch {
@@ -274,7 +273,7 @@ function jsonResult(project: Project, result: BuildResult) {
   return {
     ok: result.ok,
     root: project.root,
-    manifest: path.relative(project.root, result.manifest).split(path.sep).join("/"),
+    manifest: posixRelative(project.root, result.manifest),
     components: result.components.map((c) => ({
       name: c.component,
       kind: c.kind,
@@ -311,7 +310,7 @@ function printResult(ctx: Context, project: Project, result: BuildResult): void 
   const total = result.components.reduce((n, c) => n + c.durationMs, 0);
   ui.print(
     `${built} built, ${cached} from cache in ${formatDuration(total)}; manifest: ${
-      path.relative(project.root, result.manifest).split(path.sep).join("/")
+      posixRelative(project.root, result.manifest)
     }`,
   );
   if (ctx.flags.verbose) {

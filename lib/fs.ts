@@ -1,4 +1,8 @@
-/** Small file-system questions asked all over rig; a missing or unreadable path answers false. */
+/**
+ * Small file-system questions asked all over rig (a missing or unreadable path
+ * answers false), and the one way to write a path rig stores, hashes or prints.
+ */
+import * as path from "node:path";
 
 /** True when something exists at `file`. */
 export function exists(file: string): boolean {
@@ -26,4 +30,14 @@ export function isDir(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A path with `/` separators (how rig stores, hashes and prints paths). */
+export function toPosix(p: string): string {
+  return p.split(path.sep).join("/");
+}
+
+/** `to` relative to `from`, with `/` separators. */
+export function posixRelative(from: string, to: string): string {
+  return toPosix(path.relative(from, to));
 }

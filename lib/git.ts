@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import { EnvironmentError } from "./errors.ts";
 import { run } from "./proc.ts";
+import { posixRelative } from "./fs.ts";
 
 /** Options shared by the git helpers. */
 export interface GitOptions {
@@ -128,7 +129,7 @@ export function relativeToProject(
   projectRoot: string,
   files: string[],
 ): string[] {
-  const prefix = path.relative(gitRootDir, projectRoot).split(path.sep).join("/");
+  const prefix = posixRelative(gitRootDir, projectRoot);
   if (!prefix) return [...files];
   if (prefix.startsWith("..")) return [];
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { validateNpmPack } from "../lib/node/npm_pack.ts";
+import { normalizeName } from "../lib/python/names.ts";
 import {
-  normalizeName,
   parseMetadata,
   parseRecord,
   recordHash,

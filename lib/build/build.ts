@@ -7,7 +7,7 @@
  * container image. `dist/manifest.json` lists every artifact.
  */
 import { lockFile, withLock } from "../lock.ts";
-import { exists } from "../fs.ts";
+import { exists, posixRelative } from "../fs.ts";
 import * as path from "node:path";
 import type { CacheStore } from "../task/cache.ts";
 import type { TaskRecord } from "../task/cache_record.ts";
@@ -336,7 +336,7 @@ async function buildComponent(
     for (const item of built) {
       const target = path.join(dist, path.basename(item.file));
       await Deno.rename(item.file, target);
-      const relative = path.relative(project.root, target).split(path.sep).join("/");
+      const relative = posixRelative(project.root, target);
       const info = await Deno.stat(target);
       result.artifacts.push({
         component: component.name,

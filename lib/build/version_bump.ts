@@ -8,8 +8,9 @@
 import * as path from "node:path";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
-import { type Component, type Project, toPosix } from "../project/project.ts";
+import { type Component, type Project } from "../project/project.ts";
 import { findFastApiApp } from "../project/detect.ts";
+import { toPosix } from "../fs.ts";
 
 /** What kind of statement holds a version. */
 export type VersionSiteKind =

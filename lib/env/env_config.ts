@@ -24,6 +24,7 @@ import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
 import type { Ui } from "../ui.ts";
 import { template } from "../../templates/mod.ts";
+import { posixRelative } from "../fs.ts";
 
 export { hashEnvValues, isSecretKey, maskUrlPassword } from "./env_mask.ts";
 
@@ -641,5 +642,5 @@ export async function writeDefaultTemplates(project: Project): Promise<string[]>
 }
 
 function display(root: string, file: string): string {
-  return path.relative(root, file).split(path.sep).join("/");
+  return posixRelative(root, file);
 }

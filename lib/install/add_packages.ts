@@ -4,7 +4,7 @@
  * (requirements*.txt, pyproject.toml, package.json), and restore every file
  * and the environment when any step fails (install_journal.ts).
  */
-import { isFile } from "../fs.ts";
+import { isFile, posixRelative } from "../fs.ts";
 import * as path from "node:path";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, type Project } from "../project/project.ts";
@@ -13,10 +13,10 @@ import {
   defaultVenvDir,
   findVenv,
   installedDistributions,
-  normalizeName,
   venvLayout,
 } from "../python/venv.ts";
 import { ensureVenv } from "../python/venv_ensure.ts";
+import { normalizeName } from "../python/names.ts";
 import { chooseInstaller, installArgv, installWithFallback, pipCheck } from "../python/pip.ts";
 import { npm } from "../node/npm.ts";
 import { detectManager } from "../python/managers.ts";
@@ -177,7 +177,7 @@ async function addPython(
   opts: AddOptions,
 ): Promise<AddResult> {
   const started = performance.now();
-  const rel = (file: string) => path.relative(project.root, file).split(path.sep).join("/");
+  const rel = (file: string) => posixRelative(project.root, file);
   const requested = packages.map((text) => {
     let requirement: Requirement;
     try {
@@ -478,7 +478,7 @@ async function addNode(
   const command = ["npm", ...args];
   const manifest = path.join(component.dir, "package.json");
   const lock = path.join(component.dir, "package-lock.json");
-  const rel = (file: string) => path.relative(project.root, file).split(path.sep).join("/");
+  const rel = (file: string) => posixRelative(project.root, file);
   if (opts.dryRun) {
     return {
       component: component.name,

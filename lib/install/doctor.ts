@@ -5,7 +5,7 @@
  */
 import { run, which } from "../proc.ts";
 import { defaultPython } from "../python/venv.ts";
-import { isFile } from "../fs.ts";
+import { isFile, posixRelative } from "../fs.ts";
 import * as path from "node:path";
 import { detectEngine } from "../container_engine.ts";
 import { type Component, type Project } from "../project/project.ts";
@@ -258,7 +258,7 @@ async function diagnosePython(
       fix: `rig install --${component.name}`,
     };
   }
-  const shown = path.relative(project.root, venv.dir).split(path.sep).join("/");
+  const shown = posixRelative(project.root, venv.dir);
   const health = await checkVenv(venv, component, {
     ...opts,
     root: project.root,

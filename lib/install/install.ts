@@ -3,7 +3,7 @@
  * skip the work when nothing changed (fingerprint + installed versions recorded
  * under `.rig/install/<component>.json`), in parallel where safe.
  */
-import { isFile } from "../fs.ts";
+import { isFile, posixRelative } from "../fs.ts";
 import * as path from "node:path";
 import { ensureRigDir, userCacheDir as sharedUserCacheDir } from "../cache_paths.ts";
 import { writeJsonAtomic } from "../fs_atomic.ts";
@@ -101,8 +101,7 @@ export interface PythonPlan {
 /** Works out what to install for a Python component. */
 export function pythonPlan(component: Component, root?: string): PythonPlan {
   const dir = component.dir;
-  const display = (file: string) =>
-    path.relative(root ?? path.dirname(dir), file).split(path.sep).join("/");
+  const display = (file: string) => posixRelative(root ?? path.dirname(dir), file);
   const requirementFiles = ["requirements.txt", "requirements-dev.txt"]
     .map((f) => path.join(dir, f))
     .filter(isFile);
@@ -148,7 +147,7 @@ export async function fingerprint(
   opts: { root: string; venv?: Venv; env: Record<string, string> },
 ): Promise<{ hash: string; inputs: Record<string, string> }> {
   const inputs: Record<string, string> = {};
-  const rel = (file: string) => path.relative(opts.root, file).split(path.sep).join("/");
+  const rel = (file: string) => posixRelative(opts.root, file);
   if (isPython(component)) {
     const info = detectManager(component.dir, opts.root);
     if (info.manager === "pip") {

@@ -12,6 +12,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
 import type { Ui } from "../ui.ts";
 import { installedDistributions, venvLayout } from "../python/venv.ts";
 import type { Installer } from "../python/pip.ts";
+import { posixRelative } from "../fs.ts";
 
 /** What an in-flight `rig install PKG` may have changed. */
 export interface Journal {
@@ -125,7 +126,7 @@ export async function rollback(
     if (now === file.content) continue;
     if (file.content === null) await Deno.remove(file.path).catch(() => {});
     else await writeFileAtomic(file.path, file.content);
-    notes.push(`restored ${path.relative(root, file.path).split(path.sep).join("/")}`);
+    notes.push(`restored ${posixRelative(root, file.path)}`);
   }
   if (journal.resync) {
     const { runChecked } = await import("../proc.ts");

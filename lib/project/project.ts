@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { EnvironmentError } from "../errors.ts";
 import { compileRules, isPathIgnored } from "../ignore.ts";
+import { toPosix } from "../fs.ts";
 
 /** The kinds of component rig knows how to run, test, install and build. */
 export type ComponentKind = "python-app" | "python-lib" | "node-lib";
@@ -195,9 +196,4 @@ export function getComponent(project: Project, name: string): Component {
       ? `Components: ${names.join(", ")} (see: rig info)`
       : "This project has no components",
   );
-}
-
-/** Converts a relative path to `/` separators. */
-export function toPosix(p: string): string {
-  return p.split(path.sep).join("/");
 }

@@ -2,7 +2,7 @@
  * rig.toml: reading and validating it (errors name the file, line and key)
  * and applying its overrides to the detected components.
  */
-import { isDir } from "../fs.ts";
+import { isDir, toPosix } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
@@ -14,7 +14,6 @@ import {
   type ProjectSettings,
   type Readiness,
   toArgv,
-  toPosix,
 } from "./project.ts";
 
 export interface LoadedConfig {

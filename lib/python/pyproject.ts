@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
+import { posixRelative } from "../fs.ts";
 
 /** A parsed pyproject.toml document. */
 export type Pyproject = Record<string, unknown>;
@@ -39,7 +40,7 @@ export function readPyproject(dir: string, opts: { root?: string } = {}): Pyproj
   } catch {
     return undefined;
   }
-  const display = path.relative(opts.root ?? path.dirname(dir), file).split(path.sep).join("/");
+  const display = posixRelative(opts.root ?? path.dirname(dir), file);
   return parsePyproject(text, display);
 }
 

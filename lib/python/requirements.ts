@@ -6,7 +6,7 @@
 import { isFile } from "../fs.ts";
 import * as path from "node:path";
 import { ConfigError } from "../errors.ts";
-import { normalizeName } from "./venv.ts";
+import { normalizeName } from "./names.ts";
 
 /** One requirement (a PEP 508 line or a URL/path requirement). */
 export interface Requirement {

@@ -17,6 +17,7 @@ import { run, runChecked, which } from "../proc.ts";
 import { relocationProblem } from "./venv_health.ts";
 import type { Ui } from "../ui.ts";
 import { projectTable, readPyproject } from "./pyproject.ts";
+import { normalizeName } from "./names.ts";
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -466,11 +467,6 @@ export function installedDistributions(venv: Venv): Record<string, string> {
     if (m) out[normalizeName(m[1]!)] = m[2]!;
   }
   return out;
-}
-
-/** PEP 503 name normalization: lower case, runs of `-_.` become `-`. */
-export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
 
 function looksLikeCommand(value: string): boolean {

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { type ArchiveEntry, openArchive, readAll } from "../archive.ts";
 import { RigError } from "../errors.ts";
 import { run, runChecked } from "../proc.ts";
+import { normalizeName } from "./names.ts";
 
 /** An artifact that exists but is wrong (exit code 1: the build failed). */
 export class ValidationError extends RigError {}
@@ -38,11 +39,6 @@ export interface SdistReport {
   /** The archive's top folder, e.g. `authserver_client-0.1.0`. */
   root: string;
   files: number;
-}
-
-/** Normalises a distribution name per PEP 503 (`Foo_Bar.baz` → `foo-bar-baz`). */
-export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
 
 /** Parses an RFC 822 style metadata file (METADATA, PKG-INFO) into header → values. */

@@ -9,6 +9,7 @@ import { run } from "../proc.ts";
 import { findGitDir, gitEnv } from "../git.ts";
 import { comparePaths } from "./input_listing.ts";
 import { type TextMode } from "./content_hash.ts";
+import { posixRelative } from "../fs.ts";
 
 interface AttributeRule {
   regex: RegExp;
@@ -80,7 +81,7 @@ export async function loadTextRules(root: string, opts: TextRulesOptions): Promi
       if (path.dirname(dir) === dir) break;
     }
     for (const dir of above) {
-      const rel = path.relative(root, dir).split(path.sep).join("/");
+      const rel = posixRelative(root, dir);
       const parsed = readAttributes(path.join(dir, ".gitattributes"), rel);
       if (parsed) files.push(parsed);
     }
