@@ -1,7 +1,7 @@
 /**
  * `deno task bench [SECTION...]`: runs named benchmark sections in sequence
  * and prints their timings. Add a section by writing a module in
- * scripts/bench/ that exports a `BenchSection` and listing it in `SECTIONS`.
+ * scripts/bench/ that exports a `BenchSection` (scripts/bench/section.ts) and listing it in `SECTIONS`.
  */
 import { buildSection } from "./bench/build.ts";
 import { fingerprintSection } from "./bench/fingerprint.ts";
@@ -9,21 +9,7 @@ import { installSection } from "./bench/install.ts";
 import { peersSection } from "./bench/peers.ts";
 import { startupSection } from "./bench/startup.ts";
 import { testSection } from "./bench/test.ts";
-
-/** What a section gets: a scratch folder (removed afterwards) and a way to print. */
-export interface BenchContext {
-  /** A fresh temp folder for this section; deleted when the section ends. */
-  tmp: string;
-  /** Prints one result line, indented under the section's title. */
-  log(line: string): void;
-}
-
-/** One named benchmark. */
-export interface BenchSection {
-  name: string;
-  description: string;
-  run(ctx: BenchContext): Promise<void>;
-}
+import type { BenchSection } from "./bench/section.ts";
 
 /** Every benchmark section, run in this order. */
 export const SECTIONS: BenchSection[] = [

@@ -6,12 +6,13 @@
  * `rig doctor`) finishes the rollback.
  */
 import * as path from "node:path";
-import { ensureRigDir } from "../cache_paths.ts";
+import { ensureRigDir, userCacheDir } from "../cache_paths.ts";
 import { RigError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
 import type { Ui } from "../ui.ts";
 import { installedDistributions, venvLayout } from "../python/venv.ts";
-import type { Installer } from "../python/pip.ts";
+import { type Installer, pipInstall, pipUninstall } from "../python/pip.ts";
+import { npm, setupArgs } from "../node/npm.ts";
 import { posixRelative } from "../fs.ts";
 
 /** What an in-flight `rig install PKG` may have changed. */
@@ -148,8 +149,6 @@ export async function rollback(
     }
   } else if (journal.kind === "python" && journal.venvDir && journal.before) {
     const venv = venvLayout(journal.venvDir);
-    const { pipInstall, pipUninstall } = await import("../python/pip.ts");
-    const { userCacheDir } = await import("./install.ts");
     const now = installedDistributions(venv);
     const added = Object.keys(now).filter((n) => !(n in journal.before!)).sort();
     const changed = Object.keys(now).filter((n) =>
@@ -159,7 +158,7 @@ export async function rollback(
     const pipOpts = {
       env: opts.env,
       installer: journal.installer ?? "pip",
-      cacheDir: userCacheDir(opts.env),
+      cacheDir: userCacheDir(opts.env, Deno.build.os),
     } as const;
     if (added.length) {
       await pipUninstall(venv, added, pipOpts);
@@ -178,12 +177,10 @@ export async function rollback(
       }
     }
   } else if (journal.kind === "node" && journal.dir) {
-    const { npm, setupArgs } = await import("../node/npm.ts");
-    const { userCacheDir } = await import("./install.ts");
     try {
       await npm(journal.dir, [...setupArgs(journal.dir), "--prefer-offline"], {
         env: opts.env,
-        cacheDir: userCacheDir(opts.env),
+        cacheDir: userCacheDir(opts.env, Deno.build.os),
       });
       notes.push("reinstalled node_modules from the restored lockfile");
     } catch (error) {

@@ -4,7 +4,7 @@
  * from the cache), run as a user would (a separate rig process each time).
  */
 import * as path from "node:path";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 import { copyReferenceProject, git } from "../../tests/helpers.ts";
 import { timedRig } from "./timed_rig.ts";
 

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fingerprint } from "../../lib/task/fingerprint.ts";
 import { listInputs } from "../../lib/task/input_listing.ts";
 import { StatCache } from "../../lib/task/stat_cache.ts";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 
 const FILES = 10_000;
 const PER_DIR = 100;

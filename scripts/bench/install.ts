@@ -5,7 +5,7 @@
  * a separate rig process the way a user would.
  */
 import * as path from "node:path";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 import { copyReferenceProject } from "../../tests/helpers.ts";
 import { timedRig } from "./timed_rig.ts";
 import { benchUvInstall } from "./install_uv.ts";

@@ -7,7 +7,7 @@
  * launcher's overhead over running the bundle directly.
  */
 import * as path from "node:path";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 import { bundleRig } from "../../lib/ship/bundle.ts";
 import { writeCommittedRig } from "../../lib/ship/committed.ts";
 import { cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";

@@ -5,7 +5,7 @@
  * and `--changed` after one js-client edit.
  */
 import * as path from "node:path";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 import { copyReferenceProject, git } from "../../tests/helpers.ts";
 import { timedRig } from "./timed_rig.ts";
 
