@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { EnvironmentError } from "./errors.ts";
 import { run } from "./proc.ts";
 import { posixRelative } from "./fs.ts";
+import { HOST_OS, type Os } from "./os.ts";
 
 /** Options shared by the git helpers. */
 export interface GitOptions {
@@ -140,9 +141,11 @@ export function relativeToProject(
 }
 
 /** A minimal PATH for git when the caller passes no environment. */
-const FALLBACK_PATH = Deno.build.os === "windows"
-  ? "C:\\Program Files\\Git\\cmd;C:\\Windows\\System32"
-  : "/usr/local/bin:/usr/bin:/bin:/opt/homebrew/bin";
+export function gitFallbackPath(os: Os = HOST_OS): string {
+  return os === "windows"
+    ? "C:\\Program Files\\Git\\cmd;C:\\Windows\\System32"
+    : "/usr/local/bin:/usr/bin:/bin:/opt/homebrew/bin";
+}
 
 /** Tracked plus untracked-not-ignored files below `root` (git ls-files), or undefined outside git. */
 export async function listGitFiles(
@@ -167,7 +170,7 @@ export async function listGitFiles(
 
 /** The environment git runs with for reads: no index lock, no inherited GIT_DIR. */
 export function gitEnv(env: Record<string, string> | undefined): Record<string, string> {
-  const base: Record<string, string> = env ? { ...env } : { PATH: FALLBACK_PATH };
+  const base: Record<string, string> = env ? { ...env } : { PATH: gitFallbackPath() };
   // Reading must not take git's index lock away from the user's own git commands.
   base.GIT_OPTIONAL_LOCKS = "0";
   delete base.GIT_DIR;

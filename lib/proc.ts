@@ -15,6 +15,7 @@ import {
   RigError,
 } from "./errors.ts";
 import { currentRegistry } from "./proc_registry.ts";
+import { executableCandidates, HOST_OS } from "./os.ts";
 
 /** Where a child's output goes. */
 export interface OutputSink {
@@ -73,7 +74,8 @@ export interface Child {
   stop(graceMs?: number): Promise<ProcResult>;
 }
 
-const IS_WINDOWS = Deno.build.os === "windows";
+// Spawning and signalling ask the running system; every convention is in lib/os.ts.
+const IS_WINDOWS = HOST_OS === "windows";
 
 /**
  * The parent-death watch. The child's group leader is a shell that keeps the
@@ -96,20 +98,7 @@ const WATCH_SCRIPT = [
 
 /** Finds a program on PATH (and PATHEXT on Windows); undefined when absent. */
 export function which(program: string, env: Record<string, string>): string | undefined {
-  const pathApi = IS_WINDOWS ? path.win32 : path.posix;
-  const extensions = IS_WINDOWS
-    ? ["", ...(env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").map((e) => e.toLowerCase())]
-    : [""];
-  const candidates = (dir: string) => extensions.map((ext) => pathApi.join(dir, program + ext));
-  if (program.includes("/") || (IS_WINDOWS && program.includes("\\"))) {
-    return [program, ...extensions.slice(1).map((e) => program + e)].find(isExecutable);
-  }
-  const dirs = (env.PATH ?? env.Path ?? "").split(IS_WINDOWS ? ";" : ":").filter(Boolean);
-  for (const dir of dirs) {
-    const found = candidates(dir).find(isExecutable);
-    if (found) return found;
-  }
-  return undefined;
+  return executableCandidates(program, env).find(isExecutable);
 }
 
 function isExecutable(file: string): boolean {

@@ -34,6 +34,7 @@ import { loadEnvironment } from "../env/env_config.ts";
 import type { PushedTag } from "./image_push.ts";
 import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "../python/wheel.ts";
 import { projectTable, readPyproject } from "../python/pyproject.ts";
+import { prependPath, pythonInHome } from "../os.ts";
 
 /** The kinds of artifact rig builds. */
 export type ArtifactType = "wheel" | "sdist" | "npm" | "docker-image";
@@ -458,7 +459,7 @@ async function pythonBuilder(
 function venvBase(dir: string): string | undefined {
   const cfg = readPyvenvCfg(dir);
   if (!cfg.home) return undefined;
-  const candidate = path.join(cfg.home, Deno.build.os === "windows" ? "python.exe" : "python3");
+  const candidate = pythonInHome(cfg.home);
   return exists(candidate) ? candidate : undefined;
 }
 
@@ -585,8 +586,7 @@ async function npmStep(
       if (component.commands.build) {
         // Like an npm script: the package's own tools (node_modules/.bin) come first on PATH.
         const bin = path.join(component.dir, "node_modules", ".bin");
-        const sep = Deno.build.os === "windows" ? ";" : ":";
-        const env = { ...options.env, PATH: `${bin}${sep}${options.env.PATH ?? ""}` };
+        const env = prependPath(options.env, bin);
         await runChecked(argv, { cwd: component.dir, env, signal: options.signal });
       } else {
         await npm(component.dir, ["run", "build"], { env: options.env, signal: options.signal });

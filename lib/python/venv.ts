@@ -18,8 +18,17 @@ import { relocationProblem } from "./venv_health.ts";
 import type { Ui } from "../ui.ts";
 import { projectTable, readPyproject } from "./pyproject.ts";
 import { normalizeName } from "./names.ts";
+import {
+  HOST_OS,
+  type Os,
+  pathApi,
+  prependPath,
+  pythonInHome,
+  pythonLauncher,
+  pythonPlatform,
+} from "../os.ts";
 
-const IS_WINDOWS = Deno.build.os === "windows";
+const IS_WINDOWS = HOST_OS === "windows";
 
 /** A component's virtual environment. */
 export interface Venv {
@@ -67,31 +76,32 @@ export interface PythonRequirement {
   source: string;
 }
 
-/** The venv layout (scripts folder and interpreter) for a folder on this OS. */
-export function venvLayout(dir: string): Venv {
-  const bin = path.join(dir, IS_WINDOWS ? "Scripts" : "bin");
+/** The venv layout (scripts folder and interpreter) of a folder on `os` (default: this one). */
+export function venvLayout(dir: string, os: Os = HOST_OS): Venv {
+  const api = pathApi(os);
+  const bin = api.join(dir, os === "windows" ? "Scripts" : "bin");
   return {
     dir,
     bin,
-    python: path.join(bin, IS_WINDOWS ? "python.exe" : "python"),
+    python: api.join(bin, os === "windows" ? "python.exe" : "python"),
     created: false,
   };
 }
 
 /** Absolute path of a console script (pytest, alembic, uvicorn) in a venv. */
-export function venvBin(venv: Venv, tool: string): string {
-  return path.join(venv.bin, IS_WINDOWS && !/\.(exe|cmd|bat)$/i.test(tool) ? `${tool}.exe` : tool);
+export function venvBin(venv: Venv, tool: string, os: Os = HOST_OS): string {
+  const windows = os === "windows" && !/\.(exe|cmd|bat)$/i.test(tool);
+  return pathApi(os).join(venv.bin, windows ? `${tool}.exe` : tool);
 }
 
 /** An environment with the venv activated: its bin first on PATH, VIRTUAL_ENV set, no PYTHONHOME. */
-export function venvEnv(venv: Venv, baseEnv: Record<string, string>): Record<string, string> {
-  const env = { ...baseEnv };
+export function venvEnv(
+  venv: Venv,
+  baseEnv: Record<string, string>,
+  os: Os = HOST_OS,
+): Record<string, string> {
+  const env = prependPath(baseEnv, venv.bin, os);
   delete env.PYTHONHOME;
-  const key = IS_WINDOWS
-    ? (Object.keys(env).find((k) => k.toUpperCase() === "PATH") ?? "PATH")
-    : "PATH";
-  const sep = IS_WINDOWS ? ";" : ":";
-  env[key] = env[key] ? `${venv.bin}${sep}${env[key]}` : venv.bin;
   env.VIRTUAL_ENV = venv.dir;
   return env;
 }
@@ -148,7 +158,7 @@ export function baseInterpreter(venv: Venv): string {
     return path.resolve(path.dirname(venv.python), target);
   } catch {
     const home = readPyvenvCfg(venv.dir).home;
-    return home ? path.join(home, IS_WINDOWS ? "python.exe" : "python3") : venv.python;
+    return home ? pythonInHome(home) : venv.python;
   }
 }
 
@@ -290,11 +300,6 @@ export async function checkVenv(
     return { ok: false, version: probe.version, problem: "pip is missing from it" };
   }
   return { ok: true, version: probe.version };
-}
-
-/** The `sys.platform` value of this OS. */
-export function pythonPlatform(): string {
-  return { windows: "win32", darwin: "darwin" }[Deno.build.os as string] ?? Deno.build.os;
 }
 
 /** One interpreter candidate: how to start it and why it is tried. */
@@ -485,8 +490,7 @@ export function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
-/** The Python launcher name on this OS (`python3`, or `python` on Windows). */
-export function defaultPython(env: Record<string, string>): string {
-  if (env.RIG_PYTHON) return env.RIG_PYTHON;
-  return Deno.build.os === "windows" ? "python" : "python3";
+/** The Python launcher: `RIG_PYTHON`, else `python3` (`python` on Windows). */
+export function defaultPython(env: Record<string, string>, os: Os = HOST_OS): string {
+  return env.RIG_PYTHON || pythonLauncher(os);
 }

@@ -10,6 +10,7 @@ import { type ArchiveEntry, openArchive, readAll } from "../archive.ts";
 import { RigError } from "../errors.ts";
 import { run, runChecked } from "../proc.ts";
 import { normalizeName } from "./names.ts";
+import { venvLayout } from "./venv.ts";
 
 /** An artifact that exists but is wrong (exit code 1: the build failed). */
 export class ValidationError extends RigError {}
@@ -290,10 +291,7 @@ export async function smokeTestWheel(
   options: SmokeTestOptions,
 ): Promise<SmokeTestResult> {
   const label = path.basename(file);
-  const bin = Deno.build.os === "windows"
-    ? path.join(options.venvDir, "Scripts")
-    : path.join(options.venvDir, "bin");
-  const python = path.join(bin, Deno.build.os === "windows" ? "python.exe" : "python");
+  const { python } = venvLayout(options.venvDir);
   const env: Record<string, string> = { ...options.env, PIP_DISABLE_PIP_VERSION_CHECK: "1" };
   delete env.VIRTUAL_ENV;
   delete env.PYTHONPATH;

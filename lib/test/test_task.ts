@@ -24,6 +24,7 @@ import {
 import type { TestDatabase } from "./test_services.ts";
 import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
 import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";
+import { nodeBinName } from "../os.ts";
 /** Test runner exit code conventions. */
 const PYTEST_NO_TESTS = 5;
 
@@ -466,7 +467,7 @@ function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
       c.dir,
       "node_modules",
       ".bin",
-      Deno.build.os === "windows" ? "tsc.cmd" : "tsc",
+      nodeBinName("tsc"),
     );
     if (exists(path.join(c.dir, "tsconfig.json"))) {
       checks.push(
