@@ -24,7 +24,7 @@ import { EnvironmentError } from "../lib/errors.ts";
 import { run } from "../lib/proc.ts";
 import { freePort } from "../lib/net.ts";
 import { baseEnv, tempDir, writeFiles } from "./helpers.ts";
-import { startPostgres } from "./pg.ts";
+import { PG_MISSING, startPostgres } from "./pg.ts";
 
 Deno.test("parseDatabaseUrl resolves relative SQLite paths against the server folder", () => {
   const db = parseDatabaseUrl("sqlite:///data/dev.db", { baseDir: "/srv/app/server" });
@@ -130,22 +130,25 @@ Deno.test("createDatabase names host and port and the start command when Postgre
   );
 });
 
-Deno.test("createDatabase and dropDatabase work on a real PostgreSQL through psql", async () => {
-  await using pg = await startPostgres();
-  if (!pg) return;
-  const env = baseEnv();
-  const db = parseDatabaseUrl(pg.url("rig_psql_test"), { baseDir: "/x" });
-  assert.equal(await databaseExists(db, { env }), false);
-  const made = await createDatabase(db, { env });
-  assert.equal(made.created, true);
-  assert.match(made.serverVersion ?? "", /^15/);
-  assert.equal((await createDatabase(db, { env })).created, false);
-  assert.equal(await databaseExists(db, { env }), true);
-  await dropDatabase(db, { env });
-  assert.equal(await databaseExists(db, { env }), false);
-  const weird = parseDatabaseUrl(pg.url(`it's "odd"`), { baseDir: "/x" });
-  assert.equal((await createDatabase(weird, { env })).created, true);
-  await dropDatabase(weird, { env });
+Deno.test({
+  name: "createDatabase and dropDatabase work on a real PostgreSQL through psql",
+  ignore: PG_MISSING !== undefined,
+  async fn() {
+    await using pg = await startPostgres();
+    const env = baseEnv();
+    const db = parseDatabaseUrl(pg.url("rig_psql_test"), { baseDir: "/x" });
+    assert.equal(await databaseExists(db, { env }), false);
+    const made = await createDatabase(db, { env });
+    assert.equal(made.created, true);
+    assert.match(made.serverVersion ?? "", /^15/);
+    assert.equal((await createDatabase(db, { env })).created, false);
+    assert.equal(await databaseExists(db, { env }), true);
+    await dropDatabase(db, { env });
+    assert.equal(await databaseExists(db, { env }), false);
+    const weird = parseDatabaseUrl(pg.url(`it's "odd"`), { baseDir: "/x" });
+    assert.equal((await createDatabase(weird, { env })).created, true);
+    await dropDatabase(weird, { env });
+  },
 });
 
 const ALEMBIC_INI = `[alembic]
@@ -356,25 +359,28 @@ Deno.test({
       await Deno.remove(project.join("migrations/versions/0003b.py"));
     });
 
-    await t.step("PostgreSQL: create the database, migrate, and see it at head", async () => {
-      await using pg = await startPostgres();
-      if (!pg) return;
-      const pgDb = parseDatabaseUrl(pg.url("alembic_test", "postgresql+psycopg"), {
-        baseDir: project.path,
-      });
-      const made = await createDatabase(pgDb, { python, env });
-      assert.equal(made.created, true);
-      const pgOptions = { python, env: { ...env, DATABASE_URL: pgDb.resolvedUrl } };
-      const result = await upgrade(project.path, pgOptions);
-      assert.equal(result.applied.length, 2);
-      const status = await migrationStatus(project.path, {
-        ...pgOptions,
-        databaseUrl: pg.url("alembic_test"),
-      });
-      assert.equal(status.upToDate, true);
-      assert.equal((await createDatabase(pgDb, { python, env })).created, false);
-      await dropDatabase(pgDb, { python, env });
-      assert.equal(await databaseExists(pgDb, { python, env }), false);
+    await t.step({
+      name: "PostgreSQL: create the database, migrate, and see it at head",
+      ignore: PG_MISSING !== undefined,
+      async fn() {
+        await using pg = await startPostgres();
+        const pgDb = parseDatabaseUrl(pg.url("alembic_test", "postgresql+psycopg"), {
+          baseDir: project.path,
+        });
+        const made = await createDatabase(pgDb, { python, env });
+        assert.equal(made.created, true);
+        const pgOptions = { python, env: { ...env, DATABASE_URL: pgDb.resolvedUrl } };
+        const result = await upgrade(project.path, pgOptions);
+        assert.equal(result.applied.length, 2);
+        const status = await migrationStatus(project.path, {
+          ...pgOptions,
+          databaseUrl: pg.url("alembic_test"),
+        });
+        assert.equal(status.upToDate, true);
+        assert.equal((await createDatabase(pgDb, { python, env })).created, false);
+        await dropDatabase(pgDb, { python, env });
+        assert.equal(await databaseExists(pgDb, { python, env }), false);
+      },
     });
   },
 });

@@ -3,9 +3,13 @@
  * listening on 127.0.0.1 on a free port with trust authentication, its unix
  * socket inside the temp folder. As root the server runs as user `postgres`.
  *
- *   await using pg = await startPostgres();
- *   if (!pg) return; // skipped, reason printed
- *   const url = pg.url("app");
+ *   Deno.test({ name, ignore: PG_MISSING !== undefined, async fn() {
+ *     await using pg = await startPostgres();
+ *     const url = pg.url("app");
+ *   } });
+ *
+ * Where PostgreSQL is missing the test is reported as ignored, with the reason
+ * printed once.
  */
 import * as path from "node:path";
 import { freePort } from "./helpers.ts";
@@ -52,13 +56,13 @@ export function postgresSkipReason(): string | undefined {
   return undefined;
 }
 
-/** Starts a fresh PostgreSQL server, or prints why it cannot and returns undefined. */
-export async function startPostgres(): Promise<PgServer | undefined> {
-  const reason = postgresSkipReason();
-  if (reason) {
-    console.log(`skipping PostgreSQL test: ${reason}`);
-    return undefined;
-  }
+/** Why PostgreSQL tests are ignored on this machine (printed once), or undefined. */
+export const PG_MISSING: string | undefined = postgresSkipReason();
+if (PG_MISSING) console.log(`ignoring the PostgreSQL tests: ${PG_MISSING}`);
+
+/** Starts a fresh PostgreSQL server (ignore the test with `PG_MISSING` where it cannot). */
+export async function startPostgres(): Promise<PgServer> {
+  if (PG_MISSING) throw new Error(`PostgreSQL is not available: ${PG_MISSING}`);
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rig-pg-" }));
   const asRoot = Deno.uid() === 0;
   const owner = asRoot ? osUser("postgres")! : undefined;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
 import { parseJunit } from "../../lib/test/junit.ts";
-import { startPostgres } from "../pg.ts";
+import { PG_MISSING, startPostgres } from "../pg.ts";
 
 interface JsonTask {
   task: "test" | "integration";
@@ -189,55 +189,60 @@ Deno.test({
       await Deno.remove(path.join(root, "clients/python/tests/test_broken.py"));
     });
 
-    await t.step("an interrupted run drops its PostgreSQL test database", async () => {
-      await using pg = await startPostgres();
-      if (!pg) return;
-      const listDatabases = async () => {
-        const out = await new Deno.Command("psql", {
-          args: [
-            "-h",
-            pg.host,
-            "-p",
-            String(pg.port),
-            "-U",
-            pg.user,
-            "-d",
-            "postgres",
-            "-Atc",
-            "select datname from pg_database",
-          ],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        return new TextDecoder().decode(out.stdout).split("\n").filter((d) => d.includes("_test_"));
-      };
-      const child = spawnRig(["test", "--server", "--force"], {
-        cwd: root,
-        env: { DATABASE_URL: pg.url("auth", "postgresql+psycopg") },
-      });
-      let exited = false;
-      const output = child.output().finally(() => exited = true);
-      let created: string[] = [];
-      const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && created.length === 0 && !exited) {
-        await new Promise((r) => setTimeout(r, 200));
-        created = await listDatabases();
-      }
-      if (created.length === 0) {
-        const early = await output;
-        throw new Error(
-          `the test database was never created (exit ${early.code}):\n${
-            new TextDecoder().decode(early.stderr)
-          }${new TextDecoder().decode(early.stdout)}`,
-        );
-      }
-      assert.equal(created.length, 1, "the test database was never created");
-      assert.match(created[0]!, /^auth_test_[0-9a-f]{8}$/);
-      await new Promise((r) => setTimeout(r, 2500));
-      child.kill("SIGINT");
-      const result = await output;
-      assert.notEqual(result.code, 0);
-      assert.deepEqual(await listDatabases(), [], new TextDecoder().decode(result.stderr));
+    await t.step({
+      name: "an interrupted run drops its PostgreSQL test database",
+      ignore: PG_MISSING !== undefined,
+      async fn() {
+        await using pg = await startPostgres();
+        const listDatabases = async () => {
+          const out = await new Deno.Command("psql", {
+            args: [
+              "-h",
+              pg.host,
+              "-p",
+              String(pg.port),
+              "-U",
+              pg.user,
+              "-d",
+              "postgres",
+              "-Atc",
+              "select datname from pg_database",
+            ],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          return new TextDecoder().decode(out.stdout).split("\n").filter((d) =>
+            d.includes("_test_")
+          );
+        };
+        const child = spawnRig(["test", "--server", "--force"], {
+          cwd: root,
+          env: { DATABASE_URL: pg.url("auth", "postgresql+psycopg") },
+        });
+        let exited = false;
+        const output = child.output().finally(() => exited = true);
+        let created: string[] = [];
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline && created.length === 0 && !exited) {
+          await new Promise((r) => setTimeout(r, 200));
+          created = await listDatabases();
+        }
+        if (created.length === 0) {
+          const early = await output;
+          throw new Error(
+            `the test database was never created (exit ${early.code}):\n${
+              new TextDecoder().decode(early.stderr)
+            }${new TextDecoder().decode(early.stdout)}`,
+          );
+        }
+        assert.equal(created.length, 1, "the test database was never created");
+        assert.match(created[0]!, /^auth_test_[0-9a-f]{8}$/);
+        await new Promise((r) => setTimeout(r, 2500));
+        child.kill("SIGINT");
+        const result = await output;
+        assert.notEqual(result.code, 0);
+        assert.deepEqual(await listDatabases(), [], new TextDecoder().decode(result.stderr));
+      },
     });
   },
 });
