@@ -23,6 +23,7 @@ import {
 import { beginJournal, endJournal, noteChild } from "./install_journal.ts";
 import { type InstallOptions, recordPython, userCacheDir } from "./install.ts";
 import { installManaged, managedVenvDir } from "./python_managed.ts";
+import { posixRelative } from "../fs.ts";
 
 /** What `addManaged` returns (the shape of add_packages.ts's AddResult). */
 export interface ManagedAddResult {
@@ -75,7 +76,7 @@ export async function addManaged(
   },
 ): Promise<ManagedAddResult> {
   const started = performance.now();
-  const rel = (file: string) => path.relative(project.root, file).split(path.sep).join("/");
+  const rel = (file: string) => posixRelative(project.root, file);
   const pyproject = path.join(component.dir, "pyproject.toml");
   const lock = info.lockFile!;
   for (const requirement of requested) {

@@ -22,7 +22,7 @@ import {
 } from "../python/venv.ts";
 import { ensureVenv } from "../python/venv_ensure.ts";
 import { run } from "../proc.ts";
-import { isFile } from "../fs.ts";
+import { isFile, posixRelative } from "../fs.ts";
 
 /** The manager of a Python component (uv, Poetry or pip), from its files. */
 export function managerOf(project: Project, component: Component): ManagerInfo {
@@ -119,7 +119,7 @@ export async function installManaged(
   info: ManagerInfo,
   opts: ManagedOptions,
 ): Promise<Venv> {
-  const shownLock = path.relative(project.root, info.lockFile!).split(path.sep).join("/");
+  const shownLock = posixRelative(project.root, info.lockFile!);
   if (info.manager === "uv") {
     const uv = await ensureTool("uv", { ...opts, neededFor: `"${shownLock}"` });
     opts.step.update("checking uv.lock");

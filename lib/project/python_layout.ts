@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { Component } from "./project.ts";
 import { findFastApiApp } from "./detect.ts";
 import { findUvWorkspace, workspaceSources } from "../python/managers.ts";
+import { posixRelative } from "../fs.ts";
 
 /** Applies workspace environments, workspace dependency edges and app detection. */
 export async function applyPythonLayout(components: Component[], root: string): Promise<void> {
@@ -28,7 +29,7 @@ export async function applyPythonLayout(components: Component[], root: string): 
     }
     if (!workspace) continue;
     if (c.venv === undefined && path.resolve(c.dir) !== workspace.root) {
-      c.venv = path.relative(c.dir, path.join(workspace.root, ".venv")).split(path.sep).join("/");
+      c.venv = posixRelative(c.dir, path.join(workspace.root, ".venv"));
     }
     if (c.config.depends_on !== undefined) continue;
     for (const dir of workspaceSources(c.dir, root)) {

@@ -6,9 +6,9 @@
  * when they are not on PATH.
  */
 import * as path from "node:path";
-import { parse as parseToml } from "smol-toml";
+import { readPyproject, tomlTable } from "./pyproject.ts";
 import { isDir, isFile } from "../fs.ts";
-import { ConfigError, EnvironmentError, ProcessError } from "../errors.ts";
+import { EnvironmentError, ProcessError } from "../errors.ts";
 import { lockFile, withLock } from "../lock.ts";
 import { run, runChecked, which } from "../proc.ts";
 import type { Ui } from "../ui.ts";
@@ -41,35 +41,7 @@ export interface ManagerInfo {
 
 /** Parsed pyproject.toml of a folder (undefined when absent; ConfigError when malformed). */
 export function readPyprojectData(dir: string, root?: string): Record<string, unknown> | undefined {
-  const file = path.join(dir, "pyproject.toml");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    return undefined;
-  }
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (error) {
-    const line = (error as { line?: number }).line;
-    throw new ConfigError(
-      display(file, root),
-      line,
-      `is not valid TOML: ${(error as Error).message.split("\n")[0]}`,
-      "Fix the file, then run: rig install",
-    );
-  }
-}
-
-function table(data: unknown, ...keys: string[]): Record<string, unknown> | undefined {
-  let node = data;
-  for (const key of keys) {
-    if (!node || typeof node !== "object") return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node && typeof node === "object" && !Array.isArray(node)
-    ? node as Record<string, unknown>
-    : undefined;
+  return readPyproject(dir, { root: root ?? path.dirname(dir) });
 }
 
 /** The uv workspace `dir` belongs to, searching `dir` and its parents up to `root`. */
@@ -78,10 +50,10 @@ export function findUvWorkspace(dir: string, root: string): UvWorkspace | undefi
   const top = path.resolve(root);
   while (true) {
     const data = readPyprojectData(current, root);
-    const workspace = table(data, "tool", "uv", "workspace");
+    const workspace = tomlTable(data, "tool", "uv", "workspace");
     if (workspace) {
       const members = expandMembers(current, workspace);
-      const hasProject = !!table(data, "project");
+      const hasProject = !!tomlTable(data, "project");
       const all = hasProject ? [current, ...members] : members;
       if (all.includes(path.resolve(dir))) return { root: current, members: all };
       return undefined;
@@ -128,7 +100,7 @@ function expandGlob(root: string, glob: string): string[] {
 export function detectManager(dir: string, root: string): ManagerInfo {
   const data = readPyprojectData(dir, root);
   const pyproject = path.join(dir, "pyproject.toml");
-  const groups = Object.keys(table(data, "dependency-groups") ?? {});
+  const groups = Object.keys(tomlTable(data, "dependency-groups") ?? {});
   const inputs = new Set<string>();
   if (data) inputs.add(pyproject);
   for (const folder of root !== dir ? [dir, root] : [dir]) {
@@ -156,14 +128,14 @@ export function detectManager(dir: string, root: string): ManagerInfo {
   }
   const uvLock = path.join(dir, "uv.lock");
   const poetryLock = path.join(dir, "poetry.lock");
-  const backend = String(table(data, "build-system")?.["build-backend"] ?? "");
+  const backend = String(tomlTable(data, "build-system")?.["build-backend"] ?? "");
   const manager: PythonManager = isFile(uvLock)
     ? "uv"
     : isFile(poetryLock)
     ? "poetry"
-    : table(data, "tool", "uv")
+    : tomlTable(data, "tool", "uv")
     ? "uv"
-    : table(data, "tool", "poetry") || backend.startsWith("poetry")
+    : tomlTable(data, "tool", "poetry") || backend.startsWith("poetry")
     ? "poetry"
     : "pip";
   const lock = manager === "uv" ? uvLock : manager === "poetry" ? poetryLock : undefined;
@@ -181,17 +153,17 @@ export function detectManager(dir: string, root: string): ManagerInfo {
 /** Whether a parsed pyproject declares dependencies in any table rig knows. */
 function declares(data: Record<string, unknown> | undefined): boolean {
   if (!data) return false;
-  const project = table(data, "project");
+  const project = tomlTable(data, "project");
   const nonEmpty = (v: unknown) =>
     Array.isArray(v) ? v.length > 0 : !!v && typeof v === "object" && Object.keys(v).length > 0;
   if (nonEmpty(project?.dependencies) || nonEmpty(project?.["optional-dependencies"])) return true;
   if (nonEmpty(data["dependency-groups"])) return true;
-  const poetry = table(data, "tool", "poetry");
+  const poetry = tomlTable(data, "tool", "poetry");
   if (poetry) {
-    const deps = Object.keys(table(poetry, "dependencies") ?? {}).filter((k) => k !== "python");
+    const deps = Object.keys(tomlTable(poetry, "dependencies") ?? {}).filter((k) => k !== "python");
     if (deps.length || nonEmpty(poetry["dev-dependencies"]) || nonEmpty(poetry.group)) return true;
   }
-  return nonEmpty(table(data, "tool", "uv")?.["dev-dependencies"]);
+  return nonEmpty(tomlTable(data, "tool", "uv")?.["dev-dependencies"]);
 }
 
 /** The folders of every uv workspace member in the project that `dir`'s member depends on. */
@@ -199,23 +171,19 @@ export function workspaceSources(dir: string, root: string): string[] {
   const workspace = findUvWorkspace(dir, root);
   if (!workspace) return [];
   const data = readPyprojectData(dir, root);
-  const sources = table(data, "tool", "uv", "sources") ?? {};
+  const sources = tomlTable(data, "tool", "uv", "sources") ?? {};
   const names = Object.entries(sources)
     .filter(([, v]) => !!v && typeof v === "object" && (v as { workspace?: unknown }).workspace)
     .map(([k]) => normalize(k));
   if (!names.length) return [];
   return workspace.members.filter((member) => {
-    const name = String(table(readPyprojectData(member, root), "project")?.name ?? "");
+    const name = String(tomlTable(readPyprojectData(member, root), "project")?.name ?? "");
     return names.includes(normalize(name));
   });
 }
 
 function normalize(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
-
-function display(file: string, root?: string): string {
-  return root ? path.relative(root, file).split(path.sep).join("/") : file;
 }
 
 // ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { EnvironmentError, ProcessError } from "../errors.ts";
 import { type OutputSink, run, runChecked } from "../proc.ts";
-import { isFile } from "../fs.ts";
+import { isFile, posixRelative } from "../fs.ts";
 import { type ManagerInfo, readPyprojectData } from "./managers.ts";
 
 /** Poetry dependency groups of a pyproject: name → optional. */
@@ -142,5 +142,5 @@ export function poetryAddArgv(
 }
 
 function rel(root: string, file: string): string {
-  return path.relative(root, file).split(path.sep).join("/");
+  return posixRelative(root, file);
 }

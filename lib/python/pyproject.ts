@@ -22,7 +22,7 @@ export function parsePyproject(text: string, display = "pyproject.toml"): Pyproj
     throw new ConfigError(
       display,
       line,
-      `invalid TOML: ${reason}`,
+      `is not valid TOML: ${reason}`,
       "Fix the syntax (https://toml.io), then run rig again",
     );
   }

@@ -6,9 +6,9 @@
  * Never a fixed list: a tool the project does not use is never run or suggested.
  */
 import * as path from "node:path";
-import { parse as parseToml } from "smol-toml";
+import { parsePyproject } from "./pyproject.ts";
 import { exists } from "../fs.ts";
-import { normalizeName } from "./venv.ts";
+import { normalizeName } from "./names.ts";
 
 /** One check: the program in the venv and its arguments. */
 export interface PythonCheck {
@@ -34,7 +34,7 @@ export function declaredDependencyNames(
   if (text) {
     try {
       // deno-lint-ignore no-explicit-any
-      const data = parseToml(text) as Record<string, any>;
+      const data = parsePyproject(text) as Record<string, any>;
       for (const list of Object.values(data.project?.["optional-dependencies"] ?? {})) {
         if (Array.isArray(list)) list.forEach(add);
       }

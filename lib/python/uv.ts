@@ -10,6 +10,7 @@ import { type OutputSink, run, runChecked } from "../proc.ts";
 import type { ManagerInfo } from "./managers.ts";
 import { readPyprojectData } from "./managers.ts";
 import { parseRequirement } from "./requirements.ts";
+import { posixRelative } from "../fs.ts";
 
 /** One requirement as uv.lock's metadata records it. */
 interface LockedRequirement {
@@ -318,5 +319,5 @@ export function uvAddArgv(
 }
 
 function rel(root: string, file: string): string {
-  return path.relative(root, file).split(path.sep).join("/");
+  return posixRelative(root, file);
 }

@@ -4,7 +4,7 @@
  * exact total from coverage.py's JSON report and the threshold from rig.toml
  * or coverage.py's own configuration, and compares the two.
  */
-import { parse as parseToml } from "smol-toml";
+import { parsePyproject } from "../python/pyproject.ts";
 
 /** The coverage configuration files coverage.py reads, in its order of precedence. */
 const INI_SECTIONS: Record<string, string> = {
@@ -30,7 +30,7 @@ export function configuredFailUnder(configTexts: Record<string, string>): number
   const pyproject = configTexts["pyproject.toml"];
   if (pyproject !== undefined) {
     try {
-      const toml = parseToml(pyproject) as {
+      const toml = parsePyproject(pyproject) as {
         tool?: { coverage?: { report?: { fail_under?: unknown } } };
       };
       const value = toml.tool?.coverage?.report?.fail_under;

@@ -7,7 +7,7 @@
  * more committed files add to each cached run.
  */
 import * as path from "node:path";
-import type { BenchSection } from "../bench.ts";
+import type { BenchSection } from "./section.ts";
 import { bundleRig } from "../../lib/ship/bundle.ts";
 import { addCommittedFiles, cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
 import { benchEnv, ms, timeCases, type TimedCase, timeOnce } from "./timing.ts";
