@@ -9,12 +9,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, type Project } from "../project/project.ts";
 import { ConfigError, InterruptedError, RigError, UsageError } from "../errors.ts";
-import {
-  defaultVenvDir,
-  findVenv,
-  installedDistributions,
-  venvLayout,
-} from "../python/venv.ts";
+import { defaultVenvDir, findVenv, installedDistributions, venvLayout } from "../python/venv.ts";
 import { ensureVenv } from "../python/venv_ensure.ts";
 import { normalizeName } from "../python/names.ts";
 import { chooseInstaller, installArgv, installWithFallback, pipCheck } from "../python/pip.ts";

@@ -1,22 +1,23 @@
 /**
  * The API-aware bump check: exports the server's OpenAPI document as it is
  * now and as it was at the last release tag (from a temporary git worktree of
- * that revision), and compares them. Both exports are remembered by the git
- * tree hash of the server folder, so a second release (or a retry) starts no
- * Python at all for an unchanged revision.
+ * that revision), and compares them. Both exports are "openapi" entries of the
+ * task store keyed by the git tree hash of the server folder, so a second
+ * release (or a retry) starts no Python at all for an unchanged revision.
  */
 import * as path from "node:path";
-import { projectCacheDir } from "../cache_paths.ts";
 import { EnvironmentError } from "../errors.ts";
 import { gitRoot } from "../git.ts";
 import { sha256Hex } from "../hash.ts";
 import { loadEnvironment } from "../env/env_config.ts";
-import { exportContract, rememberedContract } from "../test/openapi_contract.ts";
+import { CONTRACT_TASK, contractFor, rememberedContract } from "../test/openapi_contract.ts";
+import { TaskEngine } from "../task/task.ts";
 import { findVenv, venvEnv } from "../python/venv.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { type ApiChange, diffOpenApi } from "./api_diff.ts";
 import { git, gitChecked } from "./git_ops.ts";
+import { posixRelative } from "../fs.ts";
 
 /** The outcome of the API check. */
 export interface ApiCheck {
@@ -57,7 +58,7 @@ export async function checkApi(
   const gitOptions = { env: options.env, signal: options.signal };
   const top = await gitRoot(project.root, gitOptions);
   if (!top) return { ...result, skipped: "not a git repository" };
-  const serverPath = path.relative(top, server.dir).split(path.sep).join("/") || ".";
+  const serverPath = posixRelative(top, server.dir) || ".";
   const loaded = await loadEnvironment(project, {
     name: "test",
     processEnv: options.env,
@@ -65,23 +66,29 @@ export async function checkApi(
     generate: options.generateEnv ?? true,
   });
   const env = venvEnv(venv, loaded.values);
-  const memoDir = path.join(projectCacheDir(project.root), "contracts");
+  const engine = new TaskEngine(project, { env: options.env, ui: options.ui });
   const python = await sha256Hex(venv.python);
+  const contractTask = (tree: string) =>
+    engine.key({
+      task: CONTRACT_TASK,
+      component: server.name,
+      command: ["export-openapi", server.app!, `release-tree=${tree}`],
+      inputs: {},
+      tools: { python },
+    });
   const treeOf = (rev: string) =>
     gitChecked(top, ["rev-parse", `${rev}:${serverPath === "." ? "" : serverPath}`], gitOptions);
 
   const nowTree = await treeOf("HEAD");
-  const now = await exportContract(server.dir, {
+  const now = await contractFor(engine, contractTask(nowTree), server.name, {
+    serverDir: server.dir,
     python: venv.python,
     app: server.app,
     env,
     signal: options.signal,
-    memoDir,
-    inputsHash: `release-${nowTree}-${python.slice(0, 16)}`,
   });
-  const baseTree = await treeOf(options.baseTag);
-  const inputsHash = `release-${baseTree}-${python.slice(0, 16)}`;
-  let before = await rememberedContract(memoDir, inputsHash);
+  const baseTask = contractTask(await treeOf(options.baseTag));
+  let before = await rememberedContract(engine, baseTask, server.name);
   if (!before) {
     const worktree = await Deno.makeTempDir({ prefix: "rig-release-api-" });
     try {
@@ -89,13 +96,12 @@ export async function checkApi(
         ...gitOptions,
         hint: `Check that the tag "${options.baseTag}" is a commit here`,
       });
-      before = await exportContract(path.join(worktree, serverPath), {
+      before = await contractFor(engine, baseTask, server.name, {
+        serverDir: path.join(worktree, serverPath),
         python: venv.python,
         app: server.app,
         env,
         signal: options.signal,
-        memoDir,
-        inputsHash,
       });
     } finally {
       await git(top, ["worktree", "remove", "--force", worktree], gitOptions);

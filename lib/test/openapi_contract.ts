@@ -105,3 +105,21 @@ export async function exportContract(
     await Deno.remove(out).catch(() => {});
   }
 }
+
+/** The contract stored for `task`, else a fresh export of the app in `serverDir`, then stored. */
+export async function contractFor(
+  engine: TaskEngine,
+  task: TaskKey,
+  server: string,
+  options: ContractOptions & { serverDir: string },
+): Promise<Contract> {
+  const known = await rememberedContract(engine, task, server);
+  if (known) return known;
+  const started = performance.now();
+  const contract = await exportContract(options.serverDir, options);
+  await rememberContract(engine, task, server, {
+    ...contract,
+    durationMs: performance.now() - started,
+  });
+  return contract;
+}
