@@ -716,3 +716,34 @@ Deno.test("a restore into a scratch folder refuses a symlink planted on the way 
   assert.match(error.message, /".rig\/work" is not a plain folder/);
   assert.deepEqual(await Array.fromAsync(Deno.readDir(elsewhere.path)), []);
 });
+
+Deno.test("a record without a signature (an older rig's, or stripped) is never used", async () => {
+  await using dir = await tempDir("rig-security-");
+  const warnings: string[] = [];
+  const store = new CacheStore(dir.path, { warn: (m) => warnings.push(m) });
+  const manifest = { task: "test", component: "app" } as unknown as TaskRecord["manifest"];
+  const record = await store.put({
+    key: "e".repeat(64),
+    task: "test",
+    component: "app",
+    exitCode: 0,
+    durationMs: 1,
+    manifest,
+  });
+  const { signature: _dropped, ...unsigned } = record;
+  const stripped = { ...unsigned, checksum: recordChecksum(unsigned as TaskRecord) };
+  await Deno.writeTextFile(store.recordPath(record.key), JSON.stringify(stripped));
+  assert.equal(await store.get(record.key), undefined);
+  assert.equal(await exists(store.recordPath(record.key)), false);
+  // A signed record whose body was changed is a loud warning.
+  const again = await store.put({ ...record, manifest, summary: { passed: 1 } });
+  await Deno.writeTextFile(
+    store.recordPath(again.key),
+    JSON.stringify({ ...again, exitCode: 1, checksum: recordChecksum({ ...again, exitCode: 1 }) }),
+  );
+  assert.equal(await store.get(again.key), undefined);
+  assert.match(
+    warnings.join("\n"),
+    /"eeeeeeeeeeee" \(test of "app"\) failed signature verification/,
+  );
+});

@@ -223,9 +223,13 @@ export class CacheStore {
 
   /** Checks a record's signature; a forged or foreign record is a loud warning and is removed. */
   async #verified(record: TaskRecord, file: string): Promise<boolean> {
-    const ok = typeof record.signature === "string" &&
-      await this.#signer.verify(canonicalRecordBytes(record), record.signature);
-    if (ok) return true;
+    if (typeof record.signature !== "string") {
+      // Written by a rig before records were signed: never used, not worth a warning.
+      this.#debug(`Cache record "${record.key.slice(0, 12)}" is unsigned (older rig): removed`);
+      await Deno.remove(file).catch(() => {});
+      return false;
+    }
+    if (await this.#signer.verify(canonicalRecordBytes(record), record.signature)) return true;
     this.#warn(
       `Cache record "${record.key.slice(0, 12)}" (${record.task} of "${record.component}") ` +
         `failed signature verification and was ignored: ${file}`,
