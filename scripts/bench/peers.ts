@@ -34,10 +34,14 @@ async function prepareTurbo(root: string): Promise<void> {
     devDependencies: { turbo: "^2" },
   };
   await Deno.writeTextFile(path.join(root, "package.json"), JSON.stringify(manifest, null, 2));
+  // $TURBO_DEFAULT$ is the git-tracked files (explicit globs would take in ignored ones such
+  // as .venv): each task keeps its component's folder by excluding the other components'.
+  const dirs = Object.values(TURBO_TASKS).map((t) => t.dir);
   const tasks = Object.fromEntries(
-    Object.entries(TURBO_TASKS).map((
-      [name, t],
-    ) => [name, { inputs: [`${t.dir}/**`], outputs: [] }]),
+    Object.entries(TURBO_TASKS).map(([name, t]) => [name, {
+      inputs: ["$TURBO_DEFAULT$", ...dirs.filter((d) => d !== t.dir).map((d) => `!${d}/**`)],
+      outputs: [],
+    }]),
   );
   await Deno.writeTextFile(
     path.join(root, "turbo.json"),
