@@ -107,6 +107,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     if (reaped) ui.warn(reaped);
     const registry = new ProcRegistry(root, tmp, args);
     if (command.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
+    mark("redaction, process registry, notices");
     try {
       return await registry.run(() => command.run(ctx, parsed.rest));
     } finally {
