@@ -223,7 +223,7 @@ make("notypes.tgz", {k: v for k, v in good.items() if not k.endswith(".d.ts")})
 `,
     dir.path,
   );
-  const expected = { name: "@demo/client", version: "1.0.0" };
+  const expected = { name: "@demo/client", version: "1.0.0", rebuild: "rig build --sdk" };
   const report = await validateNpmPack(dir.join("good.tgz"), expected);
   assert.deepEqual(report.entryPoints, ["package/dist/index.js", "package/dist/index.d.ts"]);
   await assert.rejects(
@@ -232,7 +232,11 @@ make("notypes.tgz", {k: v for k, v in good.items() if not k.endswith(".d.ts")})
   );
   await assert.rejects(
     () => validateNpmPack(dir.join("env.tgz"), expected),
-    /"\.env" is an environment file \(secrets\) and must not be published/,
+    (error: Error & { hint?: string }) => {
+      assert.match(error.message, /"\.env" is an environment file \(secrets\) and must not be/);
+      assert.match(error.hint ?? "", /then: rig build --sdk$/);
+      return true;
+    },
   );
   await assert.rejects(() => validateNpmPack(dir.join("test.tgz"), expected), /is a test file/);
   await assert.rejects(

@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
-import { type Component, type Project } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import { findFastApiApp } from "../project/detect.ts";
 import { toPosix } from "../fs.ts";
 
@@ -53,7 +53,7 @@ export async function findVersionSites(
 ): Promise<VersionSite[]> {
   const sites: VersionSite[] = [];
   for (const component of components) {
-    if (component.kind === "node-lib") {
+    if (isNode(component)) {
       sites.push(...await nodeSites(project.root, component));
     } else {
       sites.push(...await pythonSites(project.root, component));

@@ -13,9 +13,9 @@ import { defaultVenvDir, findVenv, installedDistributions, venvLayout } from "..
 import { ensureVenv } from "../python/venv_ensure.ts";
 import { normalizeName } from "../python/names.ts";
 import { chooseInstaller, installArgv, installWithFallback, pipCheck } from "../python/pip.ts";
-import { npm } from "../node/npm.ts";
 import { detectManager } from "../python/managers.ts";
 import { addManaged } from "./add_managed.ts";
+import { addArgv, detectToolchain, requireManager, runManager } from "../node/managers.ts";
 import {
   appendLine,
   appendTomlItem,
@@ -469,10 +469,11 @@ async function addNode(
 ): Promise<AddResult> {
   const started = performance.now();
   const dev = opts.dev === true;
-  const args = ["install", ...(dev ? ["--save-dev"] : []), "--no-fund", "--no-audit", ...packages];
-  const command = ["npm", ...args];
+  const tc = detectToolchain(component.dir, project.root);
+  const command = addArgv(tc, packages, dev);
+  const args = command.slice(1);
   const manifest = path.join(component.dir, "package.json");
-  const lock = path.join(component.dir, "package-lock.json");
+  const lock = tc.lockfile ?? path.join(tc.installDir, "package-lock.json");
   const rel = (file: string) => posixRelative(project.root, file);
   if (opts.dryRun) {
     return {
@@ -484,7 +485,7 @@ async function addNode(
           file: rel(manifest),
           after: `${dev ? "devDependencies" : "dependencies"} += ${packages.join(", ")}`,
         },
-        { file: rel(lock), after: "updated by npm" },
+        { file: rel(lock), after: `updated by ${tc.manager}` },
       ],
       installed: {},
       durationMs: performance.now() - started,
@@ -500,8 +501,9 @@ async function addNode(
     dir: component.dir,
   });
   try {
-    step.update("npm install");
-    await npm(component.dir, args, {
+    step.update(command.join(" "));
+    requireManager(tc, { env: opts.env, component: component.name });
+    await runManager(tc, component.dir, args, {
       env: opts.env,
       cacheDir: userCacheDir(opts.env),
       signal: opts.signal,

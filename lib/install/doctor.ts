@@ -5,10 +5,11 @@
  */
 import { run, which } from "../proc.ts";
 import { defaultPython } from "../python/venv.ts";
-import { isFile, posixRelative } from "../fs.ts";
+import { isDir, isFile, posixRelative } from "../fs.ts";
+import { detectToolchain } from "../node/managers.ts";
 import * as path from "node:path";
 import { detectEngine } from "../container_engine.ts";
-import { type Component, type Project } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import { installHint, RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
 import { findVenv } from "../python/venv.ts";
@@ -102,7 +103,7 @@ export async function diagnose(
     });
   }
   const python = project.components.filter(isPython);
-  const node = project.components.filter((c) => c.kind === "node-lib");
+  const node = project.components.filter(isNode);
   const pythonNames = python.map((c) => c.name).join(", ");
   const nodeNames = node.map((c) => c.name).join(", ");
   const pythonCommand = defaultPython(opts.env);
@@ -126,6 +127,7 @@ export async function diagnose(
     { name: "poetry", neededBy: "Poetry projects (rig installs it when needed)", required: false },
     { name: "node", neededBy: nodeNames || "node components", required: node.length > 0 },
     { name: "npm", neededBy: nodeNames || "node components", required: node.length > 0 },
+    ...managerChecks(project, node),
     { name: "git", neededBy: "rig test --changed, cache inputs", required: false },
     { name: "psql", neededBy: "rig run with PostgreSQL", required: false },
     { name: "pg_ctl", neededBy: "rig run with a throwaway PostgreSQL", required: false },
@@ -288,20 +290,29 @@ async function diagnosePython(
   };
 }
 
+/** The package managers other than npm that the project's node components use. */
+function managerChecks(project: Project, node: Component[]): ToolCheck[] {
+  const users = new Map<string, string[]>();
+  for (const c of node) {
+    const manager = detectToolchain(c.dir, project.root).manager;
+    if (manager !== "npm") users.set(manager, [...(users.get(manager) ?? []), c.name]);
+  }
+  return [...users].map(([name, names]) => ({ name, neededBy: names.join(", "), required: true }));
+}
+
 async function diagnoseNode(
   project: Project,
   component: Component,
   opts: { env: Record<string, string> },
 ): Promise<Finding> {
-  const { nodeModulesState } = await import("../node/npm.ts");
   const base = { area: "component" as const, name: component.name };
-  const state = nodeModulesState(component.dir);
-  const hasLock = isFile(path.join(component.dir, "package-lock.json"));
-  if (state === "missing") {
+  const tc = detectToolchain(component.dir, project.root);
+  const lockName = tc.lockfile ? path.basename(tc.lockfile) : undefined;
+  if (!isDir(path.join(tc.installDir, "node_modules")) && tc.flavor !== "berry") {
     return {
       ...base,
       severity: "warning",
-      detail: `node_modules missing${hasLock ? " (package-lock.json present)" : ""}`,
+      detail: `node_modules missing (${tc.manager}${lockName ? `, ${lockName} present` : ""})`,
       fix: `rig install --${component.name}`,
     };
   }
@@ -310,9 +321,7 @@ async function diagnoseNode(
     return {
       ...base,
       severity: "warning",
-      detail: `node_modules does not match ${
-        hasLock ? "package-lock.json" : "package.json"
-      }: ${stale}`,
+      detail: `node_modules does not match ${lockName ?? "package.json"}: ${stale}`,
       fix: `rig install --${component.name}`,
     };
   }

@@ -22,7 +22,14 @@ import {
 } from "../python/venv.ts";
 import { ensureVenv, settleReplacement } from "../python/venv_ensure.ts";
 import { chooseInstaller, type Installer, installWithFallback } from "../python/pip.ts";
-import { hiddenLockfile, npm, npmInputs, setupArgs } from "../node/npm.ts";
+import {
+  detectToolchain,
+  installFrozen,
+  installInputs,
+  installMarker,
+  type ManagerName,
+  type Toolchain,
+} from "../node/managers.ts";
 import { requirementIncludes } from "../python/requirements.ts";
 import { finishInterrupted } from "./install_journal.ts";
 import { detectManager } from "../python/managers.ts";
@@ -47,8 +54,8 @@ export interface InstallResult {
   /** True when nothing changed and no work was done. */
   skipped: boolean;
   durationMs: number;
-  /** pip, uv, poetry or npm (absent when skipped). */
-  installer?: Installer | "poetry" | "npm";
+  /** pip, uv, poetry, or the node manager: npm, pnpm, yarn, bun (absent when skipped). */
+  installer?: Installer | "poetry" | ManagerName;
   /** Why the work was done (first install, which input changed, venv recreated…). */
   reason?: string;
   /** The venv, for Python components. */
@@ -169,7 +176,9 @@ export async function fingerprint(
       inputs["(venv)"] = await sha256File(path.join(opts.venv.dir, "pyvenv.cfg"));
     }
   } else {
-    for (const file of npmInputs(component.dir)) inputs[rel(file)] = await sha256File(file);
+    const tc = detectToolchain(component.dir, opts.root);
+    for (const file of installInputs(component.dir, tc)) inputs[rel(file)] = await sha256File(file);
+    inputs["(install)"] = `${tc.manager} in ${rel(tc.installDir) || "."}`;
   }
   const sorted = Object.keys(inputs).sort().map((k) => `${k}\0${inputs[k]}`).join("\n");
   return { hash: await sha256Hex(`rig-install-v${STATE_VERSION}\n${sorted}`), inputs };
@@ -212,7 +221,7 @@ export async function staleReason(
     const changed = diffPackages(state.packages ?? {}, installed);
     if (changed) return `the environment changed since the last install (${changed})`;
   } else {
-    const hidden = await hashIfExists(hiddenLockfile(component.dir));
+    const hidden = await nodeModulesHash(detectToolchain(component.dir, project.root));
     if (hidden !== (state.nodeModules ?? null)) {
       return hidden === null
         ? "node_modules is missing"
@@ -516,21 +525,32 @@ async function installNode(
       `Add ${component.path}/package.json or fix its kind in rig.toml`,
     );
   }
-  const args = setupArgs(component.dir);
-  opts.step.update(`npm ${args[0]}`);
-  await npm(component.dir, args, {
-    env: opts.env,
-    cacheDir: userCacheDir(opts.env),
-    signal: opts.signal,
-    onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
-  });
+  const tc = detectToolchain(component.dir, project.root);
+  const where = path.relative(project.root, tc.installDir).split(path.sep).join("/") || ".";
+  opts.step.update(`${tc.manager} install${tc.workspace ? ` (workspace root ${where})` : ""}`);
+  // Workspace members share one install at the root: the first one runs it, the rest wait.
+  const key = `${tc.manager}:${tc.installDir}`;
+  let pending = installsInFlight.get(key);
+  if (!pending) {
+    pending = installFrozen(tc, {
+      env: opts.env,
+      cacheDir: userCacheDir(opts.env),
+      signal: opts.signal,
+      onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
+      root: project.root,
+      component: component.name,
+    }).then(() => {});
+    installsInFlight.set(key, pending);
+    pending.finally(() => installsInFlight.delete(key)).catch(() => {});
+  }
+  await pending;
   await recordNode(project, component, { env: opts.env, started });
   return {
     name: component.name,
     skipped: false,
     durationMs: 0,
-    installer: "npm",
-    reason: opts.reason,
+    installer: tc.manager,
+    reason: tc.workspace ? `${opts.reason}; installed at the workspace root ${where}` : opts.reason,
   };
 }
 
@@ -541,18 +561,36 @@ export async function recordNode(
   opts: { env: Record<string, string>; started: number },
 ): Promise<void> {
   const print = await fingerprint(component, { root: project.root, env: opts.env });
+  const tc = detectToolchain(component.dir, project.root);
   const state: InstallState = {
     version: STATE_VERSION,
     component: component.name,
     fingerprint: print.hash,
     inputs: print.inputs,
-    installer: "npm",
+    installer: tc.manager,
     installedAt: new Date().toISOString(),
     durationMs: Math.round(performance.now() - opts.started),
-    nodeModules: await hashIfExists(hiddenLockfile(component.dir)),
+    nodeModules: await nodeModulesHash(tc),
   };
   await ensureRigDir(project.root);
   await writeJsonAtomic(stateFile(project.root, component.name), state);
+}
+
+/** Concurrent installs of one workspace root, so members install it once. */
+const installsInFlight = new Map<string, Promise<void>>();
+
+/** What a manager wrote into node_modules (its marker file's hash); null when absent. */
+export async function nodeModulesHash(tc: Toolchain): Promise<string | null> {
+  const marker = installMarker(tc);
+  if (marker) return await hashIfExists(marker);
+  try {
+    const names = [...Deno.readDirSync(path.join(tc.installDir, "node_modules"))].map((e) =>
+      e.name
+    );
+    return await sha256Hex(names.sort().join("\n"));
+  } catch {
+    return null;
+  }
 }
 
 async function hashIfExists(file: string): Promise<string | null> {

@@ -12,7 +12,6 @@ import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
 import type { Ui } from "../ui.ts";
 import { installedDistributions, venvLayout } from "../python/venv.ts";
 import { type Installer, pipInstall, pipUninstall } from "../python/pip.ts";
-import { npm, setupArgs } from "../node/npm.ts";
 import { posixRelative } from "../fs.ts";
 
 /** What an in-flight `rig install PKG` may have changed. */
@@ -177,10 +176,13 @@ export async function rollback(
       }
     }
   } else if (journal.kind === "node" && journal.dir) {
+    const { detectToolchain, installFrozen } = await import("../node/managers.ts");
     try {
-      await npm(journal.dir, [...setupArgs(journal.dir), "--prefer-offline"], {
+      await installFrozen(detectToolchain(journal.dir, root), {
         env: opts.env,
         cacheDir: userCacheDir(opts.env, Deno.build.os),
+        root,
+        component: journal.component,
       });
       notes.push("reinstalled node_modules from the restored lockfile");
     } catch (error) {

@@ -1,8 +1,8 @@
 /**
- * Node components: `npm ci` / `npm install` with the shared download cache, and
- * the files that tell whether node_modules matches the lockfile.
+ * npm itself (for what only npm does, such as `npm pack`), with the shared
+ * download cache. Installs and scripts go through the component's own package
+ * manager: see managers.ts.
  */
-import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { type OutputSink, type ProcResult, runChecked } from "../proc.ts";
 
@@ -41,29 +41,4 @@ export async function npm(dir: string, args: string[], opts: NpmOptions): Promis
     missingHint: "Install Node.js 18+ (npm ships with it)",
     failureHint: "Read npm's message above, fix package.json, then run: rig install",
   });
-}
-
-/** `npm ci` when there is a lockfile, else `npm install`. */
-export function setupArgs(dir: string): string[] {
-  return exists(path.join(dir, "package-lock.json"))
-    ? ["ci", "--no-fund", "--no-audit"]
-    : ["install", "--no-fund", "--no-audit"];
-}
-
-/** The files whose content decides a node install: package.json and the lockfile. */
-export function npmInputs(dir: string): string[] {
-  return ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
-    .map((f) => path.join(dir, f))
-    .filter(exists);
-}
-
-/** npm's record of what is in node_modules (written by npm ci/install). */
-export function hiddenLockfile(dir: string): string {
-  return path.join(dir, "node_modules", ".package-lock.json");
-}
-
-/** Whether node_modules exists and has npm's hidden lockfile. */
-export function nodeModulesState(dir: string): "missing" | "present" | "unknown" {
-  if (!exists(path.join(dir, "node_modules"))) return "missing";
-  return exists(hiddenLockfile(dir)) ? "present" : "unknown";
 }

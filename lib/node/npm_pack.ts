@@ -40,13 +40,13 @@ export function exportTargets(exports: unknown): string[] {
 /** Validates an npm tarball against the package.json it was packed from. */
 export async function validateNpmPack(
   file: string,
-  expected: { name: string; version: string },
+  expected: { name: string; version: string; rebuild: string },
 ): Promise<NpmPackReport> {
   const label = path.basename(file);
   const fail = (problem: string, hint?: string): never => {
     throw new ValidationError(
       `Package "${label}" is invalid: ${problem}`,
-      hint ?? "Fix package.json, then rebuild: rig build --js-client",
+      hint ?? `Fix package.json, then rebuild: ${expected.rebuild}`,
     );
   };
   let entries: ArchiveEntry[];
@@ -88,7 +88,7 @@ export async function validateNpmPack(
     if (!found) {
       fail(
         `entry point "${target}" is not in the tarball`,
-        `Run the build script (npm run build) and check "files" in package.json, then: rig build --js-client`,
+        `Run the build script (npm run build) and check "files" in package.json, then: ${expected.rebuild}`,
       );
     }
     checked.push(inside);
@@ -99,7 +99,7 @@ export async function validateNpmPack(
       if (rule.pattern.test(inner)) {
         fail(
           `"${inner}" is ${rule.why} and must not be published`,
-          `Exclude it with "files" in package.json or an .npmignore, then: rig build --js-client`,
+          `Exclude it with "files" in package.json or an .npmignore, then: ${expected.rebuild}`,
         );
       }
     }

@@ -6,7 +6,9 @@
 import { exists } from "../fs.ts";
 import * as path from "node:path";
 import { ConfigError } from "../errors.ts";
-import { type Component, type ComponentKind, makeComponent } from "./project.ts";
+import { type Component, type ComponentKind, isNode, makeComponent } from "./project.ts";
+import { nodeKind } from "../node/app.ts";
+import { detectApiClient } from "../node/api_client.ts";
 
 const SKIP_DIRS = new Set([
   "node_modules",
@@ -98,7 +100,7 @@ export async function detectKind(
   skip: string[] = [],
 ): Promise<ComponentKind | undefined> {
   const has = (name: string) => exists(path.join(dir, name));
-  if (has("package.json")) return "node-lib";
+  if (has("package.json")) return nodeKind(dir);
   const requirements = has("requirements.txt") || has("requirements-dev.txt");
   const python = has("pyproject.toml") || has("setup.py") || has("setup.cfg") || requirements;
   if (!python && !has("alembic.ini")) return undefined;
@@ -187,14 +189,25 @@ function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "") || "root";
 }
 
-/** Clients depend on the project's API server (its OpenAPI contract). */
+/**
+ * Clients depend on the project's API server (its OpenAPI contract): those
+ * under clients/, and node components that generate a client from the API,
+ * wherever they live.
+ */
 export function inferDependencies(components: Component[]): void {
   const apps = components.filter((c) => c.kind === "python-app");
   if (apps.length !== 1) return;
   const server = apps[0]!;
   for (const c of components) {
     if (c === server || c.config.depends_on !== undefined) continue;
-    if (/(^|\/)clients?\//.test(c.path) || c.name.endsWith("-client")) c.dependsOn = [server.name];
+    const generated = isNode(c) ? detectApiClient(c.dir) : undefined;
+    if (generated) {
+      c.dependsOn = [server.name];
+      c.dependencyReasons = { [server.name]: generated.reason };
+    } else if (/(^|\/)clients?\//.test(c.path) || c.name.endsWith("-client")) {
+      c.dependsOn = [server.name];
+      c.dependencyReasons = { [server.name]: "a client of the API (it lives under clients/)" };
+    }
   }
 }
 

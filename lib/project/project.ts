@@ -8,10 +8,20 @@ import { compileRules, isPathIgnored } from "../ignore.ts";
 import { toPosix } from "../fs.ts";
 
 /** The kinds of component rig knows how to run, test, install and build. */
-export type ComponentKind = "python-app" | "python-lib" | "node-lib";
+export type ComponentKind = "python-app" | "python-lib" | "node-lib" | "node-app";
 
 /** All component kinds, for validation and help. */
-export const COMPONENT_KINDS: readonly ComponentKind[] = ["python-app", "python-lib", "node-lib"];
+export const COMPONENT_KINDS: readonly ComponentKind[] = [
+  "python-app",
+  "python-lib",
+  "node-lib",
+  "node-app",
+];
+
+/** Whether a component is a node one (a library or an app). */
+export function isNode(component: { kind: ComponentKind }): boolean {
+  return component.kind === "node-lib" || component.kind === "node-app";
+}
 
 /** How rig knows a started component is ready. */
 export interface Readiness {
@@ -33,6 +43,8 @@ export interface Component {
   dir: string;
   /** Names of the components this one depends on (the server's API contract for clients). */
   dependsOn: string[];
+  /** Why rig inferred each dependency (dependency name → sentence), for `rig info`. */
+  dependencyReasons?: Record<string, string>;
   /** Extra input globs relative to the component folder; default is the whole folder. */
   inputs: string[];
   /** Environment variables the component's tasks may read (passed through, hashed into keys). */

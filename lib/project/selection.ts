@@ -164,3 +164,21 @@ export async function selectChanged(
     skipped,
   };
 }
+
+/**
+ * The rig command line that acts on one component, with the flag this project
+ * really has for it (`rig build --frontend`): every hint that names a
+ * component flag is built here, from the component list.
+ */
+export function componentCommand(
+  components: readonly { name: string }[],
+  verb: string,
+  options: { component?: string; args?: string[] } = {},
+): string {
+  const parts = ["rig", verb];
+  const known = options.component !== undefined &&
+    components.some((c) => c.name === options.component);
+  if (known) parts.push(`--${options.component}`);
+  parts.push(...(options.args ?? []));
+  return parts.join(" ");
+}

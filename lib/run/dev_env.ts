@@ -17,7 +17,15 @@ import { loadEnvironment } from "../env/env_config.ts";
 import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
 import { ensureInstalled } from "../install/install.ts";
 import { isPortInUse, nextFreePort } from "../net.ts";
-import { type Component, type Project, type Readiness, topoOrder } from "../project/project.ts";
+import {
+  type Component,
+  isNode,
+  type Project,
+  type Readiness,
+  topoOrder,
+} from "../project/project.ts";
+import { apiUrlVariables, DEV_URL, devServerUrl, scriptsOf } from "../node/app.ts";
+import { detectToolchain, readPackageJson, scriptArgv } from "../node/managers.ts";
 import {
   describeExit,
   type ReadyCheck,
@@ -57,7 +65,7 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   const ui = options.ui;
   const server = findServer(project);
   const devComponents = topoOrder(project.components).filter((c) =>
-    c !== server && c.commands.dev?.length
+    c !== server && devCommand(project, c)
   );
 
   // 1. Configuration.
@@ -162,10 +170,20 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   ];
   const width = Math.max(...services.map((s) => s.name.length));
   const serverStep = ui.step(`start ${services.map((s) => s.name).join(", ")}`);
+  // The URL each app's dev server printed, for the summary.
+  const appUrls: Record<string, string> = {};
+  const apps = new Set(devComponents.filter((c) => c.kind === "node-app").map((c) => c.name));
   const supervisor = new Supervisor(services, {
     signal: options.signal,
     graceMs: 5000,
-    output: (line) => ui.print(mask(line)),
+    output: (line) => {
+      const name = line.split("│")[0]!.trim();
+      if (apps.has(name) && !appUrls[name]) {
+        const url = devServerUrl(line);
+        if (url) appUrls[name] = url;
+      }
+      ui.print(mask(line));
+    },
   });
   try {
     await supervisor.start();
@@ -195,6 +213,9 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   ];
   ui.print(`${"".padEnd(width)}   API   ${baseUrl}`);
   ui.print(`${"".padEnd(width)}   docs  ${baseUrl}/docs`);
+  for (const [name, url] of Object.entries(appUrls)) {
+    ui.print(`${"".padEnd(width)}   ${name}  ${url} (API at ${baseUrl})`);
+  }
   ui.success(
     `${server.name} ready at ${baseUrl} (docs: /docs) in ${formatDuration(elapsed)} — ${
       parts.join(", ")
@@ -212,6 +233,7 @@ export async function startDev(project: Project, options: DevContext): Promise<n
     migrationsApplied: applied,
     readyMs: Math.round(elapsed),
     services: services.map((s) => s.name),
+    apps: appUrls,
     stopped: exit.reason === "signal" ? "signal" : `${exit.service} exited`,
   };
   if (exit.reason === "signal") {
@@ -340,19 +362,37 @@ function devService(
   project: Project,
   options: { baseUrl: string; env: Record<string, string> },
 ): ServiceSpec {
-  const venv = component.kind === "node-lib" ? undefined : findVenv(component, options);
-  // The caller's environment plus where the server is; never the server's secrets.
-  const env = { ...options.env, RIG_SERVER_URL: options.baseUrl, API_URL: options.baseUrl };
+  const venv = isNode(component) ? undefined : findVenv(component, options);
+  // The caller's environment plus where the server is, under the names the app reads
+  // (VITE_API_URL, NEXT_PUBLIC_API_URL, …); never the server's secrets.
+  const env: Record<string, string> = {
+    ...options.env,
+    RIG_SERVER_URL: options.baseUrl,
+    API_URL: options.baseUrl,
+  };
+  if (isNode(component)) {
+    for (const name of apiUrlVariables(component.dir)) env[name] = options.baseUrl;
+  }
+  // A node app's dev server is ready once it prints the local URL it listens on.
+  const printsUrl = component.kind === "node-app" && !component.ready;
   return {
     name: component.name,
-    argv: component.commands.dev!,
+    argv: devCommand(project, component)!,
     cwd: component.dir,
     env: venv ? venvEnv(venv, env) : env,
     dependsOn: component.dependsOn.filter((d) =>
       project.components.some((c) => c.name === d && (c.kind === "python-app" || c.commands.dev))
     ),
-    ready: readiness(component, options.baseUrl),
+    ready: printsUrl ? { log: DEV_URL } : readiness(component, options.baseUrl),
   };
+}
+
+/** A component's dev command: rig.toml `dev`, else an app's `dev` script through its manager. */
+export function devCommand(project: Project, component: Component): string[] | undefined {
+  if (component.commands.dev?.length) return component.commands.dev;
+  if (component.kind !== "node-app") return undefined;
+  if (!scriptsOf(readPackageJson(component.dir)).dev) return undefined;
+  return scriptArgv(detectToolchain(component.dir, project.root), "dev");
 }
 
 function readiness(component: Component, baseUrl: string, fallback?: { http: string }): ReadyCheck {
