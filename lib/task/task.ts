@@ -130,7 +130,7 @@ export class TaskEngine {
 
   /** A component's tool versions (and its venv), read without starting processes. */
   async tools(component: Component): Promise<ComponentTools> {
-    return await componentTools(component, { env: this.opts.env });
+    return await componentTools(component, { env: this.opts.env, root: this.project.root });
   }
 
   /**

@@ -9,7 +9,9 @@ import * as path from "node:path";
 import { type CacheOs, userCacheDir } from "../cache_paths.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { run, which } from "../proc.ts";
-import type { Component } from "../project/project.ts";
+import { type Component, isNode } from "../project/project.ts";
+import { detectToolchain, installMarker } from "../node/managers.ts";
+import { isDir as existsDir } from "../fs.ts";
 import { findVenv, installedDistributions, readPyvenvCfg, type Venv } from "../python/venv.ts";
 import { sha256Text, stableJson } from "./task_key.ts";
 
@@ -21,6 +23,8 @@ export interface ToolVersionOptions {
   os?: CacheOs;
   /** The memo file (default `<user cache>/tool-versions.json`). */
   memoFile?: string;
+  /** The project root: where a node component's workspace root is looked for. */
+  root?: string;
 }
 
 /** A component's tools as they enter its task keys, and the venv they were read from. */
@@ -32,17 +36,25 @@ export interface ComponentTools {
 /**
  * The tools of a component: for Python components the interpreter version and a
  * hash of the installed distributions (or "no venv"); for node components node's
- * version and a hash of `node_modules/.package-lock.json` (or "missing").
+ * version, its package manager and a hash of what the manager recorded in
+ * node_modules (`.package-lock.json`, `.modules.yaml`, …; or "missing").
  */
 export async function componentTools(
   component: Component,
   opts: ToolVersionOptions,
 ): Promise<ComponentTools> {
-  if (component.kind === "node-lib") {
-    const lock = readOrEmpty(path.join(component.dir, "node_modules", ".package-lock.json"));
+  if (isNode(component)) {
+    const tc = detectToolchain(component.dir, opts.root ?? component.dir);
+    const marker = installMarker(tc);
+    const lock = marker
+      ? readOrEmpty(marker)
+      : existsDir(path.join(tc.installDir, "node_modules"))
+      ? "present"
+      : "";
     return {
       tools: {
         node: await nodeVersion(opts),
+        ...(tc.manager === "npm" ? {} : { manager: tc.manager }),
         node_modules: lock ? sha256Text(lock) : "missing",
       },
     };

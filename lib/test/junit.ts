@@ -226,6 +226,20 @@ export function parseConsoleCounts(output: string): TestCounts | undefined {
       errors: 0,
     };
   }
+  // vitest: "      Tests  1 failed | 4 passed | 1 skipped (6)".
+  const vitest = [
+    ...text.matchAll(/^\s*Tests\s{2,}(\d+ [a-z]+(?: \| \d+ [a-z]+)*)\s+\(\d+\)\s*$/gm),
+  ]
+    .pop();
+  if (vitest) {
+    const n = (word: string) => Number(vitest[1]!.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+    return {
+      passed: n("passed"),
+      failed: n("failed"),
+      skipped: n("skipped") + n("todo"),
+      errors: 0,
+    };
+  }
   // pytest: "=== 3 passed, 1 skipped in 0.12s ===".
   const pytest = text.match(/^=+ (.*(?:passed|failed|error|skipped).*) in [\d.]+s.* =+$/m);
   if (pytest) {

@@ -16,8 +16,10 @@ import { run, tail } from "../proc.ts";
 export interface Contract {
   /** SHA-256 of the canonical JSON document. */
   hash: string;
-  /** The canonical JSON document (keys sorted). */
+  /** The JSON document (sorted keys; the app's own order when `natural` is set). */
   document: string;
+  /** The document in the app's own key order (what a client generator sees from the app). */
+  natural?: string;
   /** True when it came from the memo rather than a fresh export. */
   remembered: boolean;
 }
@@ -30,8 +32,11 @@ module, _, attr = sys.argv[1].partition(":")
 app = getattr(importlib.import_module(module), attr or "app")
 if not hasattr(app, "openapi") and callable(app):
     app = app()
+document = app.openapi()
 with open(sys.argv[2], "w", encoding="utf-8") as out:
-    out.write(json.dumps(app.openapi(), sort_keys=True))
+    out.write(json.dumps(document, sort_keys=True))
+with open(sys.argv[2] + ".natural.json", "w", encoding="utf-8") as out:
+    out.write(json.dumps(document))
 `;
 
 /** Options for exporting a contract. */
@@ -56,10 +61,14 @@ export async function rememberedContract(
 ): Promise<Contract | undefined> {
   // Read even with --force: an export is a pure function of the key's inputs.
   const record = await engine.store.get(task.key, { task: CONTRACT_TASK, component: server });
-  const hash = (record?.summary as { hash?: unknown } | null)?.hash;
-  if (!record || typeof hash !== "string") return undefined;
+  const summary = record?.summary as { hash?: unknown; natural?: unknown } | null;
+  const hash = summary?.hash;
+  // Entries from before the natural-order document are exported again once.
+  if (!record || typeof hash !== "string" || summary?.natural !== true) return undefined;
   const document = await engine.store.readLog(record).catch(() => undefined);
-  return document === undefined ? undefined : { hash, document, remembered: true };
+  return document === undefined
+    ? undefined
+    : { hash, document, natural: document, remembered: true };
 }
 
 /** Stores an exported contract as the server's "openapi" task entry. */
@@ -72,8 +81,8 @@ export async function rememberContract(
   await engine.save(task, { task: CONTRACT_TASK, component: server }, {
     exitCode: 0,
     durationMs: contract.durationMs,
-    summary: { hash: contract.hash },
-    log: contract.document,
+    summary: { hash: contract.hash, natural: contract.natural !== undefined },
+    log: contract.natural ?? contract.document,
   }).catch(() => false);
 }
 
@@ -99,10 +108,11 @@ export async function exportContract(
       );
     }
     const document = await Deno.readTextFile(out);
-    const contract = { hash: await sha256Hex(document), document, remembered: false };
-    return contract;
+    const natural = await Deno.readTextFile(`${out}.natural.json`).catch(() => undefined);
+    return { hash: await sha256Hex(document), document, natural, remembered: false };
   } finally {
     await Deno.remove(out).catch(() => {});
+    await Deno.remove(`${out}.natural.json`).catch(() => {});
   }
 }
 

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { exists } from "../fs.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
 import type { TestCase, TestCounts } from "./junit.ts";
-import { type Component, type Project } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import type { Manifest } from "../task/fingerprint.ts";
 import type { TaskEngine } from "../task/task.ts";
@@ -61,6 +61,8 @@ export interface TaskSummary {
   failure?: string;
   /** Masked tail of the test output when tests failed. */
   failureOutput?: string;
+  /** True when the component has no tests (a node package without a `test` script). */
+  noTests?: boolean;
 }
 
 /** Python test files under the pytest test paths (component-relative, `/` separators). */
@@ -236,6 +238,7 @@ export function emptySummary(t: PlannedTask): TaskSummary {
 /** A short line for a step: `12 passed, 1 skipped, 91% coverage`. */
 export function describeSummary(s: TaskSummary): string {
   const parts: string[] = [];
+  if (s.noTests) parts.push("no tests");
   if (s.counts) {
     parts.push(`${s.counts.passed} passed`);
     if (s.counts.failed) parts.push(`${s.counts.failed} failed`);
@@ -263,8 +266,8 @@ export async function describeComponents(
     const rel = Object.keys(manifest).filter((f) => f.startsWith(prefix)).map((f) =>
       f.slice(prefix.length)
     );
-    const configTexts = c.kind === "node-lib" ? {} : readConfigTexts(c.dir);
-    const testFiles = c.kind === "node-lib"
+    const configTexts = isNode(c) ? {} : readConfigTexts(c.dir);
+    const testFiles = isNode(c)
       ? rel.filter((f) => /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$/.test(f))
       : pythonTestFiles(rel, pytestTestPaths(configTexts));
     const sources = new Map<string, string>();
@@ -310,7 +313,7 @@ function commandFor(t: PlannedTask, state: ComponentState, opts: TestRunOptions)
   if (c.commands.test) command.push("test=", ...c.commands.test);
   if (c.commands.lint) command.push("lint=", ...c.commands.lint);
   if (c.failUnder !== undefined) command.push(`fail-under=${c.failUnder}`);
-  if (t.task === "test" && t.server && state.integrationFiles.length && c.kind !== "node-lib") {
+  if (t.task === "test" && t.server && state.integrationFiles.length && !isNode(c)) {
     command.push("ignore=", ...state.integrationFiles);
   }
   if (opts.passthrough.length) command.push("--", ...opts.passthrough);
@@ -362,7 +365,7 @@ export function narrowPythonTests(
   for (const t of tasks) {
     const c = t.component;
     const changed = opts.changed.get(c.name);
-    if (t.task !== "test" || c.kind === "node-lib" || !changed?.length || c.commands.test) continue;
+    if (t.task !== "test" || isNode(c) || !changed?.length || c.commands.test) continue;
     const state = states.get(c.name)!;
     const prefix = c.path === "." ? "" : c.path + "/";
     const sources = new Map<string, string>();

@@ -9,7 +9,7 @@ import { type ChangedSelection, groupChanges, selectChanged } from "../project/s
 import { InterruptedError } from "../errors.ts";
 import { mark } from "../trace.ts";
 import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
-import { type Component, type Project, topoOrder } from "../project/project.ts";
+import { type Component, isNode, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { loadEnvironment } from "../env/env_config.ts";
 import { TaskEngine } from "../task/task.ts";
@@ -56,6 +56,8 @@ export interface SuitePlan {
   computeKeys(allowExport: boolean): Promise<void>;
   /** Reads the files, tools and environments again (after installing). */
   refresh(): Promise<void>;
+  /** A server's OpenAPI document (the app's key order) and hash, exported when needed. */
+  contractDocument(server: Component): Promise<{ document: string; hash: string } | undefined>;
 }
 
 /**
@@ -94,6 +96,8 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
   mark("inputs listed and fingerprinted");
 
   const contracts = new Map<string, string>();
+  // The documents themselves, for the drift check of generated clients.
+  const documents = new Map<string, { document: string; hash: string }>();
   const contractOf = async (server: Component, allowExport: boolean) => {
     const known = contracts.get(server.name);
     if (known) return known;
@@ -109,6 +113,10 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     });
     const remembered = await rememberedContract(engine, task, server.name);
     if (remembered) {
+      documents.set(server.name, {
+        document: remembered.natural ?? remembered.document,
+        hash: remembered.hash,
+      });
       contracts.set(server.name, remembered.hash);
       return remembered.hash;
     }
@@ -133,6 +141,10 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
         durationMs: performance.now() - exportStarted,
       });
       step.done(`openapi ${contract.hash.slice(0, 12)}`);
+      documents.set(server.name, {
+        document: contract.natural ?? contract.document,
+        hash: contract.hash,
+      });
       contracts.set(server.name, contract.hash);
       return contract.hash;
     } catch (error) {
@@ -182,8 +194,14 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     configValues,
     mask: loaded.mask,
     computeKeys,
+    async contractDocument(server) {
+      const hash = await contractOf(server, true);
+      if (!hash || hash.startsWith("code:")) return undefined;
+      return documents.get(server.name);
+    },
     async refresh() {
       contracts.clear();
+      documents.clear();
       const fresh = await describeComponents(engine, involved, { configValues });
       for (const [name, state] of fresh) states.set(name, state);
     },
@@ -252,7 +270,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
         key: t.key,
         cached: false,
         reasons: await explainMiss(t),
-        planned: describePlan(t, states.get(t.component.name)!, opts),
+        planned: describePlan(project, t, states.get(t.component.name)!, opts),
       };
     }
     return finish(tasks, started, mask);
@@ -322,7 +340,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       const state = states.get(t.component.name)!;
       // A node client's unit and integration tests come from one `npm test`: when both must
       // run, one run with the server's URL answers both (its test script compiles everything).
-      const partner = t.task === "test" && t.component.kind === "node-lib"
+      const partner = t.task === "test" && isNode(t.component)
         ? toRun.find((o) => o.component === t.component && o.task === "integration")
         : undefined;
       let url: string | undefined;
@@ -345,6 +363,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       try {
         result = await runTask(t, state, {
           ...opts,
+          project,
+          contractDocument: (server) => plan.contractDocument(server),
           temp,
           database,
           serverUrl: url,

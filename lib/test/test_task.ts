@@ -9,9 +9,17 @@ import { exists } from "../fs.ts";
 import { InterruptedError } from "../errors.ts";
 import { type OutputSink, run, tail } from "../proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
-import type { Component } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import { installedDistributions, venvBin, venvEnv } from "../python/venv.ts";
-import { npmEnv } from "../node/npm.ts";
+import {
+  checkOnlyHint,
+  nodeChecks,
+  nodeTaskEnv,
+  nodeTestArgv,
+  runDriftCheck,
+  throwIfToolMissing,
+} from "./node_tests.ts";
+import { describeChanges, WorktreeGuard } from "./worktree_guard.ts";
 import {
   type CheckResult,
   type ComponentState,
@@ -204,6 +212,7 @@ export function failureTail(output: string, mask: (text: string) => string, line
 }
 
 export function describePlan(
+  project: Project,
   t: PlannedTask,
   state: ComponentState,
   opts: TestRunOptions,
@@ -212,9 +221,14 @@ export function describePlan(
   const lines: string[] = [];
   if (opts.mode !== "lint-only") {
     if (c.commands.test) lines.push(`test: ${c.commands.test.join(" ")}`);
-    else if (c.kind === "node-lib") {
+    else if (isNode(c)) {
+      const argv = nodeTestArgv(project, c, opts.passthrough);
       lines.push(
-        `npm test${t.task === "integration" ? " with AUTH_SERVER_URL of a live server" : ""}`,
+        argv
+          ? `${argv.join(" ")}${
+            t.task === "integration" ? " with AUTH_SERVER_URL of a live server" : ""
+          }`
+          : "no tests (package.json has no test script)",
       );
     } else if (t.task === "integration") {
       lines.push(`pytest ${state.integrationFiles.join(" ")} against a live server`);
@@ -225,8 +239,8 @@ export function describePlan(
   if (t.task === "test" && opts.mode !== "no-lint") {
     const checks = c.commands.lint
       ? ["lint"]
-      : c.kind === "node-lib"
-      ? ["tsc", "lint"]
+      : isNode(c)
+      ? nodeChecks(project, c, !!t.server).map((check) => check.name)
       : pythonChecks(c.dir, state.configTexts, state.venv ? installedDistributions(state.venv) : {})
         .map((check) => check.name);
     lines.push(`checks: ${checks.join(", ")}`);
@@ -235,6 +249,9 @@ export function describePlan(
 }
 
 export interface RunContext extends TestRunOptions {
+  project: Project;
+  /** The server's exported OpenAPI document, for the drift check of generated clients. */
+  contractDocument?: (server: Component) => Promise<{ document: string; hash: string } | undefined>;
   temp: string;
   database: TestDatabase;
   serverUrl?: string;
@@ -267,8 +284,10 @@ export async function runTask(
     durationMs: 0,
     files: t.files,
   };
-  const python = c.kind !== "node-lib";
-  let env = python && state.venv ? venvEnv(state.venv, state.env) : npmEnv({ env: state.env });
+  const python = !isNode(c);
+  let env = python && state.venv
+    ? venvEnv(state.venv, state.env)
+    : nodeTaskEnv(ctx.project, c, state.env);
   if (python && c.kind === "python-app" && state.env.DATABASE_URL !== undefined) {
     env = { ...env, DATABASE_URL: await ctx.database.url(c, state) };
   }
@@ -338,7 +357,12 @@ export async function runTask(
       }
       if (shortfall) fail(shortfall, out.output);
     } else {
-      const argv = ["npm", "test", ...(ctx.passthrough.length ? ["--", ...ctx.passthrough] : [])];
+      const argv = nodeTestArgv(ctx.project, c, ctx.passthrough);
+      if (!argv) {
+        // No test script: the component has no tests, which is not a failure.
+        summary.noTests = true;
+        return;
+      }
       const counting = await nodeCounting(path.join(ctx.temp, dir), env);
       const out = await runStep({
         argv,
@@ -348,6 +372,7 @@ export async function runTask(
         onLine,
       });
       record(argv, out, "test");
+      throwIfToolMissing(ctx.project, c, out, "test");
       const result = readNodeResult(out);
       summary.counts = result.counts;
       // One npm test runs both tasks' files: each test is counted by the task it belongs to.
@@ -364,9 +389,9 @@ export async function runTask(
   };
 
   const checkResults: CheckResult[] = [];
-  const checkLane = async () => {
+  const checkLane = async (guard?: WorktreeGuard) => {
     if (t.task !== "test" || ctx.mode === "no-lint") return;
-    for (const check of checksFor(c, state)) {
+    for (const check of checksFor(ctx.project, c, state)) {
       if (ctx.signal.aborted) throw new InterruptedError();
       if (check.coveredBy) {
         const other = checkResults.find((r) => r.name === check.coveredBy);
@@ -376,6 +401,18 @@ export async function runTask(
           detail: `run by the "${check.coveredBy}" script`,
           durationMs: 0,
         });
+        continue;
+      }
+      if (check.drift) {
+        checkResults.push(
+          await runDriftCheck(ctx.project, c, {
+            server: t.server,
+            contract: t.server ? await ctx.contractDocument?.(t.server) : undefined,
+            env: state.env,
+            signal: ctx.signal,
+            mask: ctx.mask,
+          }),
+        );
         continue;
       }
       if (!check.argv) {
@@ -400,7 +437,17 @@ export async function runTask(
         onLine,
       });
       record(check.argv, out, "checks");
-      if (out.success) {
+      const changes = await guard?.restore() ?? [];
+      if (isNode(c)) throwIfToolMissing(ctx.project, c, out, check.name);
+      if (changes.length) {
+        checkResults.push({
+          name: check.name,
+          status: "failed",
+          detail: `this check modifies files: ${describeChanges(changes)} (rig put them back)`,
+          hint: checkOnlyHint(c, checkCommandText(c, check)),
+          durationMs: out.durationMs,
+        });
+      } else if (out.success) {
         checkResults.push({ name: check.name, status: "passed", durationMs: out.durationMs });
       } else {
         checkResults.push({
@@ -415,9 +462,24 @@ export async function runTask(
     }
   };
   // Tests and checks are independent: two lanes keep both cores busy.
-  await Promise.all([testLane(), checkLane()]);
+  // rig never changes the work tree: a check that rewrites files is undone and reported.
+  const guard = t.task === "test" && ctx.mode !== "no-lint"
+    ? await WorktreeGuard.capture(ctx.project.root, { dirs: [c.path], env: ctx.env })
+    : undefined;
+  try {
+    await Promise.all([testLane(), checkLane(guard)]);
+    const late = await guard?.restore();
+    if (late?.length) {
+      ctx.ui.warn(
+        `The tests of "${c.name}" changed ${describeChanges(late)}; rig put them back`,
+        "Make the tests write to a temp folder",
+      );
+    }
+  } finally {
+    await guard?.dispose();
+  }
   // Report checks in their usual order (a covered check is listed where it belongs).
-  const order = checksFor(c, state).map((ch) => ch.name);
+  const order = checksFor(ctx.project, c, state).map((ch) => ch.name);
   summary.checks = checkResults.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const failedCheck = summary.checks.find((ch) => ch.status === "failed");
   if (failedCheck && summary.ok) fail(`${failedCheck.name} failed`);
@@ -431,6 +493,13 @@ export async function runTask(
     log: ctx.mask(logs.test + logs.checks),
     integrationCounts,
   };
+}
+
+/** The command a check runs, as the user wrote it (the script text for package scripts). */
+function checkCommandText(c: Component, check: PlannedCheck): string {
+  if (c.commands.lint) return c.commands.lint.join(" ");
+  if (isNode(c) && check.name === "lint") return packageScripts(c.dir).lint ?? "";
+  return check.argv?.join(" ") ?? check.name;
 }
 
 function firstLine(text: string): string {
@@ -447,39 +516,13 @@ interface PlannedCheck {
   fixHint?: string;
   /** Another check that already does this one's work. */
   coveredBy?: string;
+  /** The contract drift check of a generated API client (runs in-process). */
+  drift?: boolean;
 }
 
-function checksFor(c: Component, state: ComponentState): PlannedCheck[] {
+function checksFor(project: Project, c: Component, state: ComponentState): PlannedCheck[] {
   if (c.commands.lint) return [{ name: "lint", argv: c.commands.lint }];
-  if (c.kind === "node-lib") {
-    const checks: PlannedCheck[] = [];
-    const lint = packageScripts(c.dir).lint;
-    // A lint script that is itself `tsc --noEmit` already is the type check: run it once.
-    const lintIsTsc = !!lint && /^\s*tsc\b[^&|;]*--noEmit/.test(lint);
-    if (lint) {
-      checks.push({
-        name: "lint",
-        argv: ["npm", "run", "lint"],
-        fixHint: "Fix the lint errors above",
-      });
-    }
-    const tsc = path.join(
-      c.dir,
-      "node_modules",
-      ".bin",
-      nodeBinName("tsc"),
-    );
-    if (exists(path.join(c.dir, "tsconfig.json"))) {
-      checks.push(
-        lintIsTsc
-          ? { name: "tsc", coveredBy: "lint" }
-          : exists(tsc)
-          ? { name: "tsc", argv: [tsc, "--noEmit"], fixHint: "Fix the type errors above" }
-          : { name: "tsc", hint: `rig install --${c.name} --dev typescript` },
-      );
-    }
-    return checks;
-  }
+  if (isNode(c)) return nodeChecks(project, c, !!c.dependsOn.length);
   const venv = state.venv!;
   const out: PlannedCheck[] = [];
   const fixes: Record<string, string> = {
