@@ -4,11 +4,15 @@ import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
 import { detectManager } from "../lib/python/managers.ts";
-import type { Component } from "../lib/project/project.ts";
+import { type Component, isNode } from "../lib/project/project.ts";
+import { detectToolchain } from "../lib/node/managers.ts";
 
-/** The package manager shown for a component (uv, poetry, pip from its files; npm). */
+/** The package manager shown for a component (uv, poetry, pip from its files; npm, pnpm, yarn, bun). */
 function managerName(c: Component, root: string): string {
-  if (c.kind === "node-lib") return "npm";
+  if (isNode(c)) {
+    const tc = detectToolchain(c.dir, root);
+    return `${tc.manager}${tc.flavor ? ` (${tc.flavor})` : ""}`;
+  }
   try {
     return detectManager(c.dir, root).manager;
   } catch {
@@ -34,8 +38,13 @@ export const info: Command = {
     const args = parseFlags("info", this.options, argv);
     rejectPositionals("info", args);
     const project = await loadProject(ctx.cwd);
+    const toolchains = new Map(
+      project.components.filter(isNode).map((c) => [c.name, detectToolchain(c.dir, project.root)]),
+    );
+    const managers = [...new Set([...toolchains.values()].map((t) => t.manager))]
+      .filter((m) => m !== "npm");
     const tools = await detectTools(
-      [defaultPython(ctx.env), "pip", "uv", "poetry", "node", "npm", "git"],
+      [defaultPython(ctx.env), "pip", "uv", "poetry", "node", "npm", ...managers, "git"],
       ctx.env,
     );
     const document = {
@@ -48,6 +57,17 @@ export const info: Command = {
         path: c.path,
         manager: managerName(c, project.root),
         dependsOn: c.dependsOn,
+        ...(c.dependencyReasons ? { dependencyReasons: c.dependencyReasons } : {}),
+        ...(toolchains.has(c.name)
+          ? {
+            packageManager: {
+              name: toolchains.get(c.name)!.manager,
+              ...(toolchains.get(c.name)!.flavor ? { flavor: toolchains.get(c.name)!.flavor } : {}),
+              source: toolchains.get(c.name)!.source,
+              workspace: toolchains.get(c.name)!.workspace,
+            },
+          }
+          : {}),
         ...(c.app ? { app: c.app } : {}),
         declared: c.declared,
       })),
@@ -88,6 +108,13 @@ export const info: Command = {
           ]),
         ),
       );
+      const reasons = project.components.flatMap((c) =>
+        Object.entries(c.dependencyReasons ?? {}).map(([dep, why]) => `${c.name} → ${dep}: ${why}`)
+      );
+      if (reasons.length) {
+        ui.print();
+        for (const line of reasons) ui.print(ui.style("dim", line));
+      }
     }
     ui.print();
     ui.print(

@@ -220,7 +220,8 @@ function printReport(
     );
     if (s.failureOutput) ui.print(report.mask(s.failureOutput));
     for (const check of s.checks.filter((c) => c.status === "failed")) {
-      ui.print(ui.style("bold", `${check.name}:`));
+      const detail = check.detail && !check.output ? ` ${check.detail}` : "";
+      ui.print(`${ui.style("bold", `${check.name}:`)}${detail}`);
       if (check.output) ui.print(report.mask(check.output));
       if (check.hint) ui.print(`hint: ${check.hint}`);
     }

@@ -179,9 +179,7 @@ export async function checkDrift(opts: DriftOptions): Promise<DriftResult> {
         detail: `the generated client is out of date with the server's API: ${shown}${
           stale.length > 4 ? ` and ${stale.length - 4} more` : ""
         } differ from what ${client.generator} makes from "${opts.server}"'s current OpenAPI document`,
-        hint: `Regenerate the client${
-          specRel ? ` (export the API to ${spec} first)` : ""
-        } and commit it: ${opts.regenerate}`,
+        hint: `Regenerate the client and commit it: ${opts.regenerate}`,
         stale: stale.sort(),
       };
     }

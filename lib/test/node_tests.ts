@@ -22,6 +22,7 @@ import {
 import { type Component, type Project } from "../project/project.ts";
 import { componentCommand } from "../project/selection.ts";
 import { projectCacheDir } from "../cache_paths.ts";
+import { findVenv } from "../python/venv.ts";
 import { checkDrift } from "./contract_drift.ts";
 
 /** npm init's placeholder: a test script that only says there are none. */
@@ -169,9 +170,20 @@ export async function runDriftCheck(
     };
   }
   const tc = detectToolchain(c.dir, project.root);
-  const regenerate = client.script
-    ? `cd ${c.path} && ${scriptArgv(tc, client.script.name).join(" ")}`
-    : `cd ${c.path} && (run ${client.generator})`;
+  const generate = client.script
+    ? scriptArgv(tc, client.script.name).join(" ")
+    : `(run ${client.generator})`;
+  let regenerate = `cd ${c.path} && ${generate}`;
+  // A document read from a file must be exported first: say how, with the server's own venv.
+  const venv = findVenv(opts.server, { env: opts.env });
+  if (client.spec && !/^https?:/.test(client.spec) && venv && opts.server.app) {
+    const specFromServer = path.relative(opts.server.dir, path.resolve(c.dir, client.spec));
+    const python = path.relative(opts.server.dir, venv.python);
+    const [module, attr] = opts.server.app.split(":");
+    regenerate = `(cd ${opts.server.path} && ${python} -c "import json; from ${module} import ${
+      attr ?? "app"
+    } as a; print(json.dumps(a.openapi(), indent=2))" > ${specFromServer}) && ${regenerate}`;
+  }
   const result = await checkDrift({
     root: project.root,
     componentPath: c.path,
