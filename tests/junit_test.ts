@@ -84,3 +84,21 @@ Deno.test("parseConsoleCounts reads node --test, jest and pytest summaries", () 
   );
   assert.equal(parseConsoleCounts("nothing here"), undefined);
 });
+
+Deno.test("parseConsoleCounts reads vitest's summary like node --test's", () => {
+  const out = [
+    " ✓ src/a.test.ts (3 tests) 4ms",
+    " ❯ src/b.test.ts (3 tests | 1 failed) 6ms",
+    "",
+    " Test Files  1 failed | 1 passed (2)",
+    "      Tests  1 failed | 4 passed | 1 skipped (6)",
+    "   Start at  10:00:00",
+  ].join("\n");
+  assert.deepEqual(parseConsoleCounts(out), { passed: 4, failed: 1, skipped: 1, errors: 0 });
+  assert.deepEqual(parseConsoleCounts("      Tests  2 passed (2)\n"), {
+    passed: 2,
+    failed: 0,
+    skipped: 0,
+    errors: 0,
+  });
+});

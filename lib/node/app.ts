@@ -124,7 +124,7 @@ export function appOutput(dir: string, options: { buildScript?: string } = {}): 
       };
     }
     case "nuxt": {
-      const generate = /\bnuxi?\s+generate\b/.test(script);
+      const generate = /\bnux[ti]\s+generate\b/.test(script);
       return generate
         ? { dir: ".output/public", spa: true, source: "nuxt generate" }
         : { dir: ".output", spa: false, source: "nuxt build" };
