@@ -35,5 +35,10 @@ Deno.test("rig info prints a readable table of components and tools", async () =
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^server\s+python-app\s+server\s+pip\s+-$/m);
   assert.match(result.stdout, /^js-client\s+node-lib\s+clients\/js\s+npm\s+server$/m);
+  // Why each inferred dependency exists.
+  assert.match(
+    result.stdout,
+    /^js-client → server: a client of the API \(it lives under clients\/\)$/m,
+  );
   assert.match(result.stdout, /^python3\s+3\.\d+/m);
 });
