@@ -7,6 +7,7 @@ import { run, which } from "../proc.ts";
 import { defaultPython } from "../python/venv.ts";
 import { isDir, isFile, posixRelative } from "../fs.ts";
 import { detectToolchain } from "../node/managers.ts";
+import { componentCommand } from "../project/selection.ts";
 import * as path from "node:path";
 import { detectEngine } from "../container_engine.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
@@ -257,7 +258,7 @@ async function diagnosePython(
       ...base,
       severity: "warning",
       detail: "no virtual environment yet",
-      fix: `rig install --${component.name}`,
+      fix: componentCommand(project.components, "install", { component: component.name }),
     };
   }
   const shown = posixRelative(project.root, venv.dir);
@@ -271,7 +272,9 @@ async function diagnosePython(
       ...base,
       severity: "error",
       detail: `${shown}: ${health.problem}`,
-      fix: `rig install --${component.name} (recreates it)`,
+      fix: `${
+        componentCommand(project.components, "install", { component: component.name })
+      } (recreates it)`,
     };
   }
   const stale = await staleReason(project, component, opts);
@@ -280,7 +283,7 @@ async function diagnosePython(
       ...base,
       severity: "warning",
       detail: `${shown} (Python ${health.version}) needs installing: ${stale}`,
-      fix: `rig install --${component.name}`,
+      fix: componentCommand(project.components, "install", { component: component.name }),
     };
   }
   return {
@@ -313,7 +316,7 @@ async function diagnoseNode(
       ...base,
       severity: "warning",
       detail: `node_modules missing (${tc.manager}${lockName ? `, ${lockName} present` : ""})`,
-      fix: `rig install --${component.name}`,
+      fix: componentCommand(project.components, "install", { component: component.name }),
     };
   }
   const stale = await staleReason(project, component, opts);
@@ -322,7 +325,7 @@ async function diagnoseNode(
       ...base,
       severity: "warning",
       detail: `node_modules does not match ${lockName ?? "package.json"}: ${stale}`,
-      fix: `rig install --${component.name}`,
+      fix: componentCommand(project.components, "install", { component: component.name }),
     };
   }
   return { ...base, severity: "ok", detail: "node_modules matches the lockfile" };

@@ -20,6 +20,7 @@ import {
   throwIfToolMissing,
 } from "./node_tests.ts";
 import { describeChanges, WorktreeGuard } from "./worktree_guard.ts";
+import { componentCommand } from "../project/selection.ts";
 import {
   type CheckResult,
   type ComponentState,
@@ -320,8 +321,12 @@ export async function runTask(
       const installed = installedDistributions(venv);
       const withCoverage = t.task === "test" && "pytest-cov" in installed;
       if (t.task === "test" && !withCoverage) {
-        summary.coverageHint =
-          `pytest-cov is not installed; install: rig install --${c.name} --dev pytest-cov`;
+        summary.coverageHint = `pytest-cov is not installed; install: ${
+          componentCommand(ctx.project.components, "install", {
+            component: c.name,
+            args: ["--dev", "pytest-cov"],
+          })
+        }`;
       }
       const coverageFile = withCoverage ? path.join(ctx.temp, dir, "coverage.json") : undefined;
       const argv = pytestArgv({
@@ -544,7 +549,13 @@ function checksFor(project: Project, c: Component, state: ComponentState): Plann
   ) {
     const bin = venvBin(venv, tool);
     if (!exists(bin)) {
-      out.push({ name, hint: `rig install --${c.name} --dev ${tool}` });
+      out.push({
+        name,
+        hint: componentCommand(project.components, "install", {
+          component: c.name,
+          args: ["--dev", tool],
+        }),
+      });
       continue;
     }
     // `python -m tool`: a script's shebang may point into another venv (a copied project).
