@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { openCacheStore } from "../lib/task/cache.ts";
+import { appOutputOf } from "../lib/build/app_build.ts";
 import type { Command, Context, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { buildProject, type BuildResult, type DockerMode } from "../lib/build/build.ts";
@@ -150,7 +151,13 @@ export const build: Command = {
       cache: ctx.flags.noCache ? undefined : openCacheStore(project.root, {
         env: ctx.env,
         remoteCache: project.settings.remoteCache,
-        components: project.components,
+        components: project.components.map((c) => ({
+          name: c.name,
+          path: c.path,
+          buildOutputs: c.kind === "node-app"
+            ? [`${c.path === "." ? "" : `${c.path}/`}${appOutputOf(c).dir}/`]
+            : [],
+        })),
         ui: ctx.ui,
       }),
       noSmokeTest: !!v["no-install-check"],

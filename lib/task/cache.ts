@@ -680,7 +680,7 @@ export interface OpenCacheStoreOptions {
   /** rig.toml's `[project] remote_cache` (project.settings.remoteCache). */
   remoteCache?: RemoteCacheSettings;
   /** The project's components (name and folder), for the test tasks' output roots. */
-  components?: { name: string; path: string }[];
+  components?: { name: string; path: string; buildOutputs?: string[] }[];
   /** Where debug lines and warnings go (pass `ctx.ui`); its `redact` masks stored logs. */
   ui?: {
     debug(text: string): void;
@@ -699,12 +699,14 @@ export function openCacheStore(root: string, opts: OpenCacheStoreOptions): Cache
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
   const paths = new Map(opts.components?.map((c) => [c.name, c.path]));
+  const buildOutputs = new Map(opts.components?.map((c) => [c.name, c.buildOutputs ?? []]));
   const ui = opts.ui;
   return new CacheStore(root, {
     maxBytes: cacheMaxBytes(opts.env),
     signer,
     env,
-    outputRoots: (task, component) => declaredOutputRoots(task, component, paths.get(component)),
+    outputRoots: (task, component) =>
+      declaredOutputRoots(task, component, paths.get(component), buildOutputs.get(component)),
     redact: ui?.redact ? (text) => ui.redact!(text) : undefined,
     remote: remoteCacheFromSettings(opts.remoteCache, opts.env, signer),
     debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,

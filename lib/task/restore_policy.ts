@@ -60,8 +60,13 @@ export function declaredOutputRoots(
   task: string,
   component: string,
   componentPath?: string,
+  buildOutputs: string[] = [],
 ): string[] {
-  if (task === "build") return [`dist/${component}/`];
+  // An app's build output folder (e.g. `frontend/dist/`) is its artifact, restored in place.
+  const inside = buildOutputs.filter((dir) =>
+    dir.endsWith("/") && !dir.startsWith("/") && !dir.split("/").includes("..") && dir !== "/"
+  );
+  if (task === "build") return [`dist/${component}/`, ...inside];
   // The migrated SQLite test database, restored into a test run's private temp folder.
   if (task === "testdb") return ["testdb/"];
   if ((task === "test" || task.startsWith("test:")) && componentPath !== undefined) {

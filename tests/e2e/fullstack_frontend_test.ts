@@ -132,24 +132,33 @@ Deno.test({
         const child = spawnRig(["-C", root, "run", "--port", port], {
           env: { SQLITE_PATH: dir.join("app.db") },
         });
+        // Progress goes to stderr, service output and the URLs to stdout: read both.
+        let stderr = "";
+        const errors = (async () => {
+          for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+            stderr += chunk;
+          }
+        })();
         const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const killer = setTimeout(() => child.kill("SIGKILL"), 180_000);
         let output = "";
+        const url = /frontend {2}(http:\/\/\S+) \(API at (\S+)\)/;
         try {
-          const deadline = Date.now() + 150_000;
-          while (!/ready at /.test(output) && Date.now() < deadline) {
+          while (!url.test(output)) {
             const { value, done } = await reader.read();
             if (done) break;
             output += value;
           }
-          const url = output.match(/frontend {2}(http:\/\/\S+) \(API at (\S+)\)/);
-          assert.ok(url, output);
-          assert.equal(url[2], `http://127.0.0.1:${port}`);
-          const config = await (await fetch(`${url[1]}/src/config.ts`)).text();
+          const found = output.match(url);
+          assert.ok(found, output + stderr);
+          assert.equal(found[2], `http://127.0.0.1:${port}`);
+          const config = await (await fetch(`${found[1]}/src/config.ts`)).text();
           assert.match(config, new RegExp(`"VITE_API_URL": "http://127\\.0\\.0\\.1:${port}"`));
         } finally {
+          clearTimeout(killer);
           child.kill("SIGINT");
           await reader.cancel().catch(() => {});
-          await child.stderr.cancel().catch(() => {});
+          await errors.catch(() => {});
           await child.status;
         }
       },

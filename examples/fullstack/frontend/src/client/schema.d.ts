@@ -4,42 +4,6 @@
  */
 
 export interface paths {
-  "/api/v1/items/": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Read Items */
-    get: operations["items-read_items"];
-    put?: never;
-    /** Create Item */
-    post: operations["items-create_item"];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/v1/items/{item_id}": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Read Item */
-    get: operations["items-read_item"];
-    put?: never;
-    post?: never;
-    /** Delete Item */
-    delete: operations["items-delete_item"];
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   "/api/v1/login/access-token": {
     parameters: {
       query?: never;
@@ -80,6 +44,42 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/items/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read Items */
+    get: operations["items-read_items"];
+    put?: never;
+    /** Create Item */
+    post: operations["items-create_item"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/items/{item_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read Item */
+    get: operations["items-read_item"];
+    put?: never;
+    post?: never;
+    /** Delete Item */
+    delete: operations["items-delete_item"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/utils/health-check/": {
     parameters: {
       query?: never;
@@ -103,15 +103,10 @@ export interface components {
   schemas: {
     /** Body_login-login_access_token */
     "Body_login-login_access_token": {
-      /** Client Id */
-      client_id?: string | null;
-      /**
-       * Client Secret
-       * Format: password
-       */
-      client_secret?: string | null;
       /** Grant Type */
       grant_type?: string | null;
+      /** Username */
+      username: string;
       /**
        * Password
        * Format: password
@@ -122,8 +117,13 @@ export interface components {
        * @default
        */
       scope: string;
-      /** Username */
-      username: string;
+      /** Client Id */
+      client_id?: string | null;
+      /**
+       * Client Secret
+       * Format: password
+       */
+      client_secret?: string | null;
     };
     /** HTTPValidationError */
     HTTPValidationError: {
@@ -132,50 +132,50 @@ export interface components {
     };
     /** HealthStatus */
     HealthStatus: {
-      /** Database */
-      database: string;
       /** Status */
       status: string;
+      /** Database */
+      database: string;
     };
     /** ItemCreate */
     ItemCreate: {
-      /** Description */
-      description?: string | null;
       /** Title */
       title: string;
+      /** Description */
+      description?: string | null;
     };
     /** ItemPublic */
     ItemPublic: {
-      /**
-       * Created At
-       * Format: date-time
-       */
-      created_at: string;
-      /** Description */
-      description: string | null;
       /**
        * Id
        * Format: uuid
        */
       id: string;
+      /** Title */
+      title: string;
+      /** Slug */
+      slug: string;
+      /** Description */
+      description: string | null;
+      /** Tags */
+      tags: string[];
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
       /**
        * Owner Id
        * Format: uuid
        */
       owner_id: string;
-      /** Slug */
-      slug: string;
-      /** Tags */
-      tags: string[];
-      /** Title */
-      title: string;
     };
     /** ItemsPublic */
     ItemsPublic: {
-      /** Count */
-      count: number;
       /** Data */
       data: components["schemas"]["ItemPublic"][];
+      /** Count */
+      count: number;
     };
     /** Token */
     Token: {
@@ -190,17 +190,17 @@ export interface components {
     /** UserPublic */
     UserPublic: {
       /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /**
        * Email
        * Format: email
        */
       email: string;
       /** Full Name */
       full_name?: string | null;
-      /**
-       * Id
-       * Format: uuid
-       */
-      id: string;
       /** Is Active */
       is_active: boolean;
       /** Is Superuser */
@@ -208,16 +208,16 @@ export interface components {
     };
     /** ValidationError */
     ValidationError: {
-      /** Context */
-      ctx?: Record<string, never>;
-      /** Input */
-      input?: unknown;
       /** Location */
       loc: (string | number)[];
       /** Message */
       msg: string;
       /** Error Type */
       type: string;
+      /** Input */
+      input?: unknown;
+      /** Context */
+      ctx?: Record<string, never>;
     };
   };
   responses: never;
@@ -228,6 +228,59 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  "login-login_access_token": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/x-www-form-urlencoded": components["schemas"]["Body_login-login_access_token"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Token"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  "login-test_token": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["UserPublic"];
+        };
+      };
+    };
+  };
   "items-read_items": {
     parameters: {
       query?: {
@@ -349,59 +402,6 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["HTTPValidationError"];
-        };
-      };
-    };
-  };
-  "login-login_access_token": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody: {
-      content: {
-        "application/x-www-form-urlencoded": components["schemas"]["Body_login-login_access_token"];
-      };
-    };
-    responses: {
-      /** @description Successful Response */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["Token"];
-        };
-      };
-      /** @description Validation Error */
-      422: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["HTTPValidationError"];
-        };
-      };
-    };
-  };
-  "login-test_token": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Successful Response */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          "application/json": components["schemas"]["UserPublic"];
         };
       };
     };
