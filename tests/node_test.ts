@@ -370,3 +370,20 @@ Deno.test("the work tree guard puts back rewritten, deleted and created files by
   assert.equal(await git(dir.path, "status", "--porcelain"), status);
   await assert.rejects(() => Deno.stat(dir.join("web/generated")));
 });
+
+Deno.test("an app's output folder is a declared restore root of its build, and only inside the project", async () => {
+  const { declaredOutputRoots } = await import("../lib/task/restore_policy.ts");
+  assert.deepEqual(declaredOutputRoots("build", "frontend", "frontend", ["frontend/dist/"]), [
+    "dist/frontend/",
+    "frontend/dist/",
+  ]);
+  assert.deepEqual(declaredOutputRoots("build", "x", "x", ["../etc/", "/abs/", "x/out"]), [
+    "dist/x/",
+  ]);
+  assert.deepEqual(
+    declaredOutputRoots("test", "frontend", "frontend", ["frontend/dist/"]).includes(
+      "frontend/dist/",
+    ),
+    false,
+  );
+});

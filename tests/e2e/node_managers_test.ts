@@ -227,3 +227,65 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "rig build records an app's output folder, rejects a build without index.html or one that edits sources",
+  ignore: !which("npm", env),
+  async fn() {
+    await using dir = await tempDir();
+    const build = (extra: string) =>
+      `node -e "const f=require('fs');f.mkdirSync('dist',{recursive:true});f.writeFileSync('dist/app.js','x');${extra}"`;
+    await dir.write({
+      ".gitignore": "node_modules/\n.rig/\ndist/\n",
+      "web/package.json": SCRIPTS_PACKAGE({
+        dev: "node x.js",
+        build: build("f.writeFileSync('dist/index.html','<!doctype html>')"),
+      }),
+      "web/index.html": "<!doctype html>",
+      "web/src/main.js": "console.log(1)\n",
+      "web/vite.config.js": "export default {}\n",
+    });
+    await git(dir.path, "init", "-q");
+    await git(dir.path, "add", "-A");
+    await git(dir.path, "commit", "-qm", "fixture");
+    const ok = await rigProcess(["-C", dir.path, "build", "--skip-tests"]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /web\s+web\/dist\s+1\.0\.0\s+.*built/);
+    const manifest = JSON.parse(await Deno.readTextFile(dir.join("dist", "manifest.json")));
+    assert.equal(manifest.artifacts[0].type, "app");
+    assert.equal(manifest.artifacts[0].path, "web/dist");
+    // No npm pack for an app.
+    await assert.rejects(() => Deno.stat(dir.join("dist", "web")));
+
+    await Deno.writeTextFile(
+      dir.join("web/package.json"),
+      SCRIPTS_PACKAGE({ dev: "x", build: build("") }),
+    );
+    const noIndex = await rigProcess(["-C", dir.path, "build", "--skip-tests"]);
+    assert.equal(noIndex.code, 1, noIndex.stdout + noIndex.stderr);
+    assert.match(
+      noIndex.stderr,
+      /"dist\/" has no index\.html, which a static single-page build must have/,
+    );
+
+    await Deno.writeTextFile(
+      dir.join("web/package.json"),
+      SCRIPTS_PACKAGE({
+        dev: "x",
+        build: build(
+          "f.writeFileSync('dist/index.html','');f.writeFileSync('src/main.js','rewritten')",
+        ),
+      }),
+    );
+    await git(dir.path, "commit", "-qam", "a build that edits sources");
+    const before = await treeHashes(dir.path);
+    const edits = await rigProcess(["-C", dir.path, "build", "--skip-tests"]);
+    assert.equal(edits.code, 1, edits.stdout + edits.stderr);
+    assert.match(
+      edits.stderr,
+      /The build of "web" modifies files: "web\/src\/main\.js" \(modified\); rig put them back/,
+    );
+    assert.deepEqual(await treeHashes(dir.path), before);
+  },
+});
