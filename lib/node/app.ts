@@ -153,12 +153,18 @@ export function appOutput(dir: string, options: { buildScript?: string } = {}): 
       return { dir: clean(fromScript ?? "build"), spa: true, source: "react-scripts" };
     default: {
       if (fromScript) {
-        return { dir: clean(fromScript), spa: framework === "vite", source: "script" };
+        return {
+          dir: clean(fromScript),
+          spa: framework === "vite" || isFile(path.join(dir, "index.html")),
+          source: "script",
+        };
       }
       const config = readConfig(dir, "vite");
       const out = config && stringOption(config.text, "outDir");
       const ssr = /\bssr\s*:/.test(config?.text ?? "") || /--ssr\b/.test(script);
-      const spa = framework === "vite" && !ssr && !/\blib\s*:/.test(config?.text ?? "");
+      // A Vite app, or any app with an index.html shell at its root, builds a single page.
+      const shell = framework === "vite" || isFile(path.join(dir, "index.html"));
+      const spa = shell && !ssr && !/\blib\s*:/.test(config?.text ?? "");
       if (out) return { dir: clean(out), spa, source: `${config!.name} outDir` };
       return { dir: "dist", spa, source: framework === "vite" ? "vite" : "default" };
     }
