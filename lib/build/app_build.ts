@@ -5,6 +5,7 @@
  * and for a static single-page build hold an `index.html`. The sources are
  * guarded: a build that rewrites them is undone and reported.
  */
+import { prependPath } from "../os.ts";
 import * as path from "node:path";
 import { RigError } from "../errors.ts";
 import { type AppOutput, appOutput, outputProblem, scriptsOf } from "../node/app.ts";
@@ -63,13 +64,8 @@ export async function buildApp(
   const folder = path.posix.join(component.path, output.dir);
   const tc = detectToolchain(component.dir, project.root);
   const bin = path.join(component.dir, "node_modules", ".bin");
-  const sep = Deno.build.os === "windows" ? ";" : ":";
   const env = managerEnv(tc, {
-    env: {
-      ...options.env,
-      PATH: `${bin}${sep}${options.env.PATH ?? ""}`,
-      NODE_ENV: options.env.NODE_ENV ?? "production",
-    },
+    env: { ...prependPath(options.env, bin), NODE_ENV: options.env.NODE_ENV ?? "production" },
   });
   await Deno.remove(path.join(component.dir, ...output.dir.split("/")), { recursive: true })
     .catch(() => {});

@@ -20,9 +20,12 @@ import { shortSha } from "../git.ts";
 import { sha256File } from "../hash.ts";
 import { ensureInstalled } from "../install/install.ts";
 import { npm } from "../node/npm.ts";
+import { detectToolchain, requireManager, runManager, scriptArgv } from "../node/managers.ts";
+import { appBuildCommand, type AppBundle, appOutputOf, buildApp } from "./app_build.ts";
+import { componentCommand } from "../project/selection.ts";
 import { validateNpmPack } from "../node/npm_pack.ts";
 import { run, runChecked, tail } from "../proc.ts";
-import { type Component, type Project } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import type { Manifest } from "../task/fingerprint.ts";
 import { TaskEngine, type TaskKey } from "../task/task.ts";
 import { defaultPython } from "../python/venv.ts";
@@ -37,7 +40,7 @@ import { projectTable, readPyproject } from "../python/pyproject.ts";
 import { prependPath, pythonInHome } from "../os.ts";
 
 /** The kinds of artifact rig builds. */
-export type ArtifactType = "wheel" | "sdist" | "npm" | "docker-image";
+export type ArtifactType = "wheel" | "sdist" | "npm" | "app" | "docker-image";
 
 /** One built artifact, as listed in dist/manifest.json. */
 export interface Artifact {
@@ -120,11 +123,12 @@ export function workDir(root: string, component: string): string {
 /** What a component builds into, or undefined when rig builds nothing for it. */
 export function buildPlan(
   component: Component,
-): { python: boolean; npm: boolean; image: boolean } {
-  const python = component.kind !== "node-lib" && hasProjectTable(component.dir);
+): { python: boolean; npm: boolean; app: boolean; image: boolean } {
+  const python = !isNode(component) && hasProjectTable(component.dir);
   return {
     python,
     npm: component.kind === "node-lib",
+    app: component.kind === "node-app",
     image: component.kind === "python-app",
   };
 }
@@ -134,8 +138,9 @@ function hasProjectTable(dir: string): boolean {
 }
 
 /** A node component's build step: rig.toml `build`, else its package's build script. */
-function nodeBuildStep(component: Component): string[] {
-  return component.commands.build ?? ["npm", "run", "build"];
+function nodeBuildStep(project: Project, component: Component): string[] {
+  return component.commands.build ??
+    scriptArgv(detectToolchain(component.dir, project.root), "build");
 }
 
 /** Files below a component that are build output, never build inputs. */
@@ -199,7 +204,13 @@ async function buildProjectLocked(
     readCache: !!options.cache,
     writeCache: !!options.cache,
   });
-  const inputs = await tasks.inputs(options.components, { exclude: BUILD_OUTPUTS });
+  // An app's output folder (frontend/dist, .next, …) is output, never input.
+  const appOutputs = options.components.filter((c) => c.kind === "node-app").map((c) =>
+    `${c.path === "." ? "" : `${c.path}/`}${appOutputOf(c).dir}/`
+  );
+  const inputs = await tasks.inputs(options.components, {
+    exclude: [...BUILD_OUTPUTS, ...appOutputs],
+  });
   let failed = false;
   for (const component of options.components) {
     const plan = plans.get(component.name)!;
@@ -213,13 +224,19 @@ async function buildProjectLocked(
       durationMs: 0,
     };
     results.push(result);
-    if (!plan.python && !plan.npm && !plan.image) {
+    if (plan.app && !appBuildCommand(project, component)) {
+      result.status = "skipped";
+      result.reason = "nothing to build (no build script in package.json)";
+      ui.step(`${component.name}`).skip(result.reason);
+      continue;
+    }
+    if (!plan.python && !plan.npm && !plan.app && !plan.image) {
       result.status = "skipped";
       result.reason = "nothing to build (no [project] table in pyproject.toml)";
       ui.step(`${component.name}`).skip(result.reason);
       continue;
     }
-    const imageOnly = !plan.python && !plan.npm;
+    const imageOnly = !plan.python && !plan.npm && !plan.app;
     if (imageOnly && !engine?.engine) {
       result.status = "skipped";
       result.reason = options.docker === "skip"
@@ -287,15 +304,21 @@ async function buildComponent(
     ...(options.plan.python ? ["python -m build", "validate wheel+sdist"] : []),
     ...(options.plan.python && !options.noSmokeTest ? ["install check"] : []),
     ...(options.plan.npm
-      ? [nodeBuildStep(component).join(" "), "npm pack", "validate tarball"]
+      ? [nodeBuildStep(project, component).join(" "), "npm pack", "validate tarball"]
+      : []),
+    ...(options.plan.app
+      ? [appBuildCommand(project, component)!.join(" "), `output ${appOutputOf(component).dir}/`]
       : []),
   ];
   const { tools } = await options.tasks.tools(component);
   const task = buildKey(options.tasks, component, { inputs: options.inputs, recipe, tools });
   const { key } = task;
   result.key = key;
-  const files = options.plan.python || options.plan.npm;
-  const dist = distDir(project.root, component.name);
+  const files = options.plan.python || options.plan.npm || options.plan.app;
+  // An app's artifact is the folder its build writes; packages go to dist/<component>/.
+  const dist = options.plan.app
+    ? path.join(component.dir, ...appOutputOf(component).dir.split("/"))
+    : distDir(project.root, component.name);
 
   if (options.cache && files) {
     const record = await options.tasks.lookup(key, { task: "build", component: component.name });
@@ -306,7 +329,10 @@ async function buildComponent(
       // Report what was written, not what the record's summary claims.
       const written = new Set(restored);
       result.artifacts = (summary?.artifacts ?? []).filter((a) =>
-        a.type !== "docker-image" && a.path !== undefined && written.has(a.path)
+        a.type !== "docker-image" && a.path !== undefined &&
+        (written.has(a.path) ||
+          // An app's artifact is its output folder: written when its files were.
+          (a.type === "app" && restored.some((file) => file.startsWith(`${a.path}/`))))
       );
       result.checks = summary?.checks ?? [];
       ui.step(`${component.name}`).cached(
@@ -330,7 +356,41 @@ async function buildComponent(
   const hermetic = { ...options, env: options.tasks.environment(component).env, version, staging };
   if (options.plan.python) built.push(...await pythonStep(project, component, result, hermetic));
   if (options.plan.npm) built.push(...await npmStep(project, component, result, hermetic));
-  if (files) {
+  if (options.plan.app) {
+    let bundle: AppBundle | undefined;
+    await ui.task(`${component.name}: build`, async (step) => {
+      step.update("installing dependencies");
+      await ensureInstalled(project, [component], { env: options.env, ui, signal: options.signal });
+      step.update(appBuildCommand(project, component)!.join(" "));
+      bundle = await buildApp(project, component, {
+        env: hermetic.env,
+        signal: options.signal,
+        onLine: (line) => ui.debug(`  ${component.name} │ ${line}`),
+      });
+    });
+    const app = bundle!;
+    result.checks.push(
+      `${app.folder}/: ${app.files.length} files${
+        app.output.spa ? ", index.html" : ""
+      } (${app.output.source})`,
+    );
+    result.artifacts.push({
+      component: component.name,
+      type: "app",
+      path: app.folder,
+      sha256: app.sha256,
+      size: app.size,
+      version,
+      sourceKey: key,
+    });
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await options.tasks.save(task, { task: "build", component: component.name }, {
+      exitCode: 0,
+      durationMs: performance.now() - started,
+      summary: { artifacts: result.artifacts, checks: result.checks },
+      artifacts: app.files,
+    });
+  } else if (files) {
     // Replace the component's dist folder only once everything validated.
     await Deno.remove(dist, { recursive: true }).catch(() => {});
     await Deno.mkdir(dist, { recursive: true });
@@ -399,10 +459,10 @@ async function restoreRecord(
 async function versionOf(project: Project, component: Component): Promise<string> {
   const version = await componentVersion(project, component);
   if (version) return version;
-  if (component.kind === "python-app") return "0.0.0";
+  if (component.kind === "python-app" || component.kind === "node-app") return "0.0.0";
   throw new EnvironmentError(
     `Component "${component.name}" declares no version`,
-    component.kind === "node-lib"
+    isNode(component)
       ? `Add "version": "0.1.0" to ${component.path}/package.json`
       : `Add version = "0.1.0" to [project] in ${component.path}/pyproject.toml`,
   );
@@ -581,7 +641,7 @@ async function npmStep(
         ui,
         signal: options.signal,
       });
-      const argv = nodeBuildStep(component);
+      const argv = nodeBuildStep(project, component);
       step.update(argv.join(" "));
       if (component.commands.build) {
         // Like an npm script: the package's own tools (node_modules/.bin) come first on PATH.
@@ -589,7 +649,12 @@ async function npmStep(
         const env = prependPath(options.env, bin);
         await runChecked(argv, { cwd: component.dir, env, signal: options.signal });
       } else {
-        await npm(component.dir, ["run", "build"], { env: options.env, signal: options.signal });
+        const tc = detectToolchain(component.dir, project.root);
+        requireManager(tc, { env: options.env, component: component.name });
+        await runManager(tc, component.dir, argv.slice(1), {
+          env: options.env,
+          signal: options.signal,
+        });
       }
     }
     step.update("npm pack");
@@ -604,7 +669,11 @@ async function npmStep(
     file = path.join(out, path.basename(name));
   });
   await ui.task(`${component.name}: validate ${path.basename(file)}`, async () => {
-    const report = await validateNpmPack(file, { name: pkg.name, version: options.version });
+    const report = await validateNpmPack(file, {
+      name: pkg.name,
+      version: options.version,
+      rebuild: componentCommand(project.components, "build", { component: component.name }),
+    });
     result.checks.push(
       `${
         path.basename(file)

@@ -8,6 +8,7 @@
  * remembered by the contract hash, the generator command and the hashes of the
  * generated files, so an unchanged API costs nothing.
  */
+import { HOST_OS, prependPath } from "../os.ts";
 import * as path from "node:path";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { sha256File, sha256Hex } from "../hash.ts";
@@ -45,8 +46,6 @@ export interface DriftOptions {
   /** The command that regenerates the client in the work tree, for the hint. */
   regenerate: string;
 }
-
-const SEP = Deno.build.os === "windows" ? ";" : ":";
 
 /** Regenerates the client in a temp copy and compares it with the committed one. */
 export async function checkDrift(opts: DriftOptions): Promise<DriftResult> {
@@ -134,9 +133,9 @@ export async function checkDrift(opts: DriftOptions): Promise<DriftResult> {
       path.join(opts.toolchain.installDir, "node_modules", ".bin"),
     ];
     const env = managerEnv(opts.toolchain, {
-      env: { ...opts.env, PATH: [...bins, opts.env.PATH ?? ""].join(SEP) },
+      env: bins.reduceRight((env, bin) => prependPath(env, bin), opts.env),
     });
-    const shell = Deno.build.os === "windows" ? ["cmd", "/d", "/s", "/c"] : ["sh", "-c"];
+    const shell = HOST_OS === "windows" ? ["cmd", "/d", "/s", "/c"] : ["sh", "-c"];
     const result = await run([...shell, command], {
       cwd: copyDir,
       env,

@@ -5,6 +5,7 @@
  * never a failure; a script that dies because a program is missing is an
  * environment error naming the program.
  */
+import { nodeBinName } from "../os.ts";
 import * as path from "node:path";
 import { exists } from "../fs.ts";
 import { detectApiClient } from "../node/api_client.ts";
@@ -114,7 +115,7 @@ export function nodeChecks(project: Project, c: Component, hasServer: boolean): 
 
 /** A program from the component's (or the workspace root's) node_modules/.bin. */
 export function localBin(c: Component, tc: Toolchain, name: string): string | undefined {
-  const file = Deno.build.os === "windows" ? `${name}.cmd` : name;
+  const file = nodeBinName(name);
   for (const dir of [c.dir, tc.installDir]) {
     const bin = path.join(dir, "node_modules", ".bin", file);
     if (exists(bin)) return bin;

@@ -33,7 +33,7 @@ import {
 import type { TestDatabase } from "./test_services.ts";
 import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
 import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";
-import { nodeBinName } from "../os.ts";
+
 /** Test runner exit code conventions. */
 const PYTEST_NO_TESTS = 5;
 

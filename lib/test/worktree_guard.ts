@@ -5,6 +5,7 @@
  * changed or deleted file back byte for byte (content, mode and mtime),
  * removes files the check created, and says which files the check touched.
  */
+import { hasFileModes } from "../os.ts";
 import * as path from "node:path";
 import { listInputs } from "../task/input_listing.ts";
 import { sameBytes } from "../node/managers.ts";
@@ -142,7 +143,7 @@ export class WorktreeGuard {
   async #put(full: string, saved: Saved): Promise<void> {
     await Deno.mkdir(path.dirname(full), { recursive: true });
     await Deno.copyFile(saved.backup, full);
-    if (saved.mode !== null && Deno.build.os !== "windows") {
+    if (saved.mode !== null && hasFileModes()) {
       await Deno.chmod(full, saved.mode & 0o7777).catch(() => {});
     }
     if (saved.mtime) await Deno.utime(full, saved.mtime, saved.mtime).catch(() => {});
