@@ -11,7 +11,7 @@ import { exists } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { buildProject, type BuildResult } from "../build/build.ts";
 import { applyBump, type planBump } from "../build/version_bump.ts";
-import { CacheStore } from "../task/cache.ts";
+import { openCacheStore } from "../task/cache.ts";
 import { validateWheel } from "../python/wheel.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
@@ -137,8 +137,14 @@ export function planSteps(ctx: StepContext): Step[] {
         docker: targets.image.skipped ? "skip" : "auto",
         // Verification installs and imports the published package from the index instead.
         noSmokeTest: !targets.python.skipped,
+        // The signed store rig build uses (same key, same output roots), so its entries are hits.
         cache: options.cache
-          ? new CacheStore(root, { debug: (m) => options.ui.debug(m) })
+          ? openCacheStore(root, {
+            env,
+            remoteCache: project.settings.remoteCache,
+            components: project.components,
+            ui: options.ui,
+          })
           : undefined,
       });
       const files = ctx.build.components.flatMap((c) => c.artifacts).filter((a) => a.path);
