@@ -5,7 +5,8 @@
  * 20 ms. File contents still go through node:crypto (lib/hash.ts `nodeSha256`).
  */
 
-const K = new Uint32Array([
+// Int32Array, not Uint32Array: words above 2^31 would leave V8's integer fast path.
+const K = new Int32Array([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -76,7 +77,7 @@ const encoder = new TextEncoder();
 
 /** An incremental SHA-256: `update` with strings (UTF-8) or bytes, then `digestHex` once. */
 export class Sha256 {
-  #state = new Uint32Array([
+  #state = new Int32Array([
     0x6a09e667,
     0xbb67ae85,
     0x3c6ef372,
@@ -89,11 +90,33 @@ export class Sha256 {
   #block = new Uint8Array(64);
   #filled = 0;
   #length = 0;
-  #w = new Uint32Array(64);
+  #w = new Int32Array(64);
 
-  /** Feeds more data. */
+  #text: string[] = [];
+  #textLength = 0;
+
+  /** Feeds more data. Strings are gathered and encoded in batches: many small updates stay cheap. */
   update(data: string | Uint8Array): this {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (typeof data === "string") {
+      this.#text.push(data);
+      this.#textLength += data.length;
+      if (this.#textLength > 65536) this.#flushText();
+      return this;
+    }
+    this.#flushText();
+    this.#feed(data);
+    return this;
+  }
+
+  #flushText(): void {
+    if (!this.#text.length) return;
+    const text = this.#text.join("");
+    this.#text = [];
+    this.#textLength = 0;
+    this.#feed(encoder.encode(text));
+  }
+
+  #feed(bytes: Uint8Array): void {
     this.#length += bytes.length;
     let offset = 0;
     if (this.#filled) {
@@ -101,70 +124,68 @@ export class Sha256 {
       this.#block.set(bytes.subarray(0, take), this.#filled);
       this.#filled += take;
       offset = take;
-      if (this.#filled < 64) return this;
-      this.#compress(this.#block, 0);
+      if (this.#filled < 64) return;
+      compress(this.#state, this.#w, this.#block, 0);
       this.#filled = 0;
     }
-    for (; offset + 64 <= bytes.length; offset += 64) this.#compress(bytes, offset);
+    for (; offset + 64 <= bytes.length; offset += 64) compress(this.#state, this.#w, bytes, offset);
     if (offset < bytes.length) {
       this.#block.set(bytes.subarray(offset));
       this.#filled = bytes.length - offset;
     }
-    return this;
   }
 
   /** The hash of everything fed, hex-encoded. */
   digestHex(): string {
+    this.#flushText();
     const bits = this.#length * 8;
     const tail = new Uint8Array(((this.#filled + 8) >> 6 << 6) + 64 - this.#filled);
     tail[0] = 0x80;
     const view = new DataView(tail.buffer);
     view.setUint32(tail.length - 8, Math.floor(bits / 0x100000000));
     view.setUint32(tail.length - 4, bits >>> 0);
-    this.update(tail);
+    this.#feed(tail);
     let hex = "";
-    for (const word of this.#state) hex += word.toString(16).padStart(8, "0");
+    for (const word of this.#state) hex += (word >>> 0).toString(16).padStart(8, "0");
     return hex;
   }
+}
 
-  #compress(bytes: Uint8Array, at: number): void {
-    const w = this.#w;
-    for (let i = 0; i < 16; i++) {
-      const j = at + i * 4;
-      w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
-    }
-    for (let i = 16; i < 64; i++) {
-      const a = w[i - 15]!;
-      const b = w[i - 2]!;
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
-      w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
-    }
-    const s = this.#state;
-    let a = s[0]!, b = s[1]!, c = s[2]!, d = s[3]!, e = s[4]!, f = s[5]!, g = s[6]!, h = s[7]!;
-    for (let i = 0; i < 64; i++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g;
-      g = f;
-      f = e;
-      e = (d + t1) | 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) | 0;
-    }
-    s[0] = (s[0]! + a) | 0;
-    s[1] = (s[1]! + b) | 0;
-    s[2] = (s[2]! + c) | 0;
-    s[3] = (s[3]! + d) | 0;
-    s[4] = (s[4]! + e) | 0;
-    s[5] = (s[5]! + f) | 0;
-    s[6] = (s[6]! + g) | 0;
-    s[7] = (s[7]! + h) | 0;
+function compress(s: Int32Array, w: Int32Array, bytes: Uint8Array, at: number): void {
+  for (let i = 0; i < 16; i++) {
+    const j = at + i * 4;
+    w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
   }
+  for (let i = 16; i < 64; i++) {
+    const a = w[i - 15]!;
+    const b = w[i - 2]!;
+    const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+    const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+    w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
+  }
+  let a = s[0]!, b = s[1]!, c = s[2]!, d = s[3]!, e = s[4]!, f = s[5]!, g = s[6]!, h = s[7]!;
+  for (let i = 0; i < 64; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  s[0] = (s[0]! + a) | 0;
+  s[1] = (s[1]! + b) | 0;
+  s[2] = (s[2]! + c) | 0;
+  s[3] = (s[3]! + d) | 0;
+  s[4] = (s[4]! + e) | 0;
+  s[5] = (s[5]! + f) | 0;
+  s[6] = (s[6]! + g) | 0;
+  s[7] = (s[7]! + h) | 0;
 }
 
 /** SHA-256 hex of a string (UTF-8) or bytes, synchronously. */
