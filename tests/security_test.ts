@@ -14,6 +14,7 @@ import { CacheStore } from "../lib/task/cache.ts";
 import { RestoreRejectedError } from "../lib/task/restore_policy.ts";
 import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { freePort, git, rigProcess, tempDir, writeFiles } from "./helpers.ts";
+import { TURBO_BIN, turboServer } from "./turbo_server.ts";
 
 const encoder = new TextEncoder();
 const HOOK = "#!/bin/sh\necho pwned > /tmp/rig-pwned\n";
@@ -226,79 +227,7 @@ Deno.test("restores keep executable bits only for build outputs and never setuid
   assert.equal((await Deno.stat(dir.join("dist/app/run.sh"))).mode! & 0o7777, 0o755);
 });
 
-/** turborepo-remote-cache (npm) on 127.0.0.1 with signatures on, local storage in `dir`. */
-async function turboServer(dir: string, signatureKey: string) {
-  const bin = ["turborepo-remote-cache"].find((name) => which(name));
-  if (!bin) return undefined;
-  const port = freePort();
-  const child = new Deno.Command(which(bin)!, {
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      STORAGE_PROVIDER: "local",
-      STORAGE_PATH: dir,
-      STORAGE_PATH_USE_TMP_FOLDER: "false",
-      TURBO_TOKEN: "turbo-token",
-      TURBO_REMOTE_CACHE_SIGNATURE_KEY: signatureKey,
-      LOG_LEVEL: "warn",
-      NODE_ENV: "production",
-    },
-    clearEnv: true,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(`${url}/v8/artifacts/status`, {
-      headers: { authorization: "Bearer turbo-token" },
-    }).then((r) => (r.body?.cancel(), true), () => false);
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    async get(key: string) {
-      const r = await fetch(`${url}/v8/artifacts/${key}?teamId=team_rig`, {
-        headers: { authorization: "Bearer turbo-token" },
-      });
-      return { status: r.status, tag: r.headers.get("x-artifact-tag"), body: await r.bytes() };
-    },
-    async put(key: string, body: Uint8Array, tag?: string) {
-      const headers: Record<string, string> = {
-        authorization: "Bearer turbo-token",
-        "content-type": "application/octet-stream",
-      };
-      if (tag) headers["x-artifact-tag"] = tag;
-      const r = await fetch(`${url}/v8/artifacts/${key}?teamId=team_rig`, {
-        method: "PUT",
-        headers,
-        body: body as BodyInit,
-      });
-      await r.body?.cancel();
-      assert.ok(r.ok, `PUT ${r.status}`);
-    },
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-    },
-  };
-}
-
-function which(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    const file = path.join(dir, name);
-    try {
-      if (Deno.statSync(file).isFile) return file;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
-}
-
-const TURBO_MISSING = which("turborepo-remote-cache") === undefined;
+const TURBO_MISSING = TURBO_BIN === undefined;
 if (TURBO_MISSING) {
   console.log("ignoring the remote cache attack test: turborepo-remote-cache is not installed");
 }
