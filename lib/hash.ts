@@ -3,6 +3,7 @@
  * file contents (see lib/sha256.ts for small synchronous hashes).
  */
 import type { Hash } from "node:crypto";
+import { Sha256 } from "./sha256.ts";
 
 const encoder = new TextEncoder();
 
@@ -29,10 +30,25 @@ let createHash: ((algorithm: string) => Hash) | undefined;
  * load it for every command, and a bundle hoists static imports to its top.)
  */
 export function nodeSha256(): Hash {
-  createHash ??= (globalThis as unknown as {
-    process: { getBuiltinModule(id: "node:crypto"): typeof import("node:crypto") };
-  }).process.getBuiltinModule("node:crypto").createHash;
+  const process = (globalThis as unknown as {
+    process?: { getBuiltinModule?(id: "node:crypto"): typeof import("node:crypto") };
+  }).process;
+  // A Deno without getBuiltinModule still hashes correctly, only more slowly.
+  createHash ??= process?.getBuiltinModule?.("node:crypto").createHash ?? portableHash;
   return createHash("sha256");
+}
+
+/** node:crypto's Hash interface (update, digest hex) over lib/sha256.ts, for runtimes without getBuiltinModule. */
+export function portableHash(): Hash {
+  const hash = new Sha256();
+  const adapter = {
+    update(data: string | Uint8Array) {
+      hash.update(data);
+      return adapter;
+    },
+    digest: () => hash.digestHex(),
+  };
+  return adapter as unknown as Hash;
 }
 
 /** SHA-256 of a file's content, streamed so large files do not fill memory. */

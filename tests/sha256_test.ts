@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Sha256, sha256Sync } from "../lib/sha256.ts";
+import { nodeSha256, portableHash } from "../lib/hash.ts";
 
 Deno.test("sha256Sync matches the FIPS 180-4 test vectors", () => {
   assert.equal(sha256Sync(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -32,4 +33,13 @@ Deno.test("Sha256 fed in pieces of every size agrees with node:crypto", () => {
   }
   const text = "päth\0ünïcode ✓ 漢字\0";
   assert.equal(sha256Sync(text), createHash("sha256").update(text).digest("hex"));
+});
+
+Deno.test("the portable hash answers like node:crypto's for what rig feeds it", () => {
+  const data = new TextEncoder().encode("line one\r\nline two\n".repeat(1000));
+  const portable = portableHash().update(data.subarray(0, 7)).update(data.subarray(7)).digest(
+    "hex",
+  );
+  assert.equal(portable, createHash("sha256").update(data).digest("hex"));
+  assert.equal(nodeSha256().update(data).digest("hex"), portable);
 });
