@@ -273,6 +273,7 @@ export async function ensureInstalled(
   opts: InstallOptions,
 ): Promise<InstallResult[]> {
   await finishInterrupted(project.root, opts);
+  installsInFlight.clear();
   const limit = Math.max(1, Math.min(2, navigator.hardwareConcurrency ?? 2));
   const results: InstallResult[] = new Array(components.length);
   const errors: unknown[] = [];
@@ -541,7 +542,8 @@ async function installNode(
       component: component.name,
     }).then(() => {});
     installsInFlight.set(key, pending);
-    pending.finally(() => installsInFlight.delete(key)).catch(() => {});
+    // A failed install is retried by the next member; a finished one serves them all.
+    pending.catch(() => installsInFlight.delete(key));
   }
   await pending;
   await recordNode(project, component, { env: opts.env, started });
@@ -576,7 +578,7 @@ export async function recordNode(
   await writeJsonAtomic(stateFile(project.root, component.name), state);
 }
 
-/** Concurrent installs of one workspace root, so members install it once. */
+/** Installs of workspace roots during one `ensureInstalled`, so members install a root once. */
 const installsInFlight = new Map<string, Promise<void>>();
 
 /** What a manager wrote into node_modules (its marker file's hash); null when absent. */

@@ -295,3 +295,46 @@ Deno.test({
     assert.equal(await git(dir.path, "status", "--porcelain"), "");
   },
 });
+
+Deno.test({
+  name: "npm workspace members install once, at the workspace root, from its one lockfile",
+  ignore: !which("npm", env),
+  async fn() {
+    await using dir = await tempDir();
+    const source = path.join(FIXTURES, "npm-workspace");
+    const copy = async (from: string, to: string) => {
+      await Deno.mkdir(to, { recursive: true });
+      for await (const entry of Deno.readDir(from)) {
+        if (entry.isDirectory) await copy(path.join(from, entry.name), path.join(to, entry.name));
+        else await Deno.copyFile(path.join(from, entry.name), path.join(to, entry.name));
+      }
+    };
+    await copy(source, dir.path);
+    await Deno.mkdir(dir.join("vendor"));
+    await Deno.copyFile(
+      path.join(FIXTURES, "vendor", "tiny-dep-1.0.0.tgz"),
+      dir.join("vendor", "tiny-dep-1.0.0.tgz"),
+    );
+    await dir.write({ ".gitignore": "node_modules/\n.rig/\n" });
+    await git(dir.path, "init", "-q");
+    await git(dir.path, "add", "-A");
+    await git(dir.path, "commit", "-qm", "fixture");
+    const before = await treeHashes(dir.path);
+    const result = await rigProcess(["-C", dir.path, "-v", "install"]);
+    const output = result.stdout + result.stderr;
+    assert.equal(result.code, 0, output);
+    for (const member of ["a", "b", "c"]) {
+      assert.match(
+        output,
+        new RegExp(`install ${member}\\s+npm: .*installed at the workspace root \\.`),
+      );
+    }
+    // One `npm ci` ran: npm reports what it added once.
+    assert.equal(output.match(/│ added \d+ packages?/g)?.length, 1, output);
+    await Deno.stat(dir.join("node_modules", "tiny-dep", "index.js"));
+    assert.deepEqual(await treeHashes(dir.path), before);
+    const again = await rigProcess(["-C", dir.path, "install"]);
+    assert.equal(again.code, 0);
+    assert.equal(again.stdout.concat(again.stderr).match(/install [abc]\s+up to date/g)?.length, 3);
+  },
+});
