@@ -20,7 +20,7 @@ import {
   type Requirement,
   specifiersDisjoint,
 } from "../python/requirements.ts";
-import { beginJournal, endJournal, noteChild } from "./install_journal.ts";
+import { beginJournal, endJournal, noteChild, rollBackAfter } from "./install_journal.ts";
 import { type InstallOptions, recordPython, userCacheDir } from "./install.ts";
 import { installManaged, managedVenvDir } from "./python_managed.ts";
 import { posixRelative } from "../fs.ts";
@@ -222,7 +222,6 @@ export async function addManaged(
   } catch (error) {
     step.fail();
     if (journalStarted) {
-      const { rollBackAfter } = await import("./add_packages.ts");
       await rollBackAfter(project, error, opts);
     }
     throw error;

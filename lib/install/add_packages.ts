@@ -36,8 +36,7 @@ import {
   endJournal,
   finishInterrupted,
   noteChild,
-  readJournal,
-  rollback,
+  rollBackAfter,
 } from "./install_journal.ts";
 import {
   type InstallOptions,
@@ -329,27 +328,6 @@ async function addPython(
     step.fail();
     if (journalStarted) await rollBackAfter(project, error, opts);
     throw error;
-  }
-}
-
-/** Rolls back from the journal after a failed or interrupted add, saying what it restored. */
-export async function rollBackAfter(
-  project: Project,
-  error: unknown,
-  opts: InstallOptions,
-): Promise<void> {
-  const journal = readJournal(project.root);
-  if (!journal) return;
-  const what = error instanceof InterruptedError ? "Interrupted" : "Install failed";
-  opts.ui.warn(`${what}; rolling back ${journal.component}`);
-  try {
-    const notes = await rollback(project.root, journal, { env: opts.env, ui: opts.ui });
-    opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
-  } catch (rollbackError) {
-    opts.ui.warn(
-      `Rollback did not finish: ${(rollbackError as Error).message.split("\n")[0]}`,
-      "Run rig install again to finish it (the journal is kept in .rig/install/journal.json)",
-    );
   }
 }
 

@@ -233,7 +233,7 @@ async function diagnosePython(
 ): Promise<Finding> {
   const { checkVenv } = await import("../python/venv.ts");
   const { managedBlocker, managerOf } = await import("./python_managed.ts");
-  const { userCacheDir } = await import("./install.ts");
+  const { emptyPlanError, userCacheDir } = await import("./install.ts");
   const base = { area: "component" as const, name: component.name };
   // The blockers rig install would stop at, found by the same check and said the same way.
   let manager = "pip";
@@ -242,7 +242,7 @@ async function diagnosePython(
     const blocker = await managedBlocker(project, component, {
       ...opts,
       cacheDir: userCacheDir(opts.env),
-    });
+    }) ?? emptyPlanError(project, component);
     if (blocker) {
       return { ...base, severity: "error", detail: blocker.message, fix: blocker.hint };
     }

@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import { ensureRigDir, userCacheDir } from "../cache_paths.ts";
-import { RigError } from "../errors.ts";
+import { InterruptedError, RigError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";
 import type { Ui } from "../ui.ts";
 import { installedDistributions, venvLayout } from "../python/venv.ts";
@@ -244,5 +244,26 @@ function readOrNull(file: string): string | null {
     return Deno.readTextFileSync(file);
   } catch {
     return null;
+  }
+}
+
+/** Rolls back from the journal after a failed or interrupted add, saying what it restored. */
+export async function rollBackAfter(
+  project: { root: string },
+  error: unknown,
+  opts: JournalOptions,
+): Promise<void> {
+  const journal = readJournal(project.root);
+  if (!journal) return;
+  const what = error instanceof InterruptedError ? "Interrupted" : "Install failed";
+  opts.ui.warn(`${what}; rolling back ${journal.component}`);
+  try {
+    const notes = await rollback(project.root, journal, { env: opts.env, ui: opts.ui });
+    opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
+  } catch (rollbackError) {
+    opts.ui.warn(
+      `Rollback did not finish: ${(rollbackError as Error).message.split("\n")[0]}`,
+      "Run rig install again to finish it (the journal is kept in .rig/install/journal.json)",
+    );
   }
 }

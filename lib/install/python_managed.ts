@@ -82,7 +82,7 @@ async function uvInterpreter(
   }
 }
 
-/** What a managed install would stop at, or undefined (the check `rig doctor` shares). */
+/** What a uv or Poetry install would stop at, or undefined (the check `rig doctor` shares). */
 export async function managedBlocker(
   project: Project,
   component: Component,
@@ -108,8 +108,8 @@ export async function managedBlocker(
       signal: opts.signal,
     });
   }
-  const { emptyPlanError } = await import("./install.ts");
-  return emptyPlanError(project, component);
+  // pip-managed components: install.ts's emptyPlanError (doctor asks it too).
+  return undefined;
 }
 
 /** Installs a uv or Poetry component (for a uv workspace: every member at once). */
