@@ -310,6 +310,11 @@ async function buildComponent(
       ? [appBuildCommand(project, component)!.join(" "), `output ${appOutputOf(component).dir}/`]
       : []),
   ];
+  if (options.plan.npm || options.plan.app) {
+    // node_modules' state is part of the key: install first (a no-op when up to date), so the
+    // first build and the next one agree on it instead of "missing" before, "installed" after.
+    await ensureInstalled(project, [component], { env: options.env, ui, signal: options.signal });
+  }
   const { tools } = await options.tasks.tools(component);
   const task = buildKey(options.tasks, component, { inputs: options.inputs, recipe, tools });
   const { key } = task;
