@@ -338,3 +338,36 @@ Deno.test({
     assert.equal(again.stdout.concat(again.stderr).match(/install [abc]\s+up to date/g)?.length, 3);
   },
 });
+
+Deno.test({
+  name:
+    "rig install PKG adds a package with the component's own manager and keeps its lockfile kind",
+  ignore: !which("pnpm", env),
+  async fn() {
+    await using dir = await tempDir();
+    const app = await fixture(dir, "pnpm");
+    await dir.write({
+      "src/extra/package.json": JSON.stringify({ name: "extra-dep", version: "2.0.0" }),
+    });
+    const packed = await new Deno.Command("npm", {
+      args: ["pack", "--silent", "--pack-destination", path.join(app, "vendor")],
+      cwd: dir.join("src", "extra"),
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(packed.success, new TextDecoder().decode(packed.stderr));
+    const result = await rigProcess([
+      "-C",
+      dir.path,
+      "install",
+      "--app",
+      "--dev",
+      "file:./vendor/extra-dep-2.0.0.tgz",
+    ]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const pkg = JSON.parse(await Deno.readTextFile(path.join(app, "package.json")));
+    assert.ok(pkg.devDependencies["extra-dep"], JSON.stringify(pkg));
+    assert.match(await Deno.readTextFile(path.join(app, "pnpm-lock.yaml")), /extra-dep/);
+    await assert.rejects(() => Deno.stat(path.join(app, "package-lock.json")));
+  },
+});
