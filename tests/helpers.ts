@@ -245,3 +245,20 @@ export function processesMentioning(text: string): number[] {
   }
   return found;
 }
+
+/** A git repository of small npm packages (npm pack is rig's quickest real build). */
+export async function npmProject(root: string, libs: string[], rigToml = ""): Promise<void> {
+  const files: Record<string, string> = { "rig.toml": `[project]\nname = "fx"\n${rigToml}` };
+  for (const lib of libs) {
+    files[`libs/${lib}/package.json`] = JSON.stringify({
+      name: lib,
+      version: "1.0.0",
+      main: "index.js",
+    });
+    files[`libs/${lib}/index.js`] = `module.exports = ${JSON.stringify(lib)};\n`;
+  }
+  await writeFiles(root, files);
+  await git(root, "init", "-q", "-b", "main");
+  await git(root, "add", "-A");
+  await git(root, "commit", "-qm", "init");
+}

@@ -13,7 +13,7 @@ import { recordChecksum, type TaskRecord } from "../lib/task/cache_record.ts";
 import { CacheStore } from "../lib/task/cache.ts";
 import { RestoreRejectedError } from "../lib/task/restore_policy.ts";
 import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
-import { freePort, git, rigProcess, tempDir, writeFiles } from "./helpers.ts";
+import { freePort, git, npmProject, rigProcess, tempDir, writeFiles } from "./helpers.ts";
 import { TURBO_BIN, turboServer } from "./turbo_server.ts";
 
 const encoder = new TextEncoder();
@@ -21,23 +21,6 @@ const HOOK = "#!/bin/sh\necho pwned > /tmp/rig-pwned\n";
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** A git repository of small npm packages (npm pack is rig's quickest real build). */
-async function npmProject(root: string, libs: string[], rigToml = ""): Promise<void> {
-  const files: Record<string, string> = { "rig.toml": `[project]\nname = "fx"\n${rigToml}` };
-  for (const lib of libs) {
-    files[`libs/${lib}/package.json`] = JSON.stringify({
-      name: lib,
-      version: "1.0.0",
-      main: "index.js",
-    });
-    files[`libs/${lib}/index.js`] = `module.exports = ${JSON.stringify(lib)};\n`;
-  }
-  await writeFiles(root, files);
-  await git(root, "init", "-q", "-b", "main");
-  await git(root, "add", "-A");
-  await git(root, "commit", "-qm", "init");
 }
 
 /** Every file, folder and link below root (except .rig/ and dist/) with its bytes' hash and mode. */

@@ -5,31 +5,20 @@
  * without building anything.
  */
 import assert from "node:assert/strict";
-import { git, rigProcess, tempDir, writeFiles } from "../helpers.ts";
+import { npmProject, rigProcess, tempDir } from "../helpers.ts";
 import { TURBO_BIN, turboServer } from "../turbo_server.ts";
 
 if (!TURBO_BIN) {
   console.log("ignoring the remote cache build test: turborepo-remote-cache is not installed");
 }
 
-/** A git repository of two small npm packages (npm pack is rig's quickest real build). */
+/** Two small npm packages sharing a remote cache (npm pack is rig's quickest real build). */
 async function checkout(root: string, remote: string): Promise<void> {
-  const files: Record<string, string> = {
-    "rig.toml": '[project]\nname = "shared"\n' +
-      `remote_cache = { url = "${remote}", team = "team_rig", token_env = "TEST_TURBO_TOKEN" }\n`,
-  };
-  for (const lib of ["alpha", "beta"]) {
-    files[`libs/${lib}/package.json`] = JSON.stringify({
-      name: lib,
-      version: "1.0.0",
-      main: "index.js",
-    });
-    files[`libs/${lib}/index.js`] = `module.exports = ${JSON.stringify(lib)};\n`;
-  }
-  await writeFiles(root, files);
-  await git(root, "init", "-q", "-b", "main");
-  await git(root, "add", "-A");
-  await git(root, "commit", "-qm", "init");
+  await npmProject(
+    root,
+    ["alpha", "beta"],
+    `remote_cache = { url = "${remote}", team = "team_rig", token_env = "TEST_TURBO_TOKEN" }\n`,
+  );
 }
 
 Deno.test({
