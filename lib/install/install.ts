@@ -159,7 +159,7 @@ export async function fingerprint(
     const info = detectManager(component.dir, opts.root);
     if (info.manager === "pip") {
       const plan = pythonPlan(component, opts.root);
-      for (const file of plan.inputs) inputs[rel(file)] = await sha256File(file);
+      for (const file of plan.inputs) inputs[rel(file)] = await hashInput(file);
       inputs["(plan)"] = planArgs(plan).join(" ");
     } else {
       // The lock, every pyproject it covers and the Python pins.
@@ -173,11 +173,11 @@ export async function fingerprint(
     if (opts.venv) {
       const cfg = readPyvenvCfg(opts.venv.dir);
       inputs["(interpreter)"] = `${cfg.home ?? ""} ${cfg.version ?? cfg.version_info ?? ""}`;
-      inputs["(venv)"] = await sha256File(path.join(opts.venv.dir, "pyvenv.cfg"));
+      inputs["(venv)"] = await hashInput(path.join(opts.venv.dir, "pyvenv.cfg"));
     }
   } else {
     const tc = detectToolchain(component.dir, opts.root);
-    for (const file of installInputs(component.dir, tc)) inputs[rel(file)] = await sha256File(file);
+    for (const file of installInputs(component.dir, tc)) inputs[rel(file)] = await hashInput(file);
     inputs["(install)"] = `${tc.manager} in ${rel(tc.installDir) || "."}`;
   }
   const sorted = Object.keys(inputs).sort().map((k) => `${k}\0${inputs[k]}`).join("\n");
@@ -595,9 +595,19 @@ export async function nodeModulesHash(tc: Toolchain): Promise<string | null> {
   }
 }
 
+/**
+ * SHA-256 of an install input. Manifests and lock files are small: Web Crypto over the
+ * bytes spares the no-change path the cost of loading node:crypto (sha256File streams).
+ */
+async function hashInput(file: string): Promise<string> {
+  const info = await Deno.stat(file);
+  if (info.size > 8 * 1024 * 1024) return await sha256File(file);
+  return await sha256Hex(await Deno.readFile(file));
+}
+
 async function hashIfExists(file: string): Promise<string | null> {
   try {
-    return await sha256File(file);
+    return await hashInput(file);
   } catch {
     return null;
   }

@@ -6,8 +6,8 @@
  * when they are not on PATH.
  */
 import * as path from "node:path";
-import { readPyproject, tomlTable } from "./pyproject.ts";
-import { isDir, isFile } from "../fs.ts";
+import { parsePyproject, tomlTable } from "./pyproject.ts";
+import { isDir, isFile, posixRelative } from "../fs.ts";
 import { EnvironmentError, ProcessError } from "../errors.ts";
 import { lockFile, withLock } from "../lock.ts";
 import { run, runChecked, which } from "../proc.ts";
@@ -41,8 +41,23 @@ export interface ManagerInfo {
 
 /** Parsed pyproject.toml of a folder (undefined when absent; ConfigError when malformed). */
 export function readPyprojectData(dir: string, root?: string): Record<string, unknown> | undefined {
-  return readPyproject(dir, { root: root ?? path.dirname(dir) });
+  // One command asks for the same few files many times (workspace, manager, fingerprint):
+  // reading is cheap, parsing is not, so the parse is kept while the text is the same.
+  const file = path.join(dir, "pyproject.toml");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const hit = parsedPyprojects.get(file);
+  if (hit?.text === text) return hit.data;
+  const data = parsePyproject(text, posixRelative(root ?? path.dirname(dir), file));
+  parsedPyprojects.set(file, { text, data });
+  return data;
 }
+
+const parsedPyprojects = new Map<string, { text: string; data: Record<string, unknown> }>();
 
 /** The uv workspace `dir` belongs to, searching `dir` and its parents up to `root`. */
 export function findUvWorkspace(dir: string, root: string): UvWorkspace | undefined {
