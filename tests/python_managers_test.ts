@@ -70,7 +70,8 @@ Deno.test("uv workspace members share the root lock and their workspace sources 
 Deno.test("rig info's project model: workspace members use the root .venv and depend on their sources", async () => {
   const project = await loadProject(FULLSTACK);
   const byName = Object.fromEntries(project.components.map((c) => [c.name, c]));
-  assert.deepEqual(Object.keys(byName).sort(), ["backend", "notes-core"]);
+  // (frontend/, a node component, sits beside them.)
+  assert.ok(byName.backend && byName["notes-core"], Object.keys(byName).join());
   assert.deepEqual(byName.backend!.dependsOn, ["notes-core"]);
   assert.equal(byName.backend!.venv, "../.venv");
   assert.equal(byName["notes-core"]!.venv, "../../.venv");
