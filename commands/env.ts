@@ -7,12 +7,19 @@ import {
   generateEnvFile,
   hasTemplates,
   inspectEnvironment,
+  isWarning,
   maskedValue,
   requireTemplates,
   validateEnvName,
   writeDefaultTemplates,
 } from "../lib/env/env_config.ts";
 import { formatType } from "../lib/env/env_file.ts";
+import {
+  configFiles,
+  ensureEnvFromExample,
+  evaluateFiles,
+  EXAMPLE_FILES,
+} from "../lib/env/sources.ts";
 import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
 import { type Project } from "../lib/project/project.ts";
 import { loadProject } from "../lib/project/load_project.ts";
@@ -116,6 +123,9 @@ async function generateCommand(
 ): Promise<number> {
   const ui = ctx.ui;
   let wroteTemplates: string[] = [];
+  if (!(await hasTemplates(project)) && await hasConfigFiles(project.root, name)) {
+    return await generateFromFiles(ctx, project, name);
+  }
   if (!(await hasTemplates(project))) {
     const dir = path.relative(project.root, configDir(project)) || ".";
     if (!(await ctx.confirm(`No environment templates in "${dir}". Write rig's defaults there?`))) {
@@ -194,13 +204,53 @@ async function generateCommand(
   return 0;
 }
 
+async function hasConfigFiles(root: string, name: string): Promise<boolean> {
+  for (const file of configFiles(root, name)) {
+    if (await Deno.stat(file.file).then((s) => s.isFile, () => false)) return true;
+  }
+  return false;
+}
+
+/** Without templates, `generate` only creates an untracked .env from the example. */
+async function generateFromFiles(ctx: Context, project: Project, name: string): Promise<number> {
+  const ui = ctx.ui;
+  const copy = await ensureEnvFromExample(project.root, { env: ctx.env });
+  const config = await evaluateFiles(project.root, { name, processEnv: ctx.env });
+  if (copy.created) {
+    ui.success(`Created .env (mode 600) from ${copy.from}: an untracked file, edit its values`);
+    if (copy.ignored === false) {
+      ui.warn(".env is not git-ignored", "Add .env to .gitignore so its secrets stay local");
+    }
+  } else {
+    ui.success(
+      `Nothing to generate: no templates in ${
+        path.relative(project.root, configDir(project)) || "."
+      }/, rig reads ${config.read.join(" > ")} unchanged`,
+    );
+  }
+  if (ctx.flags.json) {
+    ui.result({
+      ok: true,
+      environment: name,
+      file: config.file,
+      sources: config.read,
+      created: copy.created !== undefined,
+      createdFrom: copy.from ?? null,
+      added: [],
+      regenerated: [],
+      templatesWritten: [],
+      gitignoreUpdated: false,
+    });
+  }
+  return 0;
+}
+
 async function checkCommand(ctx: Context, project: Project, name: string): Promise<number> {
   const ui = ctx.ui;
   const report = await inspectEnvironment(project, { name, processEnv: ctx.env });
   ui.addRedaction(report.mask);
-  const blocking = report.problems.filter((p) => p.kind !== "unknown");
-  const unknown = report.problems.filter((p) => p.kind === "unknown");
-  for (const problem of unknown) {
+  const blocking = report.problems.filter((p) => !isWarning(p));
+  for (const problem of report.warnings) {
     ui.warn(problem.message, problem.fix);
   }
   if (ctx.flags.json) {
@@ -209,14 +259,14 @@ async function checkCommand(ctx: Context, project: Project, name: string): Promi
       environment: name,
       file: report.file,
       exists: report.fileExists,
-      templates: report.templates.files,
+      templates: report.mode === "templates" ? report.templates.files : [],
+      sources: report.read,
       keys: keyDocuments(report, false),
       problems: report.problems,
     });
     return blocking.length ? 3 : 0;
   }
-  const where = `${report.displayFile}${report.fileExists ? "" : " (not generated yet)"}`;
-  ui.print(`Environment "${name}": ${where} from ${report.templates.files.join(" + ")}`);
+  ui.print(`Environment "${name}": ${describeReport(report)}`);
   for (const problem of blocking) {
     ui.print(`${ui.style("red", "✗")} ${problem.key}: ${problem.message}`);
     if (problem.description) ui.print(`    ${ui.style("dim", problem.description)}`);
@@ -230,7 +280,13 @@ async function checkCommand(ctx: Context, project: Project, name: string): Promi
       `Fix the keys above, then run: rig env check${envFlag(name)}`,
     );
   }
-  ui.success(`All ${report.templateKeys.size} keys of "${name}" are set and valid`);
+  ui.success(
+    report.mode === "templates"
+      ? `All ${report.templateKeys.size} keys of "${name}" are set and valid`
+      : `All ${report.keys.length} keys of "${name}" are set${
+        report.warnings.length ? ` (${report.warnings.length} warnings above)` : ""
+      }`,
+  );
   return 0;
 }
 
@@ -257,17 +313,17 @@ async function showCommand(
       environment: name,
       file: report.file,
       exists: report.fileExists,
-      templates: report.templates.files,
+      templates: report.mode === "templates" ? report.templates.files : [],
+      sources: report.read,
       revealed: reveal,
       keys: documents,
     });
     return 0;
   }
-  ui.print(
-    `Environment "${name}": ${report.displayFile}${
-      report.fileExists ? "" : ` (not generated yet: run rig env generate${envFlag(name)})`
-    }`,
-  );
+  ui.print(`Environment "${name}": ${describeReport(report)}`);
+  for (const problem of report.problems.filter((p) => p.kind === "placeholder")) {
+    ui.warn(problem.message, problem.fix);
+  }
   ui.print(
     ui.table(
       ["KEY", "VALUE", "SOURCE", "DESCRIPTION"],
@@ -279,8 +335,29 @@ async function showCommand(
       ]),
     ),
   );
-  ui.print(ui.style("dim", "Precedence: environment > .env file > template"));
+  ui.print(
+    ui.style(
+      "dim",
+      report.mode === "templates"
+        ? "Precedence: environment > .env file > template"
+        : `Precedence: environment > ${report.read.join(" > ")}`,
+    ),
+  );
   return 0;
+}
+
+function describeReport(report: EnvReport): string {
+  if (report.mode === "files") {
+    const example = report.read.find((f) => EXAMPLE_FILES.includes(f));
+    const missing = report.fileExists || !example
+      ? ""
+      : ` (no .env yet: rig run creates it from ${example})`;
+    return `${report.read.join(" > ")}${missing} (no templates)`;
+  }
+  const where = `${report.displayFile}${
+    report.fileExists ? "" : ` (not generated yet: run rig env generate${envFlag(report.name)})`
+  }`;
+  return `${where} from ${report.templates.files.join(" + ")}`;
 }
 
 function keyDocuments(report: EnvReport, reveal: boolean) {
@@ -292,6 +369,7 @@ function keyDocuments(report: EnvReport, reveal: boolean) {
       value: reveal ? report.values[key] ?? "" : maskedValue(report, key),
       secret: report.secretKeys.has(key),
       missing: missing.has(key),
+      placeholder: report.problems.some((p) => p.kind === "placeholder" && p.key === key),
       source: describeSource(report.sources[key]!),
       description: report.descriptions[key] ?? "",
       type: template?.type ? formatType(template.type) : null,

@@ -10,8 +10,8 @@ export const run: Command = {
   usage: ["run [--env NAME] [--db URL] [--host HOST] [--port PORT] [options]"],
   description: "Gets the project ready and starts it, skipping every step that is already done: " +
     "loads (or generates) the .env of the environment, installs what changed, creates the " +
-    "database (SQLite folder, or the PostgreSQL database on a running server), applies Alembic " +
-    "migrations (a SQLite file is backed up first and restored when an upgrade fails), then " +
+    "database (SQLite folder, or the PostgreSQL database on a running server; from DATABASE_URL " +
+    "or POSTGRES_*/DB_* parts), applies Alembic migrations (a SQLite file is backed up first and restored when an upgrade fails), runs the server's prestart steps, then " +
     "starts the server with uvicorn --reload plus every component that declares a dev command " +
     "in rig.toml, in dependency order. Output is prefixed with the component name. Ctrl-C stops " +
     "everything in reverse order, gracefully, then forcefully. Relative SQLite paths resolve " +
@@ -22,12 +22,20 @@ export const run: Command = {
       value: "NAME",
       description: "Environment to start (default development: .env from config/)",
     },
-    db: { type: "string", value: "URL", description: "Use this DATABASE_URL instead of .env's" },
+    db: {
+      type: "string",
+      value: "URL",
+      description: "Use this database instead of .env's DATABASE_URL or POSTGRES_* parts",
+    },
     host: { type: "string", value: "HOST", description: "Interface to bind (default .env HOST)" },
     port: { type: "string", value: "PORT", description: "Port to listen on (default .env PORT)" },
     "no-reload": { type: "boolean", description: "Do not restart the server on code changes" },
     "no-migrate": { type: "boolean", description: "Do not apply Alembic migrations" },
     "no-install": { type: "boolean", description: "Do not check or install dependencies" },
+    "no-prestart": {
+      type: "boolean",
+      description: "Do not run the server's prestart steps (rig.toml prestart)",
+    },
   },
   examples: [
     "rig run",
@@ -51,6 +59,7 @@ export const run: Command = {
       reload: !flags["no-reload"],
       migrate: !flags["no-migrate"],
       install: !flags["no-install"],
+      prestart: !flags["no-prestart"],
     });
   },
 };

@@ -191,3 +191,53 @@ export function findGitDir(root: string): string | undefined {
     if (path.dirname(dir) === dir) return undefined;
   }
 }
+
+/**
+ * Which of `files` (absolute paths) git tracks; empty outside a repository or
+ * without git. rig asks before it writes a file as a side effect, because it
+ * never changes a tracked file unless told to.
+ */
+export async function trackedFiles(
+  dir: string,
+  files: string[],
+  options: GitOptions,
+): Promise<Set<string>> {
+  const tracked = new Set<string>();
+  if (files.length === 0) return tracked;
+  try {
+    // Without --full-name the names come back relative to `dir`, whatever symlinks lead there.
+    const result = await git(dir, [
+      "ls-files",
+      "-z",
+      "--",
+      ...files.map((f) => path.relative(dir, f)),
+    ], options);
+    if (!result.success) return tracked;
+    for (const name of splitZ(result.stdout)) tracked.add(path.resolve(dir, name));
+  } catch {
+    // No git on this machine: nothing is tracked as far as rig can tell.
+  }
+  return tracked;
+}
+
+/**
+ * Whether git ignores `relative` (a path under `root`): undefined outside a
+ * repository or without git, so callers can fall back to reading .gitignore.
+ */
+export async function gitCheckIgnore(
+  root: string,
+  relative: string,
+  options: GitOptions,
+): Promise<boolean | undefined> {
+  try {
+    const inside = await git(root, ["rev-parse", "--is-inside-work-tree"], options);
+    if (!inside.success || inside.stdout.trim() !== "true") return undefined;
+    const check = await git(root, ["check-ignore", "-q", "--", relative], options);
+    if (check.code === 0) return true;
+    if (check.code === 1) return false;
+    return undefined;
+  } catch {
+    // No git on this machine.
+    return undefined;
+  }
+}

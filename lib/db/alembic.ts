@@ -62,6 +62,46 @@ export class MigrationError extends RigError {
   }
 }
 
+/**
+ * The folder holding the component's alembic.ini: its own folder, else the
+ * nearest parent up to the project root (a repository-root alembic.ini).
+ */
+export function findAlembicDir(componentDir: string, root: string): string | undefined {
+  let dir = path.resolve(componentDir);
+  const top = path.resolve(root);
+  while (true) {
+    if (hasAlembic(dir)) return dir;
+    if (dir === top || !dir.startsWith(top + path.sep)) return undefined;
+    dir = path.dirname(dir);
+  }
+}
+
+/** The migration environment script (`<script_location>/env.py`), relative to `dir`. */
+export function envPyPath(dir: string): string {
+  try {
+    const ini = Deno.readTextFileSync(path.join(dir, "alembic.ini"));
+    const location = ini.match(/^\s*script_location\s*=\s*(.+?)\s*$/m)?.[1];
+    if (location) {
+      const resolved = path.resolve(dir, location.replace("%(here)s", dir));
+      return path.join(path.relative(dir, resolved) || ".", "env.py");
+    }
+  } catch {
+    // No readable alembic.ini: name the conventional place.
+  }
+  return path.join("migrations", "env.py");
+}
+
+/** A command that runs Alembic from `dir`: the venv's `alembic` script, else `python -m alembic`. */
+export function alembicCommand(dir: string, python: string): string {
+  const script = path.join(path.dirname(python), "alembic");
+  const shown = (file: string) => {
+    const relative = path.relative(dir, file);
+    return relative.split(path.sep).filter((p) => p === "..").length > 2 ? file : relative;
+  };
+  if (exists(script)) return shown(script);
+  return `${shown(python)} -m alembic`;
+}
+
 /** True when the folder holds an alembic.ini. */
 export function hasAlembic(dir: string): boolean {
   try {
@@ -217,7 +257,10 @@ export function parseRevisions(output: string): string[] {
 }
 
 /** Throws when the scripts have several heads, listing them and the merge command. */
-export function requireSingleHead(heads: string[], options: { dir: string; root?: string }): void {
+export function requireSingleHead(
+  heads: string[],
+  options: { dir: string; root?: string; python?: string },
+): void {
   if (heads.length <= 1) return;
   const where = options.root ? path.relative(options.root, options.dir) || "." : options.dir;
   const list = heads.map((h) => `"${h}"`).join(", ");
@@ -225,7 +268,9 @@ export function requireSingleHead(heads: string[], options: { dir: string; root?
     `Alembic migrations in "${where}" have ${heads.length} heads: ${list}`,
     undefined,
     "",
-    `Merge them into one: cd ${where} && alembic merge -m "merge heads" ${heads.join(" ")}`,
+    `Merge them into one: cd ${where} && ${
+      options.python ? alembicCommand(options.dir, options.python) : "alembic"
+    } merge -m "merge heads" ${heads.join(" ")}`,
   );
 }
 
@@ -308,8 +353,9 @@ async function upgradeUnlocked(
     output,
     failed
       ? `Fix ${migrationFile(dir, failed.to) ?? `revision "${failed.to}"`} and run again; ` +
-        `inspect with: cd ${where} && alembic history --verbose`
-      : `Check alembic.ini and migrations/env.py; inspect with: cd ${where} && alembic history --verbose`,
+        `inspect with: cd ${where} && ${alembicCommand(dir, options.python)} history --verbose`
+      : `Check alembic.ini and ${path.join(where, envPyPath(dir))}; inspect with: cd ${where} && ` +
+        `${alembicCommand(dir, options.python)} history --verbose`,
   );
 }
 
@@ -348,7 +394,8 @@ async function alembic(dir: string, args: string[], options: AlembicOptions) {
       `"alembic ${args.join(" ")}" failed with exit code ${result.code}\n${output}`,
       undefined,
       result.stderr,
-      `Check alembic.ini and migrations/env.py in "${dir}"`,
+      `Check alembic.ini and ${envPyPath(dir)} in "${dir}" (it runs with the app's ` +
+        `environment); try: cd ${dir} && ${alembicCommand(dir, options.python)} ${args.join(" ")}`,
     );
   }
   return result;
@@ -356,12 +403,13 @@ async function alembic(dir: string, args: string[], options: AlembicOptions) {
 
 function migrationFile(dir: string, revision: string): string | undefined {
   try {
-    const versions = path.join(dir, "migrations", "versions");
+    const scripts = path.dirname(envPyPath(dir));
+    const versions = path.join(dir, scripts, "versions");
     for (const entry of Deno.readDirSync(versions)) {
       if (!entry.name.endsWith(".py")) continue;
       const text = Deno.readTextFileSync(path.join(versions, entry.name));
       if (new RegExp(`^revision\\s*(?::[^=]*)?=\\s*["']${revision}["']`, "m").test(text)) {
-        return `"${path.join("migrations", "versions", entry.name)}"`;
+        return `"${path.join(scripts, "versions", entry.name)}"`;
       }
     }
   } catch {

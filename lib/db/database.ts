@@ -158,6 +158,24 @@ export function withDatabaseName(db: DatabaseConfig, name: string): string {
   return `${authority}/${encodeURIComponent(name)}${suffix}`;
 }
 
+/** Where a database setting came from, so errors name the variables to fix. */
+export interface DatabaseOrigin {
+  /** `DATABASE_URL (.env line 3)`, `POSTGRES_SERVER, POSTGRES_PORT, … (.env)`, `--db`. */
+  label: string;
+  /** The variables that say where the server is. */
+  hostVars: string[];
+  /** The variables that hold the login. */
+  loginVars: string[];
+  /** Where they are set: `.env line 3`, `the environment`, `the command line`. */
+  where: string;
+  /** The password is a placeholder such as `changethis`. */
+  placeholderPassword?: boolean;
+  /** The variable holding the password (parts only). */
+  passwordVar?: string;
+}
+
+const DB_FLAG = "rig run --db postgresql://USER:PASSWORD@HOST:PORT/NAME";
+
 /** How database operations reach PostgreSQL. */
 export interface DatabaseOptions {
   /** A Python with psycopg (3) or psycopg2, normally the server's venv python. */
@@ -167,6 +185,8 @@ export interface DatabaseOptions {
   signal?: AbortSignal;
   /** Seconds to wait for a connection (default 5). */
   connectTimeout?: number;
+  /** Where the settings came from (default: DATABASE_URL). */
+  origin?: DatabaseOrigin;
 }
 
 /** What preparing a database did. */
@@ -295,21 +315,31 @@ async function postgres(
   const port = db.port ?? 5432;
   const timeout = options.connectTimeout ?? 5;
   if (!host.startsWith("/") && !(await canConnect(host, port, timeout * 1000))) {
-    throw notAnswering(db);
+    throw notAnswering(db, undefined, options.origin);
   }
   let answer: PgAnswer | undefined;
   if (options.python) answer = await viaPython(db, action, options);
   answer ??= await viaPsql(db, action, options);
   if (!answer.ok) {
     const detail = maskPassword(answer.error ?? "unknown error", db);
-    if (answer.problem === "connect") throw notAnswering(db, detail);
+    if (answer.problem === "connect") throw notAnswering(db, detail, options.origin);
     if (answer.problem === "auth") {
+      const origin = options.origin;
+      const login = origin ? origin.loginVars.join(" and ") : "DATABASE_URL";
+      const placeholder = origin?.placeholderPassword
+        ? `; ${origin.passwordVar ?? "the password"} is still a placeholder value (${origin.where})`
+        : "";
+      const fix = origin?.passwordVar
+        ? `export ${origin.passwordVar}=<the real password> (or set it in ${
+          origin.where.replace(/ line \d+$/, "")
+        })`
+        : `fix the user and password in ${login}${origin ? ` (${origin.where})` : " (.env)"}`;
       throw new EnvironmentError(
-        `PostgreSQL at "${hostPort(db)}" refused the login of user "${
-          db.user ?? "(default)"
-        }": ${detail}`,
-        `Fix the user and password in DATABASE_URL (.env), or create the role: ` +
-          `createuser -h ${host} -p ${port} --pwprompt ${db.user ?? "USER"}`,
+        `PostgreSQL at "${hostPort(db)}" refused the login of user "${db.user ?? "(default)"}"${
+          origin ? ` from ${origin.label}` : ""
+        }: ${detail}${placeholder}`,
+        `${fix[0]!.toUpperCase()}${fix.slice(1)}, or use another database: ${DB_FLAG}; ` +
+          `or create the role: createuser -h ${host} -p ${port} --pwprompt ${db.user ?? "USER"}`,
       );
     }
     throw new RigError(
@@ -320,13 +350,21 @@ async function postgres(
   return answer;
 }
 
-function notAnswering(db: DatabaseConfig, detail?: string): EnvironmentError {
+function notAnswering(
+  db: DatabaseConfig,
+  detail: string | undefined,
+  origin: DatabaseOrigin | undefined,
+): EnvironmentError {
   const port = db.port ?? 5432;
+  const vars = origin ? origin.hostVars.join("/") : "DATABASE_URL";
   return new EnvironmentError(
-    `PostgreSQL at "${hostPort(db)}" does not answer${detail ? `: ${detail}` : ""}`,
+    `PostgreSQL at "${hostPort(db)}" does not answer${origin ? ` (from ${origin.label})` : ""}${
+      detail ? `: ${detail}` : ""
+    }`,
     `Start it, e.g.: docker run -d --name pg -p ${port}:5432 -e POSTGRES_PASSWORD=postgres ` +
-      `postgres:16 (or: sudo systemctl start postgresql), or use SQLite: ` +
-      `rig run --db sqlite:///data/dev.db`,
+      `postgres:16 (or: sudo systemctl start postgresql); or point rig at a running server: ` +
+      (origin?.label === "--db" ? "" : `set ${vars}${origin ? ` (${origin.where})` : ""}, or `) +
+      `${DB_FLAG} (SQLite: rig run --db sqlite:///data/dev.db)`,
   );
 }
 

@@ -19,7 +19,15 @@ import {
   resolveReferences,
 } from "./env_file.ts";
 import { createMasker, isSecretValue, MASK, maskUrlPassword, urlPasswords } from "./env_mask.ts";
-import { run } from "../proc.ts";
+import {
+  ensureEnvFromExample,
+  type EnvProblem,
+  type EnvSource,
+  evaluateFiles,
+  type FileConfig,
+  placeholderProblems,
+} from "./sources.ts";
+import { gitCheckIgnore, trackedFiles } from "../git.ts";
 import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
 import type { Ui } from "../ui.ts";
@@ -27,6 +35,7 @@ import { template } from "../../templates/mod.ts";
 import { posixRelative } from "../fs.ts";
 
 export { hashEnvValues, isSecretKey, maskUrlPassword } from "./env_mask.ts";
+export type { EnvProblem, EnvSource } from "./sources.ts";
 
 /** The environments every project has, even without their own template. */
 export const STANDARD_ENVIRONMENTS = ["development", "test", "production"];
@@ -48,27 +57,6 @@ export interface EnvTemplates {
   keys: TemplateKey[];
 }
 
-/** Where an effective value came from. */
-export interface EnvSource {
-  kind: "process" | "file" | "template";
-  /** File relative to the project root (for "file" and "template"). */
-  file?: string;
-  line?: number;
-}
-
-/** A missing, invalid or unknown key. */
-export interface EnvProblem {
-  key: string;
-  kind: "missing" | "invalid" | "unknown";
-  /** What is wrong, never containing a secret value. */
-  message: string;
-  description: string;
-  file?: string;
-  line?: number;
-  /** How to fix it. */
-  fix: string;
-}
-
 /** The effective configuration of one environment. */
 export interface LoadedEnv {
   name: string;
@@ -83,6 +71,10 @@ export interface LoadedEnv {
   sources: Record<string, EnvSource>;
   /** Replaces every secret value (and URL password) occurring in text with ****. */
   mask(text: string): string;
+  /** The files the values were read from (relative to the root), highest precedence first. */
+  read: string[];
+  /** Problems that do not stop rig: placeholder values, keys no template or example has. */
+  warnings: EnvProblem[];
 }
 
 /** A fuller view of an environment, for `rig env check` and `rig env show`. */
@@ -96,6 +88,8 @@ export interface EnvReport extends LoadedEnv {
   /** The .env file relative to the root. */
   displayFile: string;
   fileExists: boolean;
+  /** `templates`: config/*.env.template; `files`: .env / .env.example without templates. */
+  mode: "templates" | "files";
 }
 
 /** What `generateEnvFile` did. */
@@ -110,6 +104,8 @@ export interface GenerateResult {
   requiredEmpty: string[];
   /** Whether a line was added to .gitignore. */
   gitignoreUpdated: boolean;
+  /** The file is not ignored, and .gitignore (tracked) was left alone. */
+  gitignoreNeeded?: boolean;
 }
 
 /** The .env file of an environment: `.env` for development, `.env.<name>` otherwise. */
@@ -237,6 +233,8 @@ export async function generateEnvFile(
     templates?: EnvTemplates;
     /** Regenerate the values of generated keys. */
     force?: boolean;
+    /** Called by run/test rather than `rig env generate`: never edit a tracked .gitignore. */
+    sideEffect?: boolean;
   },
 ): Promise<GenerateResult> {
   const templates = opts.templates ?? await requireTemplates(project, opts.name);
@@ -293,7 +291,23 @@ export async function generateEnvFile(
     await Deno.chmod(file, 0o600).catch(() => {});
     return result;
   }
+  const gitignore = path.join(project.root, ".gitignore");
+  const tracked = await trackedFiles(project.root, [file, gitignore], { env: opts.processEnv });
+  if (tracked.has(file)) {
+    const shown = display(project.root, file);
+    throw new EnvironmentError(
+      `"${shown}" is tracked by git; rig does not write into it (it would add ${
+        [...result.added, ...result.regenerated].join(", ")
+      })`,
+      `Add the keys to ${shown} yourself, export them, or untrack it: git rm --cached ${shown}`,
+    );
+  }
   await writeFileAtomic(file, lines.join("\n") + "\n", { mode: 0o600 });
+  // As a side effect of run or test, a tracked .gitignore stays as it is (a warning says why).
+  if (opts.sideEffect && tracked.has(gitignore)) {
+    result.gitignoreNeeded = !(await isGitIgnored(project.root, file, opts.processEnv));
+    return result;
+  }
   result.gitignoreUpdated = await ensureGitIgnored(project.root, {
     file,
     env: opts.processEnv,
@@ -311,7 +325,24 @@ export async function ensureGitIgnored(
   opts: { file: string; env: Record<string, string> },
 ): Promise<boolean> {
   const relative = path.relative(root, opts.file);
-  const ignored = await gitCheckIgnore(root, relative, opts.env);
+  const ignored = await gitCheckIgnore(root, relative, { env: opts.env });
+  return await appendGitignore(root, relative, ignored);
+}
+
+async function isGitIgnored(root: string, file: string, env: Record<string, string>) {
+  const relative = path.relative(root, file);
+  return (await gitCheckIgnore(root, relative, { env })) ??
+    gitignoreMatches(
+      await Deno.readTextFile(path.join(root, ".gitignore")).catch(() => ""),
+      relative,
+    );
+}
+
+async function appendGitignore(
+  root: string,
+  relative: string,
+  ignored: boolean | undefined,
+): Promise<boolean> {
   const gitignore = path.join(root, ".gitignore");
   let text = "";
   try {
@@ -329,32 +360,6 @@ export async function ensureGitIgnored(
   }# Local environment files with secrets (rig env generate)\n${missing.join("\n")}\n`;
   await writeFileAtomic(gitignore, text + block);
   return true;
-}
-
-async function gitCheckIgnore(
-  root: string,
-  relative: string,
-  env: Record<string, string>,
-): Promise<boolean | undefined> {
-  try {
-    const inside = await run(["git", "rev-parse", "--is-inside-work-tree"], {
-      cwd: root,
-      env,
-      timeoutMs: 10_000,
-    });
-    if (!inside.success || inside.stdout.trim() !== "true") return undefined;
-    const check = await run(["git", "check-ignore", "-q", "--", relative], {
-      cwd: root,
-      env,
-      timeoutMs: 10_000,
-    });
-    if (check.code === 0) return true;
-    if (check.code === 1) return false;
-    return undefined;
-  } catch {
-    // No git on this machine: fall back to reading .gitignore.
-    return undefined;
-  }
 }
 
 /** Whether .gitignore text ignores a root-level file (simple globs, last match wins). */
@@ -382,6 +387,19 @@ export async function inspectEnvironment(
   project: Project,
   opts: { name: string; processEnv: Record<string, string>; templates?: EnvTemplates },
 ): Promise<EnvReport> {
+  if (!opts.templates && !(await hasTemplates(project))) {
+    validateEnvName(opts.name);
+    const config = await evaluateFiles(project.root, opts);
+    if (config.read.length === 0) {
+      const dir = display(project.root, configDir(project)) || ".";
+      throw new EnvironmentError(
+        `No configuration found: no ${dir}/*.env.template, .env, .env.example or .env.sample`,
+        "Create .env (KEY=value lines), or run: rig env generate -y (writes rig's default " +
+          `templates into ${dir}/)`,
+      );
+    }
+    return fileReport(config, project.root);
+  }
   const templates = opts.templates ?? await requireTemplates(project, opts.name);
   return await evaluate(project, opts.name, opts.processEnv, templates);
 }
@@ -501,6 +519,7 @@ async function evaluate(
   }
   const values: Record<string, string> = { ...processEnv };
   for (const key of keys) values[key] = resolved.get(key) ?? "";
+  problems.push(...placeholderProblems({ name, keys, values, sources }));
   return {
     name,
     file,
@@ -515,15 +534,39 @@ async function evaluate(
     problems,
     displayFile,
     fileExists: envFile !== undefined,
+    mode: "templates",
+    read: [...(envFile ? [displayFile] : []), ...[...templates.files].reverse()],
+    warnings: problems.filter(isWarning),
+  };
+}
+
+/** Whether a problem leaves the configuration usable (unknown keys, development placeholders). */
+export function isWarning(problem: EnvProblem): boolean {
+  return problem.kind === "unknown" ||
+    (problem.kind === "placeholder" && problem.severity !== "error");
+}
+
+/** An environment read from `.env`-style files, in the shape `rig env` prints. */
+function fileReport(config: FileConfig, root: string): EnvReport {
+  return {
+    ...config,
+    templates: { name: config.name, files: config.read, keys: [] },
+    templateKeys: new Map(),
+    displayFile: display(root, config.file),
+    mode: "files",
+    warnings: config.problems.filter(isWarning),
   };
 }
 
 /**
  * Loads an environment for `rig run` (development) and `rig test` (test):
  * generates or completes its .env file (unless `generate: false`), then
- * returns the effective values. Missing or invalid keys are an EnvironmentError
- * (with `generate: false`, keys still to be generated are empty instead).
- * Without templates, returns the process environment (plus an existing .env).
+ * returns the effective values. Missing or invalid keys, and placeholder
+ * values in production-like environments, are an EnvironmentError (with
+ * `generate: false`, keys still to be generated are empty instead).
+ * Without templates the sources are the process environment, `.env.<name>`,
+ * `.env` and `.env.example`; a missing `.env` is created from the example.
+ * rig never writes a git-tracked file here.
  */
 export async function loadEnvironment(
   project: Project,
@@ -531,16 +574,32 @@ export async function loadEnvironment(
 ): Promise<LoadedEnv> {
   const { name, processEnv, ui } = opts;
   validateEnvName(name);
+  const generate = opts.generate ?? true;
   const templates = await readTemplates(project, name);
   const file = envFilePath(project.root, name);
   if (!templates) {
-    const envFile = await readEnvFile(file, project.root);
-    const loaded = fromPlainEnvFile(name, file, envFile, processEnv);
-    ui.addRedaction(loaded.mask);
-    return loaded;
+    if (generate) {
+      const copy = await ensureEnvFromExample(project.root, { env: processEnv });
+      if (copy.created) {
+        ui.info(
+          `Created .env from ${copy.from} (an untracked file; edit its values)` +
+            (copy.ignored === false ? ": it is not git-ignored, add .env to .gitignore" : ""),
+        );
+      }
+    }
+    const config = await evaluateFiles(project.root, { name, processEnv });
+    const report = fileReport(config, project.root);
+    ui.addRedaction(report.mask);
+    throwBlocking(report, name, () => false);
+    return loaded(report);
   }
-  if (opts.generate ?? true) {
-    const result = await generateEnvFile(project, { name, processEnv, templates });
+  if (generate) {
+    const result = await generateEnvFile(project, {
+      name,
+      processEnv,
+      templates,
+      sideEffect: true,
+    });
     const shown = display(project.root, file);
     if (result.created) {
       const generated = templates.keys.some((k) => k.generated) ? " (secrets generated)" : "";
@@ -549,63 +608,50 @@ export async function loadEnvironment(
       ui.info(`Added ${result.added.join(", ")} to ${shown} from ${templates.files.join(" + ")}`);
     }
     if (result.gitignoreUpdated) ui.debug(`Added ${shown} to .gitignore`);
+    if (result.gitignoreNeeded) {
+      ui.warn(
+        `${shown} holds secrets and is not git-ignored; rig leaves the tracked .gitignore alone`,
+        `Add ${shown} to .gitignore`,
+      );
+    }
   }
   const report = await evaluate(project, name, processEnv, templates);
   // From here on nothing rig prints or stores carries this environment's secrets.
   ui.addRedaction(report.mask);
-  const generate = opts.generate ?? true;
   // Without generation (e.g. a dry run) an ungenerated secret is expected, not an error.
   const ungenerated = (p: EnvProblem) =>
     !generate && p.kind === "missing" && report.templateKeys.get(p.key)?.generated === true;
-  const blocking = report.problems.filter((p) => p.kind !== "unknown" && !ungenerated(p));
-  for (const problem of report.problems.filter((p) => p.kind === "unknown" || ungenerated(p))) {
+  for (const problem of report.problems.filter((p) => ungenerated(p))) ui.debug(problem.message);
+  for (const problem of report.problems.filter((p) => p.kind === "unknown")) {
     ui.debug(problem.message);
   }
-  if (blocking.length) {
-    throw new EnvironmentError(
-      `Environment "${name}" is incomplete: ${
-        blocking.map((p) => `${p.message}; ${p.fix}`).join("\n  ")
-      }`,
-      `Run: rig env check${name === "development" ? "" : ` --env ${name}`}`,
-    );
-  }
+  throwBlocking(report, name, ungenerated);
+  return loaded(report);
+}
+
+function throwBlocking(report: EnvReport, name: string, ignore: (p: EnvProblem) => boolean) {
+  const blocking = report.problems.filter((p) => !isWarning(p) && !ignore(p));
+  if (blocking.length === 0) return;
+  throw new EnvironmentError(
+    `Environment "${name}" is incomplete: ${
+      blocking.map((p) => `${p.message}; ${p.fix}`).join("\n  ")
+    }`,
+    `Run: rig env check${name === "development" ? "" : ` --env ${name}`}`,
+  );
+}
+
+function loaded(report: EnvReport): LoadedEnv {
   return {
-    name,
-    file,
+    name: report.name,
+    file: report.file,
     values: report.values,
     keys: report.keys,
     secretKeys: report.secretKeys,
     sources: report.sources,
     mask: report.mask,
+    read: report.read,
+    warnings: report.warnings,
   };
-}
-
-function fromPlainEnvFile(
-  name: string,
-  file: string,
-  envFile: EnvFile | undefined,
-  processEnv: Record<string, string>,
-): LoadedEnv {
-  const raw = new Map<string, RawValue>();
-  const sources: Record<string, EnvSource> = {};
-  for (const entry of envFile?.entries ?? []) {
-    if (entry.key in processEnv) {
-      raw.set(entry.key, { value: processEnv[entry.key]! });
-      sources[entry.key] = { kind: "process" };
-    } else {
-      raw.set(entry.key, { value: entry.value, file: entry.file, line: entry.line });
-      sources[entry.key] = { kind: "file", file: entry.file, line: entry.line };
-    }
-  }
-  const resolved = resolveReferences(raw, processEnv);
-  const keys = [...raw.keys()];
-  const values: Record<string, string> = { ...processEnv, ...Object.fromEntries(resolved) };
-  const secretKeys = new Set(keys.filter((k) => isSecretValue(k, values[k] ?? "")));
-  const secrets = keys.flatMap((k) => [
-    ...(secretKeys.has(k) ? [values[k]!] : []),
-    ...urlPasswords(values[k]!),
-  ]);
-  return { name, file, values, keys, secretKeys, sources, mask: createMasker(secrets) };
 }
 
 /** A value as `rig env show` prints it: secrets masked, URL passwords masked. */

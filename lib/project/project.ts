@@ -53,6 +53,10 @@ export interface Component {
   commands: { test?: string[]; dev?: string[]; build?: string[]; lint?: string[] };
   /** For python-app: the ASGI app, e.g. `app.main:app`. */
   app?: string;
+  /** For python-app: commands `rig run` runs after migrations, before the server (argv each). */
+  prestart?: string[][];
+  /** For python-app: commands `rig test` runs on the migrated test database before the tests. */
+  testPrestart?: string[][];
   /** Python requirement for the venv interpreter (rig.toml `python`). */
   python?: string;
   /** Virtual environment folder relative to the component (rig.toml `venv`). */

@@ -25,7 +25,7 @@ export interface LoadedConfig {
 
 const COMPONENT_KEYS: Record<
   string,
-  "string" | "string[]" | "command" | "bool" | "number" | "ready"
+  "string" | "string[]" | "command" | "commands" | "bool" | "number" | "ready"
 > = {
   path: "string",
   kind: "string",
@@ -43,6 +43,8 @@ const COMPONENT_KEYS: Record<
   fail_under: "number",
   ready: "ready",
   base_image: "string",
+  prestart: "commands",
+  test_prestart: "commands",
 };
 
 const PROJECT_KEYS = new Set(["name", "config_dir", "env", "remote_cache"]);
@@ -205,6 +207,13 @@ export async function readConfig(file: string): Promise<LoadedConfig> {
         (!Array.isArray(value) || value.some((x) => typeof x !== "string"))
       ) bad(`a command string or a list of arguments`);
       if (
+        type === "commands" && typeof value !== "string" &&
+        (!Array.isArray(value) ||
+          value.some((x) =>
+            typeof x !== "string" && (!Array.isArray(x) || x.some((y) => typeof y !== "string"))
+          ))
+      ) bad(`a list of commands, e.g. ["python -m app.initial_data"]`);
+      if (
         type === "ready" && !isReadiness(value)
       ) {
         bad(`a table such as { http = "/health" }, { port = 8000 } or { log = "ready" }`);
@@ -288,6 +297,20 @@ export function applyConfig(
     }
     if (table.fail_under !== undefined) component.failUnder = table.fail_under as number;
     if (table.ready !== undefined) component.ready = { ...(table.ready as Readiness) };
+    const prestarts = [["prestart", "prestart"], ["test_prestart", "testPrestart"]] as const;
+    for (const [key, field] of prestarts) {
+      const value = table[key] as string | (string | string[])[] | undefined;
+      if (value === undefined) continue;
+      if (component.kind !== "python-app") {
+        throw new ConfigError(
+          config.file,
+          config.locate(section, key),
+          `"${key}" only works on a python-app component ("${name}" is ${component.kind})`,
+          `Move it to the server's table, e.g. [components.server]`,
+        );
+      }
+      component[field] = (typeof value === "string" ? [value] : value).map((c) => toArgv(c));
+    }
   }
   const names = new Map<string, number>();
   for (const c of result) names.set(c.name, (names.get(c.name) ?? 0) + 1);

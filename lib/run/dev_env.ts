@@ -5,15 +5,22 @@
 import * as path from "node:path";
 import { isDir, isFile } from "../fs.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
-import { hasAlembic, migrationStatus, requireSingleHead, upgrade } from "../db/alembic.ts";
+import { findAlembicDir, migrationStatus, requireSingleHead, upgrade } from "../db/alembic.ts";
 import {
   createDatabase,
   type DatabaseConfig,
   describeDatabase,
   maskPassword,
-  parseDatabaseUrl,
 } from "../db/database.ts";
-import { loadEnvironment } from "../env/env_config.ts";
+import {
+  DATABASE_VARIABLES,
+  databaseOverrides,
+  resolveDatabase,
+  type ResolvedDatabase,
+} from "../db/db_config.ts";
+import { describeSource, type LoadedEnv, loadEnvironment } from "../env/env_config.ts";
+import { summarizeSources } from "../env/sources.ts";
+import { runPrestart } from "./prestart.ts";
 import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
 import { ensureInstalled } from "../install/install.ts";
 import { isPortInUse, nextFreePort } from "../net.ts";
@@ -53,6 +60,8 @@ export interface DevOptions {
   reload: boolean;
   migrate: boolean;
   install: boolean;
+  /** Run the server's `prestart` steps (default true). */
+  prestart?: boolean;
 }
 
 /**
@@ -84,7 +93,22 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   }
   const values = { ...loaded.values };
   const envShown = path.relative(project.root, loaded.file) || loaded.file;
-  envStep.done(`${options.environment} (${envShown})`);
+  envStep.done(`${options.environment} ${describeEnvSources(loaded)}`);
+  for (const key of loaded.keys) {
+    const source = loaded.sources[key];
+    if (source) ui.debug(`  ${key} from ${describeSource(source)}`);
+  }
+  const placeholders = loaded.warnings.filter((p) => p.kind === "placeholder");
+  if (placeholders.length) {
+    ui.warn(
+      `Placeholder values in ${options.environment}: ${
+        placeholders.map((p) => p.key).join(", ")
+      } (fine on your machine; errors for --env production)`,
+      `Replace them before deploying; see: rig env check${
+        options.environment === "development" ? "" : ` --env ${options.environment}`
+      }`,
+    );
+  }
 
   const host = options.host ?? (values.HOST || "127.0.0.1");
   const port = options.port ?? (values.PORT ? parsePort(values.PORT, `PORT in ${envShown}`) : 8000);
@@ -97,11 +121,16 @@ export async function startDev(project: Project, options: DevContext): Promise<n
     );
   }
 
-  // Read DATABASE_URL now: a bad URL should not wait for an install to be reported.
-  const url = options.db ?? values.DATABASE_URL;
-  const db: DatabaseConfig | undefined = url
-    ? parseDatabaseUrl(url, { baseDir: server.dir })
-    : undefined;
+  // Read the database settings now: a bad URL should not wait for an install to be reported.
+  const resolved: ResolvedDatabase | undefined = resolveDatabase(values, {
+    flag: options.db,
+    baseDir: server.dir,
+    sourceOf: (key) => {
+      const source = loaded.sources[key];
+      return source ? describeSource(source) : undefined;
+    },
+  });
+  const db: DatabaseConfig | undefined = resolved?.db;
   const mask = (text: string) => db ? maskPassword(loaded.mask(text), db) : loaded.mask(text);
 
   // 2. Dependencies.
@@ -123,22 +152,20 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   let dbExisted = false;
   const dbStep = ui.step("database");
   try {
-    if (!db) {
-      dbStep.skip("no DATABASE_URL");
+    if (!db || !resolved) {
+      dbStep.skip(`none configured (rig reads ${DATABASE_VARIABLES}; or rig run --db URL)`);
     } else {
       const prepared = await createDatabase(db, {
         python: venv.python,
         env: options.env,
         signal: options.signal,
+        origin: resolved.origin,
       });
       dbExisted = !prepared.created;
       const shown = describeDatabase(db, { baseDir: server.dir });
-      if (db.kind === "sqlite") {
-        dbStep.done(`${shown}${prepared.created ? " (new)" : ""}`);
-      } else {
-        dbStep.done(`${shown}${prepared.created ? " (created)" : ""}`);
-      }
-      values.DATABASE_URL = db.resolvedUrl;
+      const made = prepared.created ? (db.kind === "sqlite" ? " (new)" : " (created)") : "";
+      dbStep.done(`${shown}${made} from ${resolved.origin.label}`);
+      Object.assign(values, databaseOverrides(resolved, db));
     }
   } catch (error) {
     dbStep.fail();
@@ -147,12 +174,38 @@ export async function startDev(project: Project, options: DevContext): Promise<n
 
   // 4. Migrations.
   let applied = 0;
+  const alembicDir = findAlembicDir(server.dir, project.root);
   if (!options.migrate) {
     ui.step("migrations").skip("--no-migrate");
-  } else if (!hasAlembic(server.dir)) {
+  } else if (!alembicDir) {
     ui.step("migrations").skip("no alembic.ini");
   } else {
-    applied = await migrate(options, { project, server, venv, db, dbExisted, values, mask });
+    applied = await migrate(options, {
+      project,
+      venv,
+      dir: alembicDir,
+      db,
+      dbExisted,
+      values,
+      mask,
+    });
+  }
+
+  // 5. Prestart steps (seed data, …), with the app's environment.
+  const prestart = server.prestart ?? [];
+  if (prestart.length && options.prestart === false) {
+    ui.step("prestart").skip("--no-prestart");
+  } else if (prestart.length) {
+    await runPrestart(prestart, {
+      cwd: server.dir,
+      env: venvEnv(venv, { ...values, PYTHONUNBUFFERED: "1" }),
+      signal: options.signal,
+      ui,
+      mask,
+      key: "prestart",
+      component: server.name,
+      skipHint: "rig run --no-prestart",
+    });
   }
 
   // 5. Server and dev processes.
@@ -202,7 +255,7 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   const parts = [
     `env ${options.environment}`,
     db ? describeDatabase(db, { baseDir: server.dir }) : "database from the app's defaults",
-    ...(hasAlembic(server.dir) && options.migrate
+    ...(alembicDir && options.migrate
       ? [
         applied
           ? `${applied} migration${applied === 1 ? "" : "s"} applied`
@@ -276,8 +329,9 @@ async function migrate(
   ctx: DevContext,
   state: {
     project: Project;
-    server: Component;
     venv: Venv;
+    /** The folder holding alembic.ini. */
+    dir: string;
     /** Undefined without DATABASE_URL: the app's env.py then picks the database. */
     db: DatabaseConfig | undefined;
     dbExisted: boolean;
@@ -285,7 +339,7 @@ async function migrate(
     mask: (text: string) => string;
   },
 ): Promise<number> {
-  const { project, server, venv, db, values, mask } = state;
+  const { project, dir, venv, db, values, mask } = state;
   const step = ctx.ui.step("migrations");
   const options = {
     python: venv.python,
@@ -299,12 +353,12 @@ async function migrate(
     // A SQLite file that does not exist yet has nothing applied; do not create it here.
     const fresh = db?.kind === "sqlite" && !state.dbExisted;
     const sqliteFile = db?.kind === "sqlite" ? db.file : undefined;
-    const status = await migrationStatus(server.dir, {
+    const status = await migrationStatus(dir, {
       ...options,
       databaseUrl: fresh ? undefined : db?.resolvedUrl,
       sqliteFile,
     });
-    requireSingleHead(status.heads, { dir: server.dir, root: project.root });
+    requireSingleHead(status.heads, { dir, root: project.root, python: venv.python });
     if (status.heads.length === 0) {
       step.skip("no migrations");
       return 0;
@@ -313,7 +367,7 @@ async function migrate(
       step.skip(`up to date (at ${status.heads[0]})`);
       return 0;
     }
-    const result = await upgrade(server.dir, { ...options, root: project.root, sqliteFile });
+    const result = await upgrade(dir, { ...options, root: project.root, sqliteFile });
     step.done(
       result.applied.length
         ? `${result.applied.length} applied, now at ${status.heads[0]}`
@@ -425,6 +479,22 @@ function reloadDirs(server: Component, app: string): string[] {
     if (isFile(path.join(server.dir, entry.name, "__init__.py"))) dirs.add(entry.name);
   }
   return dirs.size ? [...dirs].sort() : ["."];
+}
+
+/** `from .env (9 keys), environment (PORT)`; never names a file that was not read. */
+function describeEnvSources(loaded: LoadedEnv): string {
+  const groups = summarizeSources(loaded.keys, loaded.sources);
+  if (groups.length === 0) {
+    return loaded.read.length
+      ? `(${loaded.read.join(", ")}: no keys)`
+      : "(no .env or templates: the process environment only)";
+  }
+  const parts = groups.map((g) =>
+    g.label === "environment"
+      ? `the environment (${g.keys.join(", ")})`
+      : `${g.label} (${g.keys.length} ${g.keys.length === 1 ? "key" : "keys"})`
+  );
+  return `from ${parts.join(", ")}`;
 }
 
 function indent(text: string): string {

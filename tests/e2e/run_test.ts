@@ -157,9 +157,12 @@ Deno.test({
           const base = ready[1]!;
           assert.equal(base, `http://127.0.0.1:${port}`);
           const out = rig.output();
-          assert.match(out, /✓ environment development \(\.env\)/);
+          assert.match(out, /✓ environment development from \.env \(\d+ keys\)/);
           assert.match(out, /✓ install server/);
-          assert.match(out, /✓ database sqlite data\/dev\.db \(new\)/);
+          assert.match(
+            out,
+            /✓ database sqlite data\/dev\.db \(new\) from DATABASE_URL \(\.env line \d+\)/,
+          );
           assert.match(out, /✓ migrations 2 applied, now at 0002/);
           assert.match(out, /server │ .*Uvicorn running/);
           assert.match(out, /2 migrations applied/);
@@ -304,7 +307,7 @@ Deno.test({
           );
           assert.match(
             result.stderr,
-            /hint: Merge them into one: cd server && alembic merge -m "merge heads" 0003a 0003b/,
+            /hint: Merge them into one: cd server && \.venv\/bin\/alembic merge -m "merge heads" 0003a 0003b/,
           );
         } finally {
           await Deno.remove(path.join(versions, "0003_left.py"));
