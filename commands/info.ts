@@ -1,8 +1,12 @@
-import type { Command } from "../lib/command.ts";
+import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
+import { describeSource, inspectEnvironment } from "../lib/env/env_config.ts";
+import { describeDatabase } from "../lib/db/database.ts";
+import { DATABASE_VARIABLES, resolveDatabase } from "../lib/db/db_config.ts";
+import type { Project } from "../lib/project/project.ts";
 import { detectManager } from "../lib/python/managers.ts";
 import { type Component, isNode } from "../lib/project/project.ts";
 import { detectToolchain } from "../lib/node/managers.ts";
@@ -47,6 +51,7 @@ export const info: Command = {
       [defaultPython(ctx.env), "pip", "uv", "poetry", "node", "npm", ...managers, "git"],
       ctx.env,
     );
+    const config = await configuration(project, ctx);
     const document = {
       root: project.root,
       configFile: project.configFile ?? null,
@@ -71,6 +76,7 @@ export const info: Command = {
         ...(c.app ? { app: c.app } : {}),
         declared: c.declared,
       })),
+      configuration: config.document,
       tools: Object.fromEntries(
         tools.map((t) => [t.name, t.path ? { path: t.path, version: t.version ?? null } : null]),
       ),
@@ -86,6 +92,7 @@ export const info: Command = {
     ui.print(
       `${ui.style("bold", "Config")}  ${project.configFile ?? "(none: detected from files)"}`,
     );
+    for (const line of config.lines) ui.print(line);
     ui.print();
     if (project.components.length === 0) {
       ui.print("No components found.");
@@ -126,3 +133,48 @@ export const info: Command = {
     return 0;
   },
 };
+
+/** Where the development configuration and the database come from (never writes anything). */
+async function configuration(project: Project, ctx: Context) {
+  const server = project.components.find((c) => c.kind === "python-app");
+  try {
+    const report = await inspectEnvironment(project, { name: "development", processEnv: ctx.env });
+    const sourceOf = (key: string) => {
+      const source = report.sources[key];
+      return source ? describeSource(source) : undefined;
+    };
+    const resolved = server
+      ? resolveDatabase(report.values, { baseDir: server.dir, sourceOf })
+      : undefined;
+    const database = resolved
+      ? {
+        description: describeDatabase(resolved.db, { baseDir: server!.dir }),
+        kind: resolved.db.kind,
+        from: resolved.origin.label,
+        variables: [...new Set([...resolved.origin.hostVars, ...resolved.origin.loginVars])],
+      }
+      : null;
+    const sources = report.read;
+    return {
+      document: { mode: report.mode, sources, database },
+      lines: [
+        `${ctx.ui.style("bold", "Env")}     development from ${sources.join(" > ") || "(nothing)"}${
+          report.mode === "files" ? " (no templates)" : ""
+        }`,
+        `${ctx.ui.style("bold", "Database")} ${
+          database
+            ? `${database.description} from ${database.from}`
+            : server
+            ? `none configured (rig reads ${DATABASE_VARIABLES})`
+            : "-"
+        }`,
+      ],
+    };
+  } catch (error) {
+    const message = (error as Error).message;
+    return {
+      document: { mode: null, sources: [], database: null, error: message },
+      lines: [`${ctx.ui.style("bold", "Env")}     ${ctx.ui.style("yellow", message)}`],
+    };
+  }
+}

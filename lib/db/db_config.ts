@@ -115,9 +115,15 @@ function partsUrl(parts: FoundParts): string {
   }`;
 }
 
+/** `.env`, or `POSTGRES_PASSWORD: the environment; POSTGRES_SERVER, POSTGRES_DB: .env`. */
 function whereOf(keys: string[], sourceOf: SourceOf): string {
-  const places = [...new Set(keys.map((k) => sourceOf(k) ?? "the environment"))];
-  return places.join(", ");
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const place = (sourceOf(key) ?? "the environment").replace(/ line \d+$/, "");
+    groups.set(place, [...(groups.get(place) ?? []), key]);
+  }
+  if (groups.size === 1) return [...groups.keys()][0]!;
+  return [...groups].map(([place, list]) => `${list.join(", ")}: ${place}`).join("; ");
 }
 
 /**

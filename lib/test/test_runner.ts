@@ -11,7 +11,7 @@ import { mark } from "../trace.ts";
 import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { type Component, isNode, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
-import { loadEnvironment } from "../env/env_config.ts";
+import { describeSource, loadEnvironment } from "../env/env_config.ts";
 import { TaskEngine } from "../task/task.ts";
 import type { KeyManifest } from "../task/task_key.ts";
 import { asgiApp } from "../python/uvicorn.ts";
@@ -51,6 +51,8 @@ export interface SuitePlan {
   /** The selected components and the servers their integration tasks need. */
   involved: Component[];
   configValues: Record<string, string>;
+  /** Where each configuration key came from (`.env line 3`), for database errors. */
+  sourceOf: (key: string) => string | undefined;
   mask: (text: string) => string;
   /** (Re)computes every task's key; exports a server's contract only when allowed. */
   computeKeys(allowExport: boolean): Promise<void>;
@@ -192,6 +194,10 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     states,
     involved,
     configValues,
+    sourceOf: (key) => {
+      const source = loaded.sources[key];
+      return source ? describeSource(source) : undefined;
+    },
     mask: loaded.mask,
     computeKeys,
     async contractDocument(server) {
@@ -316,6 +322,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     env: opts.env,
     ui,
     mask,
+    signal: opts.signal,
+    sourceOf: plan.sourceOf,
   });
   let server: RunningServer | undefined;
   try {

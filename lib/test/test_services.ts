@@ -11,20 +11,28 @@ import { venvEnv } from "../python/venv.ts";
 import {
   createDatabase,
   type DatabaseConfig,
+  type DatabaseOrigin,
   dropDatabase,
+  hostPort,
   parseDatabaseUrl,
-  withDatabaseName,
 } from "../db/database.ts";
-import { hasAlembic, upgrade } from "../db/alembic.ts";
+import { findAlembicDir, upgrade } from "../db/alembic.ts";
+import {
+  databaseOverrides,
+  renameDatabase,
+  resolveDatabase,
+  type SourceOf,
+} from "../db/db_config.ts";
+import { runPrestart } from "../run/prestart.ts";
 import { waitForHttp } from "../net.ts";
 import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
 import type { ComponentState } from "./test_plan.ts";
 import type { TaskEngine, TaskKey } from "../task/task.ts";
 /** A throwaway database for one `rig test` run, created on first use and always dropped. */
 export class TestDatabase {
-  #url?: string;
   #config?: DatabaseConfig;
   #python?: string;
+  #origin?: DatabaseOrigin;
 
   constructor(
     readonly project: Project,
@@ -35,54 +43,78 @@ export class TestDatabase {
       env: Record<string, string>;
       ui: Ui;
       mask: (t: string) => string;
+      /** Where each configuration key came from (`.env line 3`), for error messages. */
+      sourceOf?: SourceOf;
+      signal?: AbortSignal;
     },
   ) {}
 
-  #ready?: Promise<string>;
+  #ready?: Promise<Record<string, string>>;
 
-  /** The database URL for the server's tasks; created and migrated once, on first call. */
-  url(server: Component, state: ComponentState): Promise<string> {
+  /**
+   * The variables that point the server's tasks at the test database, spelled
+   * the way the project spells its database (`DATABASE_URL`, `POSTGRES_DB`, …).
+   * On first call the database is created, migrated with the full test
+   * configuration, and `test_prestart` runs; empty when no database is configured.
+   */
+  env(server: Component, state: ComponentState): Promise<Record<string, string>> {
     this.#ready ??= this.#prepare(server, state);
     return this.#ready;
   }
 
-  async #prepare(server: Component, state: ComponentState): Promise<string> {
-    const configured = this.opts.configValues.DATABASE_URL ?? state.env.DATABASE_URL;
+  async #prepare(server: Component, state: ComponentState): Promise<Record<string, string>> {
     const venv = state.venv!;
     this.#python = venv.python;
-    const parsed = parseDatabaseUrl(configured ?? "sqlite:///test.db", { baseDir: server.dir });
-    if (parsed.kind === "sqlite") {
+    const resolved = resolveDatabase(state.env, {
+      baseDir: server.dir,
+      sourceOf: this.opts.sourceOf ?? (() => undefined),
+    });
+    let overrides: Record<string, string> = {};
+    let sqlite = false;
+    if (resolved?.db.kind === "sqlite") {
+      sqlite = true;
       const file = path.join(this.opts.temp, TESTDB_FILE);
       await Deno.mkdir(path.dirname(file), { recursive: true });
-      this.#url = `${parsed.scheme}:///${file}`;
-    } else {
+      const db = parseDatabaseUrl(`${resolved.db.scheme}:///${file}`, { baseDir: server.dir });
+      overrides = databaseOverrides(resolved, db);
+    } else if (resolved) {
       const random = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
-      const base = (parsed.database ?? "app").replace(/[^A-Za-z0-9_]/g, "_");
+      const base = (resolved.db.database ?? "app").replace(/[^A-Za-z0-9_]/g, "_");
       const name = `${base}_test_${random}`;
-      const url = withDatabaseName(parsed, name);
-      this.#config = parseDatabaseUrl(url, { baseDir: server.dir });
+      this.#config = renameDatabase(resolved.db, name);
+      this.#origin = resolved.origin;
       const step = this.opts.ui.step(`create test database "${name}"`);
       try {
-        await createDatabase(this.#config, { python: venv.python, env: venvEnv(venv, state.env) });
-        step.done();
+        await createDatabase(this.#config, {
+          python: venv.python,
+          env: venvEnv(venv, state.env),
+          origin: resolved.origin,
+          signal: this.opts.signal,
+        });
+        step.done(`on ${hostPort(this.#config)}, from ${resolved.origin.label}`);
       } catch (error) {
         step.fail();
         throw error;
       }
-      this.#url = url;
+      overrides = databaseOverrides(resolved, this.#config);
     }
-    if (hasAlembic(server.dir)) {
-      const env = { ...venvEnv(venv, state.env), DATABASE_URL: this.#url };
+    const appEnv = venvEnv(venv, { ...state.env, ...overrides, PYTHONUNBUFFERED: "1" });
+    const alembicDir = findAlembicDir(server.dir, this.project.root);
+    if (alembicDir && resolved) {
       // A migrated SQLite file depends only on the server's files and packages, so it is
       // kept as a task entry of the store ("testdb") and restored on later runs, sparing
       // Alembic's start-up until the server changes.
-      const template = parsed.kind === "sqlite"
-        ? testDbTask(this.opts.engine, server, state)
-        : undefined;
+      const template = sqlite ? testDbTask(this.opts.engine, server, state) : undefined;
       if (!template || !(await this.#restoreTemplate(server, template))) {
         const migrated = performance.now();
         await this.opts.ui.task(`migrate test database`, async () => {
-          await upgrade(server.dir, { python: venv.python, env, mask: this.opts.mask });
+          await upgrade(alembicDir, {
+            python: venv.python,
+            env: appEnv,
+            mask: this.opts.mask,
+            signal: this.opts.signal,
+            root: this.project.root,
+          });
         });
         if (template) {
           await this.opts.engine.save(template, { task: TESTDB_TASK, component: server.name }, {
@@ -98,7 +130,18 @@ export class TestDatabase {
         }
       }
     }
-    return this.#url;
+    if (server.testPrestart?.length) {
+      await runPrestart(server.testPrestart, {
+        cwd: server.dir,
+        env: appEnv,
+        signal: this.opts.signal,
+        ui: this.opts.ui,
+        mask: this.opts.mask,
+        key: "test_prestart",
+        component: server.name,
+      });
+    }
+    return overrides;
   }
 
   /** Copies the stored migrated database into the temp folder; false when there is none. */
@@ -124,12 +167,16 @@ export class TestDatabase {
     if (!this.#config || !this.#python) return;
     const name = this.#config.database;
     try {
-      await dropDatabase(this.#config, { python: this.#python, env: this.opts.env });
+      await dropDatabase(this.#config, {
+        python: this.#python,
+        env: this.opts.env,
+        origin: this.#origin,
+      });
       this.opts.ui.debug(`Dropped test database "${name}"`);
     } catch (error) {
       this.opts.ui.warn(
         `Cannot drop test database "${name}": ${(error as Error).message}`,
-        `Drop it by hand: dropdb ${name}`,
+        `Drop it by hand: dropdb -h ${this.#config.host} -p ${this.#config.port} ${name}`,
       );
     }
   }
@@ -172,10 +219,10 @@ export function launchServer(
   let child: Child | undefined;
   let stopped = false;
   const ready = (async () => {
-    const env: Record<string, string> = { ...venvEnv(venv, opts.state.env) };
-    if (opts.state.env.DATABASE_URL !== undefined) {
-      env.DATABASE_URL = await opts.database.url(server, opts.state);
-    }
+    const env: Record<string, string> = {
+      ...venvEnv(venv, opts.state.env),
+      ...await opts.database.env(server, opts.state),
+    };
     env.HOST = "127.0.0.1";
     if (stopped || opts.signal.aborted) throw new InterruptedError();
     const step = opts.ui.step(`start ${server.name}`);

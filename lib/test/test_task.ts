@@ -10,6 +10,7 @@ import { InterruptedError } from "../errors.ts";
 import { type OutputSink, run, tail } from "../proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
+import { alembicCommand, findAlembicDir } from "../db/alembic.ts";
 import { installedDistributions, venvBin, venvEnv } from "../python/venv.ts";
 import {
   checkOnlyHint,
@@ -289,8 +290,8 @@ export async function runTask(
   let env = python && state.venv
     ? venvEnv(state.venv, state.env)
     : nodeTaskEnv(ctx.project, c, state.env);
-  if (python && c.kind === "python-app" && state.env.DATABASE_URL !== undefined) {
-    env = { ...env, DATABASE_URL: await ctx.database.url(c, state) };
+  if (python && c.kind === "python-app" && state.venv) {
+    env = { ...env, ...await ctx.database.env(c, state) };
   }
   if (ctx.serverUrl) {
     env = { ...env, AUTH_SERVER_URL: ctx.serverUrl, RIG_SERVER_URL: ctx.serverUrl };
@@ -430,14 +431,10 @@ export async function runTask(
         });
         continue;
       }
-      let checkEnv = env;
-      if (check.name === "alembic") {
-        checkEnv = { ...env, DATABASE_URL: await ctx.database.url(c, state) };
-      }
       const out = await runStep({
         argv: check.argv,
-        cwd: c.dir,
-        env: checkEnv,
+        cwd: check.cwd ?? c.dir,
+        env,
         signal: ctx.signal,
         onLine,
       });
@@ -523,6 +520,13 @@ interface PlannedCheck {
   coveredBy?: string;
   /** The contract drift check of a generated API client (runs in-process). */
   drift?: boolean;
+  /** Where it runs (default: the component's folder); Alembic runs beside alembic.ini. */
+  cwd?: string;
+}
+
+/** The project root a component lives in (its folder minus its relative path). */
+function componentRoot(c: Component): string {
+  return c.path === "." ? c.dir : path.resolve(c.dir, ...c.path.split("/").map(() => ".."));
 }
 
 function checksFor(project: Project, c: Component, state: ComponentState): PlannedCheck[] {
@@ -537,16 +541,19 @@ function checksFor(project: Project, c: Component, state: ComponentState): Plann
     black: `Run: ${path.relative(c.dir, venvBin(venv, "black"))} . (in ${c.path})`,
     flake8: "Fix the reported lines",
     mypy: "Fix the type errors above",
-    alembic:
-      `Models and migrations disagree: generate a migration with: cd ${c.path} && alembic revision --autogenerate -m "…"`,
   };
-  for (
-    const { name, tool, args } of pythonChecks(
-      c.dir,
-      state.configTexts,
-      installedDistributions(venv),
-    )
-  ) {
+  const alembicDir = findAlembicDir(c.dir, componentRoot(c));
+  if (alembicDir) {
+    const where = path.relative(componentRoot(c), alembicDir) || ".";
+    fixes.alembic = `Models and migrations disagree: generate a migration with: cd ${where} && ` +
+      `${alembicCommand(alembicDir, venv.python)} revision --autogenerate -m "…"`;
+  }
+  const checks = pythonChecks(c.dir, state.configTexts, installedDistributions(venv));
+  // An alembic.ini above the component (e.g. at the repository root) still has a check.
+  if (alembicDir && !checks.some((check) => check.name === "alembic")) {
+    checks.push({ name: "alembic", tool: "alembic", args: ["check"] });
+  }
+  for (const { name, tool, args } of checks) {
     const bin = venvBin(venv, tool);
     if (!exists(bin)) {
       out.push({
@@ -560,7 +567,12 @@ function checksFor(project: Project, c: Component, state: ComponentState): Plann
     }
     // `python -m tool`: a script's shebang may point into another venv (a copied project).
     const argv = [venv.python, "-m", tool, ...args];
-    out.push({ name, argv, fixHint: fixes[name] });
+    out.push({
+      name,
+      argv,
+      fixHint: fixes[name],
+      ...(name === "alembic" && alembicDir ? { cwd: alembicDir } : {}),
+    });
   }
   return out;
 }
