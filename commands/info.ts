@@ -3,9 +3,9 @@ import { parseFlags, rejectPositionals } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
-import { describeSource, inspectEnvironment } from "../lib/env/env_config.ts";
+import { inspectEnvironment } from "../lib/env/env_config.ts";
 import { describeDatabase } from "../lib/db/database.ts";
-import { DATABASE_VARIABLES, resolveDatabase } from "../lib/db/db_config.ts";
+import { DATABASE_VARIABLES, resolveDatabase, sourceLookup } from "../lib/db/db_config.ts";
 import type { Project } from "../lib/project/project.ts";
 import { detectManager } from "../lib/python/managers.ts";
 import { type Component, isNode } from "../lib/project/project.ts";
@@ -139,10 +139,7 @@ async function configuration(project: Project, ctx: Context) {
   const server = project.components.find((c) => c.kind === "python-app");
   try {
     const report = await inspectEnvironment(project, { name: "development", processEnv: ctx.env });
-    const sourceOf = (key: string) => {
-      const source = report.sources[key];
-      return source ? describeSource(source) : undefined;
-    };
+    const sourceOf = sourceLookup(report.sources);
     const resolved = server
       ? resolveDatabase(report.values, { baseDir: server.dir, sourceOf })
       : undefined;

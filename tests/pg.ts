@@ -34,8 +34,10 @@ function newestDebianPostgres(): string {
 export interface PgServer extends AsyncDisposable {
   host: string;
   port: number;
-  /** The superuser to connect as (no password). */
+  /** The superuser to connect as. */
   user: string;
+  /** Its password, when the server was started with one. */
+  password?: string;
   /** A connection URL for `database` (scheme default `postgresql`). */
   url(database: string, scheme?: string): string;
   stop(): Promise<void>;
@@ -60,8 +62,11 @@ export function postgresSkipReason(): string | undefined {
 export const PG_MISSING: string | undefined = postgresSkipReason();
 if (PG_MISSING) console.log(`ignoring the PostgreSQL tests: ${PG_MISSING}`);
 
-/** Starts a fresh PostgreSQL server (ignore the test with `PG_MISSING` where it cannot). */
-export async function startPostgres(): Promise<PgServer> {
+/**
+ * Starts a fresh PostgreSQL server (ignore the test with `PG_MISSING` where it cannot).
+ * With `password`, TCP logins need it (scram-sha-256); the unix socket stays trusted.
+ */
+export async function startPostgres(options: { password?: string } = {}): Promise<PgServer> {
   if (PG_MISSING) throw new Error(`PostgreSQL is not available: ${PG_MISSING}`);
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "rig-pg-" }));
   const asRoot = Deno.uid() === 0;
@@ -94,13 +99,19 @@ export async function startPostgres(): Promise<PgServer> {
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
+  const auth = ["-A", "trust"];
+  if (options.password !== undefined) {
+    const pwfile = path.join(dir, "pwfile");
+    await Deno.writeTextFile(pwfile, options.password + "\n");
+    if (owner) await Deno.chown(pwfile, owner.uid, owner.gid);
+    auth.splice(0, 2, "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`);
+  }
   try {
     await exec([
       path.join(PG_BIN, "initdb"),
       "-D",
       data,
-      "-A",
-      "trust",
+      ...auth,
       "-U",
       "postgres",
       "-E",
@@ -129,8 +140,11 @@ export async function startPostgres(): Promise<PgServer> {
     host: "127.0.0.1",
     port,
     user: "postgres",
+    password: options.password,
     url: (database, scheme = "postgresql") =>
-      `${scheme}://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+      `${scheme}://postgres${
+        options.password === undefined ? "" : `:${encodeURIComponent(options.password)}`
+      }@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -7,7 +7,7 @@
  * database) into overrides of the very variables the project reads.
  */
 import { EnvironmentError } from "../errors.ts";
-import { isPlaceholder } from "../env/sources.ts";
+import { type EnvSource, isPlaceholder } from "../env/sources.ts";
 import {
   type DatabaseConfig,
   type DatabaseOrigin,
@@ -59,6 +59,15 @@ export const DATABASE_VARIABLES = `${URL_VARIABLE}, or POSTGRES_SERVER/POSTGRES_
 
 /** Describes a variable's source for messages: `.env line 3`, `the environment`. */
 export type SourceOf = (key: string) => string | undefined;
+
+/** A SourceOf over an environment's sources: `.env line 3`, `the environment`. */
+export function sourceLookup(sources: Record<string, EnvSource>): SourceOf {
+  return (key) => {
+    const source = sources[key];
+    if (!source) return undefined;
+    return source.kind === "process" ? "the environment" : `${source.file} line ${source.line}`;
+  };
+}
 
 /** A project's database and how the project spells it. */
 export interface ResolvedDatabase {
@@ -187,11 +196,15 @@ export function resolveDatabase(
   }
   if (parts && fromParts) {
     const where = whereOf(parts.keys, sourceOf);
+    // One place: name the variables; several: the breakdown names them already.
+    const label = where.includes(": ")
+      ? `${parts.family.name}_* parts (${where})`
+      : `${parts.keys.join(", ")} (${where})`;
     return {
       db: fromParts,
       ...spelled,
       origin: {
-        label: `${parts.keys.join(", ")} (${where})`,
+        label,
         hostVars: [parts.hostKey, parts.family.port],
         loginVars: [parts.family.user, parts.family.password],
         where,

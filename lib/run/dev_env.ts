@@ -17,6 +17,7 @@ import {
   databaseOverrides,
   resolveDatabase,
   type ResolvedDatabase,
+  sourceLookup,
 } from "../db/db_config.ts";
 import { describeSource, type LoadedEnv, loadEnvironment } from "../env/env_config.ts";
 import { summarizeSources } from "../env/sources.ts";
@@ -125,10 +126,7 @@ export async function startDev(project: Project, options: DevContext): Promise<n
   const resolved: ResolvedDatabase | undefined = resolveDatabase(values, {
     flag: options.db,
     baseDir: server.dir,
-    sourceOf: (key) => {
-      const source = loaded.sources[key];
-      return source ? describeSource(source) : undefined;
-    },
+    sourceOf: sourceLookup(loaded.sources),
   });
   const db: DatabaseConfig | undefined = resolved?.db;
   const mask = (text: string) => db ? maskPassword(loaded.mask(text), db) : loaded.mask(text);

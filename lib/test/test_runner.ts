@@ -11,7 +11,8 @@ import { mark } from "../trace.ts";
 import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { type Component, isNode, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
-import { describeSource, loadEnvironment } from "../env/env_config.ts";
+import { loadEnvironment } from "../env/env_config.ts";
+import { sourceLookup } from "../db/db_config.ts";
 import { TaskEngine } from "../task/task.ts";
 import type { KeyManifest } from "../task/task_key.ts";
 import { asgiApp } from "../python/uvicorn.ts";
@@ -194,10 +195,7 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     states,
     involved,
     configValues,
-    sourceOf: (key) => {
-      const source = loaded.sources[key];
-      return source ? describeSource(source) : undefined;
-    },
+    sourceOf: sourceLookup(loaded.sources),
     mask: loaded.mask,
     computeKeys,
     async contractDocument(server) {
