@@ -42,6 +42,34 @@ def test_wipe_everything(db: Session) -> None:
     db.commit()
 `,
   );
+  // test_prestart runs on the migrated test database before the tests; a test proves it did.
+  await Deno.writeTextFile(
+    path.join(dest, "rig.toml"),
+    (await Deno.readTextFile(path.join(dest, "rig.toml"))) +
+      `test_prestart = ["python -c 'from tests.seed import seed; seed()'"]\n`,
+  );
+  await Deno.writeTextFile(
+    path.join(dest, "backend", "tests", "seed.py"),
+    `from app import crud
+from app.core.db import SessionLocal
+
+
+def seed() -> None:
+    with SessionLocal() as session:
+        crud.create_user(session=session, email="prestart@example.com", password="a-long-password")
+`,
+  );
+  await Deno.writeTextFile(
+    path.join(dest, "backend", "tests", "test_a_prestart.py"),
+    `from sqlalchemy.orm import Session
+
+from app import crud
+
+
+def test_test_prestart_seeded_this_database(db: Session) -> None:
+    assert crud.get_user_by_email(session=db, email="prestart@example.com") is not None
+`,
+  );
   await git(dest, "init", "-q");
   await git(dest, "add", "-A");
   await git(dest, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init");
@@ -214,7 +242,79 @@ Deno.test({
           "0",
           "the test database is dropped",
         );
+        assert.match(out, /✓ test_prestart python -c/);
+        assert.equal(
+          await psql(pg, "app", `SELECT count(*) FROM "user" WHERE email = 'prestart@example.com'`),
+          "0",
+          "test_prestart ran on the test database only",
+        );
         assert.deepEqual(await Deno.readFile(path.join(root, ".env")), trackedEnv);
+        assert.equal(await git(root, "status", "--porcelain"), "");
+      },
+    );
+
+    await t.step("failing and interrupted test runs drop their test database too", async () => {
+      const testDatabases = () =>
+        psql(pg, "postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'app_test_%'");
+      const failing = await rigProcess(
+        ["-C", root, "test", "backend", "--no-lint", "--", "--no-such-pytest-flag"],
+        { env },
+      );
+      assert.equal(failing.code, 1, failing.stderr + failing.stdout);
+      assert.match(failing.stdout + failing.stderr, /create test database "app_test_/);
+      assert.equal(await testDatabases(), "");
+      const child = spawnRig(["-C", root, "test", "backend", "--no-lint", "--force"], { env });
+      const running = await waitForOutput(child, /migrate test database/, 120_000);
+      child.kill("SIGINT");
+      assert.notEqual((await child.status).code, 0);
+      await running.done;
+      assert.equal(await testDatabases(), "");
+      assert.equal(await git(root, "status", "--porcelain"), "");
+    });
+
+    await t.step(
+      "a failing prestart step stops rig run with its output; --no-prestart skips it",
+      async () => {
+        const toml = path.join(root, "rig.toml");
+        const original = await Deno.readTextFile(toml);
+        await Deno.writeTextFile(
+          toml,
+          original.replace(
+            'prestart = ["python -m app.initial_data"]',
+            `prestart = ["python -c 'import sys; print(\\"no admin seeded\\"); sys.exit(2)'"]`,
+          ),
+        );
+        try {
+          const failed = await rigProcess(["-C", root, "run", "--no-install"], { env });
+          assert.equal(failed.code, 1, failed.stderr);
+          assert.match(
+            failed.stderr,
+            /error: prestart step "python -c .*" of "backend" failed with exit code 2:\n {2}no admin seeded/,
+          );
+          assert.match(failed.stderr, /hint: .*or skip it: rig run --no-prestart/);
+          assert.doesNotMatch(failed.stdout + failed.stderr, /start backend/);
+          const port = freePort();
+          const child = spawnRig(
+            [
+              "-C",
+              root,
+              "run",
+              "--no-install",
+              "--no-prestart",
+              "--no-reload",
+              "--port",
+              String(port),
+            ],
+            { env },
+          );
+          const ready = await waitForOutput(child, /backend ready at/, 120_000);
+          assert.match(ready.output(), /- prestart --no-prestart/);
+          child.kill("SIGINT");
+          assert.equal((await child.status).code, 0);
+          await ready.done;
+        } finally {
+          await Deno.writeTextFile(toml, original);
+        }
         assert.equal(await git(root, "status", "--porcelain"), "");
       },
     );

@@ -14,6 +14,7 @@ import { parse as parseToml } from "smol-toml";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
 import { copyReferenceProject, git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
 import { buildWheels, serveIndex } from "../py_index.ts";
+import { postgresSkipReason, startPostgres } from "../pg.ts";
 
 const HAS_UV = (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
   try {
@@ -42,22 +43,19 @@ const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, "-");
 Deno.test({
   name:
     "examples/fullstack installs exactly uv.lock, tests green with its own checks, and adds packages through uv",
-  ignore: !HAS_UV,
+  // The backend's database is PostgreSQL from POSTGRES_* in the tracked .env.
+  ignore: !HAS_UV || postgresSkipReason() !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-fullstack-");
+    await using pg = (await startPostgres())!;
     const root = await copyReferenceProject(dir.join("fullstack"), "fullstack");
-    // Until rig provides the database from POSTGRES_*, the tests use the SQLite the
-    // settings fall back to when SQLITE_PATH is set (declared so it reaches the tests).
-    await Deno.writeTextFile(
-      path.join(root, "rig.toml"),
-      '[project]\nname = "fullstack"\nenv = ["SQLITE_PATH"]\n',
-    );
     await git(root, "init", "-q", "-b", "main");
     await git(root, "add", "-A");
     await git(root, "commit", "-qm", "init");
-    const env = { SQLITE_PATH: dir.join("test.db") };
+    // rig test makes its throwaway database on the server the POSTGRES_* parts name.
+    const env = { POSTGRES_SERVER: "127.0.0.1", POSTGRES_PORT: String(pg.port) };
     const pyproject = path.join(root, "backend", "pyproject.toml");
     const lock = path.join(root, "uv.lock");
     const venv = venvLayout(path.join(root, ".venv"));
