@@ -32,7 +32,7 @@ export interface PrestartOptions {
 export async function runPrestart(steps: string[][], opts: PrestartOptions): Promise<number> {
   let ran = 0;
   for (const argv of steps) {
-    const shown = argv.join(" ");
+    const shown = opts.mask(argv.join(" "));
     const step = opts.ui.step(`${opts.key} ${shown}`);
     let output = "";
     const result = await run(argv, {

@@ -123,3 +123,28 @@ Deno.test("a project with no configuration at all says where rig looks", async (
     /error: No configuration found: no config\/\*\.env\.template, \.env, \.env\.example or \.env\.sample/,
   );
 });
+
+Deno.test("rig run names only the sources that exist, and copies a missing .env from the example", async () => {
+  await using bare = await fixture({});
+  const nothing = await rigInProcess(["-C", bare.path, "run", "--no-install"]);
+  assert.equal(nothing.code, 3, nothing.stderr);
+  assert.match(
+    nothing.stderr + nothing.stdout,
+    /✓ environment development \(no \.env or templates: the process environment only\)/,
+  );
+  assert.match(nothing.stderr, /error: The "backend" component has no virtual environment/);
+
+  await using dir = await fixture({
+    ".env.example": "PROJECT_NAME=Notes\nDB_HOST=127.0.0.1\nDB_NAME=shop\n",
+    ".gitignore": ".env\n",
+  });
+  const run = await rigInProcess(["-C", dir.path, "run", "--no-install"], {
+    env: { DB_PORT: "6000" },
+  });
+  assert.equal(run.code, 3, run.stderr);
+  const out = run.stdout + run.stderr;
+  assert.match(out, /Created \.env from \.env\.example \(an untracked file; edit its values\)/);
+  assert.match(out, /✓ environment development from \.env \(3 keys\)/);
+  assert.doesNotMatch(out, /\.env\.example \(\d+ keys?\)/, "the copy, not the example, is read");
+  assert.equal(await git(dir.path, "status", "--porcelain"), "", ".env is ignored; nothing else");
+});

@@ -233,7 +233,7 @@ Deno.test({
           const out = rig.output();
           assert.match(out, /- install server up to date/);
           assert.match(out, /- migrations up to date \(at 0002\)/);
-          assert.match(out, /✓ database sqlite data\/dev\.db \(/);
+          assert.match(out, /✓ database sqlite data\/dev\.db from DATABASE_URL \(\.env line \d+\)/);
           // The outcome, not a stopwatch (deno task bench measures speed): nothing was installed
           // or migrated again.
           assert.doesNotMatch(out, /✓ install server|Running upgrade|✓ migrations/);
