@@ -6,9 +6,8 @@ import { detectTools } from "../lib/install/doctor.ts";
 import { inspectEnvironment } from "../lib/env/env_config.ts";
 import { describeDatabase } from "../lib/db/database.ts";
 import { DATABASE_VARIABLES, resolveDatabase, sourceLookup } from "../lib/db/db_config.ts";
-import type { Project } from "../lib/project/project.ts";
+import { type Component, isNode, type Project } from "../lib/project/project.ts";
 import { detectManager } from "../lib/python/managers.ts";
-import { type Component, isNode } from "../lib/project/project.ts";
 import { detectToolchain } from "../lib/node/managers.ts";
 
 /** The package manager shown for a component (uv, poetry, pip from its files; npm, pnpm, yarn, bun). */
