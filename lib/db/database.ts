@@ -92,7 +92,7 @@ function parsePostgres(url: string, scheme: string): DatabaseConfig {
   } catch {
     throw new EnvironmentError(
       `Cannot read DATABASE_URL "${maskUrl(url)}": malformed PostgreSQL URL`,
-      "Use the form postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+      "Use the form postgresql://USER@HOST:PORT/DATABASE (the password goes after USER and a colon)",
     );
   }
   const params = Object.fromEntries(parsed.searchParams);
@@ -168,13 +168,18 @@ export interface DatabaseOrigin {
   loginVars: string[];
   /** Where they are set: `.env line 3`, `the environment`, `the command line`. */
   where: string;
+  /** Where the host and port variables are set (parts), else `where`. */
+  hostWhere?: string;
+  /** Where the password variable is set (parts), else `where`. */
+  passwordWhere?: string;
   /** The password is a placeholder such as `changethis`. */
   placeholderPassword?: boolean;
   /** The variable holding the password (parts only). */
   passwordVar?: string;
 }
 
-const DB_FLAG = "rig run --db postgresql://USER:PASSWORD@HOST:PORT/NAME";
+// Printed hints are redacted like any output, so the example URL carries no password part.
+const DB_FLAG = "rig run --db postgresql://USER@HOST:PORT/NAME";
 
 /** How database operations reach PostgreSQL. */
 export interface DatabaseOptions {
@@ -308,7 +313,7 @@ async function postgres(
   if (!db.database) {
     throw new EnvironmentError(
       `DATABASE_URL "${maskUrl(db.url)}" names no database`,
-      "Add the database name after the host: postgresql://USER:PASSWORD@HOST:PORT/NAME",
+      "Add the database name after the host: postgresql://USER@HOST:PORT/NAME",
     );
   }
   const host = db.host ?? "localhost";
@@ -327,11 +332,13 @@ async function postgres(
       const origin = options.origin;
       const login = origin ? origin.loginVars.join(" and ") : "DATABASE_URL";
       const placeholder = origin?.placeholderPassword
-        ? `; ${origin.passwordVar ?? "the password"} is still a placeholder value (${origin.where})`
+        ? `; ${origin.passwordVar ?? "the password"} is still a placeholder value (${
+          origin.passwordWhere ?? origin.where
+        })`
         : "";
       const fix = origin?.passwordVar
         ? `export ${origin.passwordVar}=<the real password> (or set it in ${
-          origin.where.replace(/ line \d+$/, "")
+          (origin.passwordWhere ?? origin.where).replace(/ line \d+$/, "")
         })`
         : `fix the user and password in ${login}${origin ? ` (${origin.where})` : " (.env)"}`;
       throw new EnvironmentError(
@@ -363,7 +370,9 @@ function notAnswering(
     }`,
     `Start it, e.g.: docker run -d --name pg -p ${port}:5432 -e POSTGRES_PASSWORD=postgres ` +
       `postgres:16 (or: sudo systemctl start postgresql); or point rig at a running server: ` +
-      (origin?.label === "--db" ? "" : `set ${vars}${origin ? ` (${origin.where})` : ""}, or `) +
+      (origin?.label === "--db"
+        ? ""
+        : `set ${vars}${origin ? ` (${origin.hostWhere ?? origin.where})` : ""}, or `) +
       `${DB_FLAG} (SQLite: rig run --db sqlite:///data/dev.db)`,
   );
 }

@@ -155,7 +155,7 @@ export function resolveDatabase(
       }) but ${parts.family.database} is not: rig cannot tell which database the app uses`,
       `Set ${parts.family.database}=NAME in ${
         fileOf(parts.hostKey)
-      } or export it, or give a URL: rig run --db postgresql://USER:PASSWORD@HOST:PORT/NAME`,
+      } or export it, or give a URL: rig run --db postgresql://USER@HOST:PORT/NAME`,
     );
   }
   const fromParts = parts
@@ -210,6 +210,8 @@ export function resolveDatabase(
         where,
         placeholderPassword: parts.password !== undefined && isPlaceholder(parts.password),
         passwordVar: parts.family.password,
+        hostWhere: whereOf([parts.hostKey, parts.family.port].filter((k) => values[k]), sourceOf),
+        passwordWhere: sourceOf(parts.family.password) ?? "the environment",
       },
     };
   }
@@ -277,7 +279,7 @@ export function databaseOverrides(
     throw new EnvironmentError(
       `The app reads its database from ${parts.hostKey}, ${parts.family.database}, …, which ` +
         `cannot name a ${db.kind} database`,
-      "Give a PostgreSQL URL: rig run --db postgresql://USER:PASSWORD@HOST:PORT/NAME",
+      "Give a PostgreSQL URL: rig run --db postgresql://USER@HOST:PORT/NAME",
     );
   }
   if (parts && db.kind === "postgresql") {
