@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
 import { run, which } from "../../lib/proc.ts";
-import { baseEnv, git, REPO_ROOT, rigProcess, spawnRig, tempDir } from "../helpers.ts";
+import { baseEnv, copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
 import { PG_BIN, postgresSkipReason, startPostgres } from "../pg.ts";
 
 const PASSWORD = "s3cret-pg-pw";
@@ -20,12 +20,7 @@ if (SKIP) console.log(`skipping examples/fullstack database tests: ${SKIP}`);
 
 /** A git repository holding the tracked files of examples/fullstack, plus a test that wipes every table. */
 async function copyFullstack(dest: string): Promise<string> {
-  const source = path.join(REPO_ROOT, "examples", "fullstack");
-  const listed = await git(source, "ls-files", "-z", "--", ".");
-  for (const file of listed.split("\0").filter(Boolean)) {
-    await Deno.mkdir(path.dirname(path.join(dest, file)), { recursive: true });
-    await Deno.copyFile(path.join(source, file), path.join(dest, file));
-  }
+  await copyReferenceProject(dest, "fullstack");
   await Deno.writeTextFile(
     path.join(dest, "backend", "tests", "test_wipe.py"),
     `"""Deletes every row of every table: rig test must never run this on the dev database."""
