@@ -11,10 +11,10 @@ import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
 import { run, which } from "../../lib/proc.ts";
 import { baseEnv, copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
-import { PG_BIN, postgresSkipReason, startPostgres } from "../pg.ts";
+import { PG_BIN, PG_MISSING, startPostgres } from "../pg.ts";
 
 const PASSWORD = "s3cret-pg-pw";
-const SKIP = postgresSkipReason() ??
+const SKIP = PG_MISSING ??
   (which("uv", baseEnv()) ? undefined : "uv is not installed (.ci/run installs it)");
 if (SKIP) console.log(`skipping examples/fullstack database tests: ${SKIP}`);
 
@@ -120,7 +120,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-fullstack-db-");
-    await using pg = (await startPostgres({ password: PASSWORD }))!;
+    await using pg = await startPostgres({ password: PASSWORD });
     const root = await copyFullstack(dir.join("fullstack"));
     const trackedEnv = await Deno.readFile(path.join(root, ".env"));
     // The tracked .env says localhost:5432 and "changethis": the environment wins over it.

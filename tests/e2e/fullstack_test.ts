@@ -14,7 +14,7 @@ import { parse as parseToml } from "smol-toml";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
 import { copyReferenceProject, git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
 import { buildWheels, serveIndex } from "../py_index.ts";
-import { postgresSkipReason, startPostgres } from "../pg.ts";
+import { PG_MISSING, startPostgres } from "../pg.ts";
 
 const HAS_UV = (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
   try {
@@ -44,12 +44,12 @@ Deno.test({
   name:
     "examples/fullstack installs exactly uv.lock, tests green with its own checks, and adds packages through uv",
   // The backend's database is PostgreSQL from POSTGRES_* in the tracked .env.
-  ignore: !HAS_UV || postgresSkipReason() !== undefined,
+  ignore: !HAS_UV || PG_MISSING !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-fullstack-");
-    await using pg = (await startPostgres())!;
+    await using pg = await startPostgres();
     const root = await copyReferenceProject(dir.join("fullstack"), "fullstack");
     await git(root, "init", "-q", "-b", "main");
     await git(root, "add", "-A");
