@@ -7,7 +7,7 @@
  * database) into overrides of the very variables the project reads.
  */
 import { EnvironmentError } from "../errors.ts";
-import { type EnvSource, isPlaceholder } from "../env/sources.ts";
+import { isPlaceholder } from "../env/sources.ts";
 import {
   type DatabaseConfig,
   type DatabaseOrigin,
@@ -59,15 +59,6 @@ export const DATABASE_VARIABLES = `${URL_VARIABLE}, or POSTGRES_SERVER/POSTGRES_
 
 /** Describes a variable's source for messages: `.env line 3`, `the environment`. */
 export type SourceOf = (key: string) => string | undefined;
-
-/** A SourceOf over an environment's sources: `.env line 3`, `the environment`. */
-export function sourceLookup(sources: Record<string, EnvSource>): SourceOf {
-  return (key) => {
-    const source = sources[key];
-    if (!source) return undefined;
-    return source.kind === "process" ? "the environment" : `${source.file} line ${source.line}`;
-  };
-}
 
 /** A project's database and how the project spells it. */
 export interface ResolvedDatabase {

@@ -285,3 +285,14 @@ export function summarizeSources(
   }
   return [...groups].map(([label, list]) => ({ label, keys: list }));
 }
+
+/** A SourceOf over an environment's sources: `.env line 3`, `the environment`. */
+export function sourceLookup(
+  sources: Record<string, EnvSource>,
+): (key: string) => string | undefined {
+  return (key) => {
+    const source = sources[key];
+    if (!source) return undefined;
+    return source.kind === "process" ? "the environment" : `${source.file} line ${source.line}`;
+  };
+}

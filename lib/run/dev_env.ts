@@ -17,8 +17,8 @@ import {
   databaseOverrides,
   resolveDatabase,
   type ResolvedDatabase,
-  sourceLookup,
 } from "../db/db_config.ts";
+import { sourceLookup } from "../env/sources.ts";
 import { describeSource, type LoadedEnv, loadEnvironment } from "../env/env_config.ts";
 import { summarizeSources } from "../env/sources.ts";
 import { runPrestart } from "./prestart.ts";

@@ -12,7 +12,7 @@ import { makeRunTempDir, removeRunTempDir } from "../proc_registry.ts";
 import { type Component, isNode, type Project, topoOrder } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { loadEnvironment } from "../env/env_config.ts";
-import { sourceLookup } from "../db/db_config.ts";
+import { sourceLookup } from "../env/sources.ts";
 import { TaskEngine } from "../task/task.ts";
 import type { KeyManifest } from "../task/task_key.ts";
 import { asgiApp } from "../python/uvicorn.ts";
