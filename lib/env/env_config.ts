@@ -32,7 +32,8 @@ import type { Project } from "../project/project.ts";
 import { suggest } from "../command.ts";
 import type { Ui } from "../ui.ts";
 import { template } from "../../templates/mod.ts";
-import { posixRelative } from "../fs.ts";
+import { posixRelative, toPosix } from "../fs.ts";
+import { compileRules, isPathIgnored } from "../ignore.ts";
 
 export { hashEnvValues, isSecretKey, maskUrlPassword } from "./env_mask.ts";
 export type { EnvProblem, EnvSource } from "./sources.ts";
@@ -362,24 +363,9 @@ async function appendGitignore(
   return true;
 }
 
-/** Whether .gitignore text ignores a root-level file (simple globs, last match wins). */
+/** Whether .gitignore text ignores `file` (relative to its folder): lib/ignore.ts's matcher. */
 export function gitignoreMatches(text: string, file: string): boolean {
-  let ignored = false;
-  for (let line of text.split(/\r?\n/)) {
-    line = line.trim();
-    if (!line || line.startsWith("#")) continue;
-    const negated = line.startsWith("!");
-    if (negated) line = line.slice(1);
-    line = line.replace(/^\//, "").replace(/\/$/, "");
-    if (line.includes("/") && !line.startsWith("**/")) continue;
-    line = line.replace(/^\*\*\//, "");
-    const pattern = new RegExp(
-      "^" + line.replace(/[.+^${}()|\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", ".") +
-        "$",
-    );
-    if (pattern.test(file)) ignored = !negated;
-  }
-  return ignored;
+  return isPathIgnored([compileRules(text.split(/\r?\n/))], toPosix(file));
 }
 
 /** Computes an environment's effective configuration and its problems (never generates). */
