@@ -22,6 +22,10 @@ const OPTIONS = {
     type: "boolean",
     description: "Finish the rollback of an interrupted release (see rig doctor)",
   },
+  resume: {
+    type: "boolean",
+    description: "Finish an interrupted release instead: run the steps it had not done",
+  },
 } as const;
 
 /** `rig release`: bump, changelog, build, commit, tag, push, publish, verify; roll back on failure. */
@@ -30,7 +34,7 @@ export const release: Command = {
   summary: "Version, tag, push, publish and verify a release; roll back on any failure",
   usage: [
     "release major|minor|patch|X.Y.Z [COMPONENT...] [--dry-run] [--no-push] [--no-publish]",
-    "release --rollback",
+    "release --rollback | --resume",
   ],
   description: "Checks everything first (clean tree, release branch, in sync with the remote, " +
     "tag unused, credentials for every target, tests green through rig test's cache), compares " +
@@ -50,6 +54,7 @@ export const release: Command = {
     "rig release patch --no-publish",
     "rig release minor js-client python-client",
     "rig release --rollback --yes",
+    "rig release --resume",
   ],
   projectOptions: (project) => componentOptions(project, "Release"),
   async run(ctx, argv) {
@@ -62,6 +67,10 @@ export const release: Command = {
         "Run: rig release --help",
       );
     }
+    if (v.rollback && v.resume) {
+      throw new UsageError(`Options "--rollback" and "--resume" cannot be used together`);
+    }
+    if (v.resume) return await resumeRelease(ctx, project);
     const pending = await interruptedRelease(ctx, project, !!v.rollback);
     if (pending !== undefined) return pending;
     if (v.rollback) {
@@ -90,12 +99,51 @@ export const release: Command = {
       cache: !ctx.flags.noCache,
       verbose: ctx.flags.verbose,
     });
-    ctx.ui.result(result);
-    if (result.interrupted) return 130;
-    if (result.dryRun) return result.ok ? 0 : 3;
-    return result.ok ? 0 : 1;
+    return exitCode(ctx, result);
   },
 };
+
+function exitCode(ctx: Context, result: Awaited<ReturnType<typeof runRelease>>): number {
+  ctx.ui.result(result);
+  if (result.interrupted) return 130;
+  if (result.dryRun) return result.ok ? 0 : 3;
+  return result.ok ? 0 : 1;
+}
+
+/** `--resume`: runs the steps an interrupted release had not finished. */
+async function resumeRelease(ctx: Context, project: Project): Promise<number> {
+  const journal = await readJournal(project.root);
+  if (!journal || !isInterrupted(journal, processRunning) || journal.status !== "running") {
+    throw new EnvironmentError(
+      "No interrupted release to resume",
+      "Start one: rig release patch|minor|major|X.Y.Z",
+    );
+  }
+  const byName = new Map(project.components.map((c) => [c.name, c]));
+  const components = (journal.components ?? []).map((name) => byName.get(name));
+  if (!journal.components?.length || components.some((c) => !c)) {
+    throw new EnvironmentError(
+      `Cannot resume the release of ${journal.version}: its journal does not name components this project has`,
+      "Roll it back instead: rig release --rollback --yes",
+    );
+  }
+  ctx.ui.info(`Resuming the release of ${journal.version} (${journal.tags.join(", ")})`);
+  const result = await runRelease(project, {
+    spec: journal.version,
+    components: components as NonNullable<(typeof components)[number]>[],
+    env: ctx.env,
+    ui: ctx.ui,
+    signal: ctx.signal,
+    dryRun: false,
+    push: journal.push ?? true,
+    publish: journal.publish ?? true,
+    allowSmallerBump: true,
+    cache: !ctx.flags.noCache,
+    verbose: ctx.flags.verbose,
+    resume: journal,
+  });
+  return exitCode(ctx, result);
+}
 
 /** Handles a journal left by a crashed or killed release; undefined when there is none. */
 async function interruptedRelease(
@@ -118,8 +166,8 @@ async function interruptedRelease(
   );
   if (!asked && !await ctx.confirm(`Roll back what it did?`)) {
     throw new EnvironmentError(
-      `An interrupted release of ${journal.version} must be rolled back first`,
-      "Run: rig release --rollback --yes",
+      `An interrupted release of ${journal.version} must be rolled back or finished first`,
+      "Run: rig release --rollback --yes  (or finish it: rig release --resume)",
     );
   }
   const lines = await rollbackAndReport(project, journal, { env: ctx.env, ui: ctx.ui });

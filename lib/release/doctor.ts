@@ -25,7 +25,8 @@ export async function diagnoseRelease(
       name: "release",
       severity: "error",
       detail: what,
-      fix: "rig release --rollback --yes (or: rig doctor --yes)",
+      fix:
+        "rig release --rollback --yes (or: rig doctor --yes); to finish it: rig release --resume",
     }];
   }
   const lines = await rollbackAndReport(project, journal, options);

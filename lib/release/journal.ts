@@ -63,6 +63,11 @@ export interface Journal {
   steps: JournalStep[];
   /** Why the release failed, when it did. */
   error?: string;
+  /** What `rig release --resume` needs to continue: the components and flags, the notes. */
+  components?: string[];
+  push?: boolean;
+  publish?: boolean;
+  section?: string;
 }
 
 /** `.rig/release/`. */

@@ -123,6 +123,16 @@ export async function publishNpm(
   }
 }
 
+/** True when the registry already has `name@version` (a resumed release skips the publish). */
+export async function npmHasVersion(
+  name: string,
+  version: string,
+  options: NpmReleaseOptions,
+): Promise<boolean> {
+  const view = await npmRun(["view", `${name}@${version}`, "version", "--json"], options);
+  return view.success && view.stdout.includes(JSON.stringify(version));
+}
+
 /** Checks `npm view` reports the version, then installs it from the registry into `scratch`. */
 export async function verifyNpm(
   name: string,

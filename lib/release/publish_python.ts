@@ -39,6 +39,7 @@ export function uploadCommand(
   files: string[],
   env: Record<string, string>,
   tool: { tool: "twine" | "uv"; program: string },
+  skipExisting = false,
 ): { argv: string[]; env: Record<string, string> } {
   const password = PYPI_TOKEN_VARS.map((v) => env[v]).find((v) => v) ?? "";
   const username = env.TWINE_USERNAME || config.username;
@@ -51,13 +52,21 @@ export function uploadCommand(
         "--disable-progress-bar",
         "--repository-url",
         config.repositoryUrl,
+        ...(skipExisting ? ["--skip-existing"] : []),
         ...files,
       ],
       env: { ...env, TWINE_USERNAME: username, TWINE_PASSWORD: password },
     };
   }
   return {
-    argv: [tool.program, "publish", "--publish-url", config.repositoryUrl, ...files],
+    argv: [
+      tool.program,
+      "publish",
+      "--publish-url",
+      config.repositoryUrl,
+      ...(skipExisting ? ["--check-url", config.indexUrl] : []),
+      ...files,
+    ],
     env: { ...env, UV_PUBLISH_USERNAME: username, UV_PUBLISH_PASSWORD: password },
   };
 }
@@ -66,10 +75,15 @@ export function uploadCommand(
 export async function uploadPython(
   config: ReleaseConfig["python"],
   files: string[],
-  options: { env: Record<string, string>; signal?: AbortSignal; cwd: string },
+  options: {
+    env: Record<string, string>;
+    signal?: AbortSignal;
+    cwd: string;
+    skipExisting?: boolean;
+  },
 ): Promise<void> {
   const tool = uploadTool(config, options.env);
-  const command = uploadCommand(config, files, options.env, tool);
+  const command = uploadCommand(config, files, options.env, tool, options.skipExisting);
   const result = await run(command.argv, {
     env: command.env,
     cwd: options.cwd,

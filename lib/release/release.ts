@@ -67,17 +67,19 @@ export async function runRelease(
   const gitOptions = { env, signal: options.signal };
   // Version plan.
   const sites = await findVersionSites(project, options.components);
-  const plan = await planBump(sites, options.spec);
-  if (plan.from && plan.from === plan.to) {
+  const resume = options.resume;
+  const plan = await planBump(sites, resume?.version ?? options.spec);
+  if (!resume && plan.from && plan.from === plan.to) {
     throw new UsageError(
       `Every selected component is already at ${plan.to}`,
       "Pass the next version: rig release patch|minor|major|X.Y.Z",
     );
   }
   const version = plan.to;
-  const tags = config.tags === "per-component"
-    ? options.components.map((c) => `${c.name}-v${version}`)
-    : [`v${version}`];
+  const tags = resume?.tags ??
+    (config.tags === "per-component"
+      ? options.components.map((c) => `${c.name}-v${version}`)
+      : [`v${version}`]);
   const targets = await findTargets(project, options.components, config, {
     env,
     publish: options.publish,
@@ -92,6 +94,11 @@ export async function runRelease(
     targets,
     push: options.push,
   });
+  if (resume) {
+    // Half a release is on disk and on the remote: only what the remaining steps need counts.
+    const stale = new Set(["clean work tree", "in sync with remote", "tag unused"]);
+    checks.splice(0, checks.length, ...checks.filter((c) => !stale.has(c.name)));
+  }
   for (const check of checks) printCheck(ui, check);
   const failed = checks.filter((c) => !c.ok);
   if (failed.length && !options.dryRun) {
@@ -100,7 +107,7 @@ export async function runRelease(
       failed.map((c) => c.fix).filter(Boolean).join("\n      "),
     );
   }
-  const tests = await runTestSuite(project, {
+  const tests = resume ? { ok: true, tasks: [] } : await runTestSuite(project, {
     components: options.components,
     env,
     ui,
@@ -113,7 +120,9 @@ export async function runRelease(
     dryRun: options.dryRun,
     verbose: options.verbose,
   });
-  const testCheck: Check = options.dryRun
+  const testCheck: Check = resume
+    ? { name: "tests", ok: true, detail: "passed before the interruption" }
+    : options.dryRun
     ? { name: "tests", ok: true, detail: "would run rig test (cached results replay)" }
     : tests.ok
     ? { name: "tests", ok: true, detail: `${tests.tasks.length} task(s) green` }
@@ -144,7 +153,7 @@ export async function runRelease(
   const server = options.components.find((c) => c.kind === "python-app") ??
     project.components.find((c) => c.kind === "python-app");
   let api: ReleaseResult["api"] = null;
-  if (server) {
+  if (server && !resume) {
     const serverTag = config.tags === "per-component"
       ? await lastTag(project.root, [`${server.name}-v[0-9]*`], gitOptions)
       : previous;
@@ -190,7 +199,7 @@ export async function runRelease(
   }
   const commits = await commitsSince(project.root, previous, gitOptions);
   const date = new Date().toISOString().slice(0, 10);
-  const section = renderSection(version, changelogEntries(commits), {
+  const section = resume?.section ?? renderSection(version, changelogEntries(commits), {
     date,
     apiChanges: api?.changes.map((c) =>
       `${c.level === "breaking" ? "**breaking:** " : ""}${c.description}`
@@ -259,8 +268,8 @@ async function executeSteps(
   const { project, options, config } = ctx;
   const { ui } = options;
   await ensureRigDir(project.root);
-  const base = await gitChecked(project.root, ["rev-parse", "HEAD"], { env: options.env });
-  const journal: Journal = {
+  const resume = options.resume;
+  const journal: Journal = resume ?? {
     formatVersion: 1,
     pid: Deno.pid,
     startedAt: new Date().toISOString(),
@@ -268,24 +277,47 @@ async function executeSteps(
     tags: ctx.tags,
     branch: ctx.branch,
     remote: config.remote,
-    base,
+    base: await gitChecked(project.root, ["rev-parse", "HEAD"], { env: options.env }),
     status: "running",
     steps: [],
+    components: options.components.map((c) => c.name),
+    push: options.push,
+    publish: options.publish,
+    section: ctx.section,
   };
+  journal.pid = Deno.pid;
+  journal.status = "running";
   ctx.journal = journal;
-  await Deno.remove(path.join(releaseDir(project.root), "backup"), { recursive: true }).catch(
-    () => {},
-  );
+  if (!resume) {
+    await Deno.remove(path.join(releaseDir(project.root), "backup"), { recursive: true }).catch(
+      () => {},
+    );
+  }
   await writeJournal(project.root, journal);
   let failure: unknown;
   for (const step of steps) {
-    const entry: JournalStep = {
+    const earlier = journal.steps.find((s) => s.id === step.id);
+    if (earlier?.state === "done" && step.id !== "build") {
+      // Finished before the interruption: keep what it recorded (ids for the later steps).
+      step.undo = earlier.undo;
+      step.state = "done";
+      step.detail = earlier.detail;
+      if (earlier.undo.kind === "github-release" && earlier.undo.id !== undefined) {
+        ctx.githubReleases.set(earlier.undo.tag, earlier.undo.id);
+      }
+      ui.step(step.title).skip("done before the interruption");
+      continue;
+    }
+    if (earlier) step.undo = mergeUndo(step.undo, earlier.undo);
+    const entry: JournalStep = earlier ?? {
       id: step.id,
       title: step.title,
       state: "started",
       undo: step.undo,
     };
-    journal.steps.push(entry);
+    entry.state = "started";
+    entry.undo = step.undo;
+    if (!earlier) journal.steps.push(entry);
     ctx.current = { entry, step };
     await writeJournal(project.root, journal);
     const started = ui.step(step.title);
@@ -337,6 +369,15 @@ async function executeSteps(
   }
   result.interrupted = interrupted;
   return result;
+}
+
+/** A step's fresh undo, keeping what an interrupted run had learnt (a commit, a release id). */
+function mergeUndo(fresh: Step["undo"], earlier: Step["undo"]): Step["undo"] {
+  if (fresh.kind !== earlier.kind) return fresh;
+  const known = Object.fromEntries(
+    Object.entries(earlier).filter(([, v]) => v !== "" && v !== undefined),
+  );
+  return { ...fresh, ...known } as Step["undo"];
 }
 
 /** Rolls a journal back with a fresh signal, prints each line and the summary, archives it. */

@@ -17,8 +17,14 @@ import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { prependSection } from "./changelog.ts";
 import type { ReleaseConfig } from "./config.ts";
-import { createRelease, getRelease, type GitHubApi, uploadAsset } from "./github.ts";
-import { gitChecked } from "./git_ops.ts";
+import {
+  createRelease,
+  getRelease,
+  getReleaseByTag,
+  type GitHubApi,
+  uploadAsset,
+} from "./github.ts";
+import { git, gitChecked } from "./git_ops.ts";
 import {
   type Journal,
   type JournalStep,
@@ -28,7 +34,7 @@ import {
 } from "./journal.ts";
 import type { Targets } from "./preconditions.ts";
 import { pushImages } from "./image.ts";
-import { publishNpm, verifyNpm, writeUserconfig } from "./publish_npm.ts";
+import { npmHasVersion, publishNpm, verifyNpm, writeUserconfig } from "./publish_npm.ts";
 import { uploadCommand, uploadPython, uploadTool, verifyPython } from "./publish_python.ts";
 
 export interface ReleaseOptions {
@@ -45,6 +51,8 @@ export interface ReleaseOptions {
   /** False with --no-cache. */
   cache: boolean;
   verbose: boolean;
+  /** The journal of an interrupted release to finish (`--resume`). */
+  resume?: Journal;
 }
 
 /** One step of the plan, as printed and reported. */
@@ -111,6 +119,8 @@ export function planSteps(ctx: StepContext): Step[] {
         const from = path.join(root, file);
         if (!exists(from)) continue;
         const to = path.join(backupDir, file);
+        // A resumed release keeps the backups of the files as they were before it began.
+        if (exists(to)) continue;
         await Deno.mkdir(path.dirname(to), { recursive: true });
         await Deno.copyFile(from, to);
       }
@@ -118,6 +128,9 @@ export function planSteps(ctx: StepContext): Step[] {
       const existing = exists(ctx.changelogFile)
         ? await Deno.readTextFile(ctx.changelogFile)
         : undefined;
+      if (options.resume && existing?.includes(ctx.section.split("\n")[0]!)) {
+        return `${editedFiles.length} file(s)`;
+      }
       await writeFileAtomic(ctx.changelogFile, prependSection(existing, ctx.section));
       return `${editedFiles.length} file(s)`;
     },
@@ -158,6 +171,13 @@ export function planSteps(ctx: StepContext): Step[] {
     state: "planned",
     undo: { kind: "reset-commit", commit: "", base: "" },
     run: async () => {
+      const subject = await gitChecked(root, ["log", "-1", "--format=%s"], gitOptions);
+      if (options.resume && subject === `chore(release): v${version}`) {
+        const commit = await gitChecked(root, ["rev-parse", "HEAD"], gitOptions);
+        commitStep.undo = { kind: "reset-commit", commit, base: ctx.journal!.base };
+        await saveJournal(ctx);
+        return `${commit.slice(0, 7)} (made before the interruption)`;
+      }
       await gitChecked(root, ["add", "--", ...editedFiles], gitOptions);
       await gitChecked(root, ["commit", "--quiet", "-m", `chore(release): v${version}`], {
         ...gitOptions,
@@ -178,6 +198,12 @@ export function planSteps(ctx: StepContext): Step[] {
     undo: { kind: "delete-local-tags", tags },
     run: async () => {
       for (const tag of tags) {
+        if (
+          options.resume &&
+          (await git(root, ["rev-parse", "-q", "--verify", `refs/tags/${tag}`], gitOptions)).success
+        ) {
+          continue;
+        }
         await gitChecked(
           root,
           ["tag", "-a", "--cleanup=verbatim", tag, "-m", `Release ${tag}\n\n${notes}`],
@@ -251,20 +277,25 @@ export function planSteps(ctx: StepContext): Step[] {
           tag,
         },
         run: async () => {
-          const created = await createRelease(github, {
-            tag_name: tag,
-            name: tag,
-            body: notes,
-            draft: config.github.draft,
-            prerelease: config.github.prerelease,
-          });
+          // A resumed release finds the one an interrupted run may have created.
+          const created = (options.resume ? await getReleaseByTag(github, tag) : undefined) ??
+            await createRelease(github, {
+              tag_name: tag,
+              name: tag,
+              body: notes,
+              draft: config.github.draft,
+              prerelease: config.github.prerelease,
+            });
           ctx.githubReleases.set(tag, created.id);
           step.undo = {
             ...(step.undo as Extract<UndoAction, { kind: "github-release" }>),
             id: created.id,
           };
           await saveJournal(ctx);
-          for (const file of artifactsOf(component)) await uploadAsset(github, created, file);
+          const present = new Set(created.assets.map((a) => a.name));
+          for (const file of artifactsOf(component)) {
+            if (!present.has(path.basename(file))) await uploadAsset(github, created, file);
+          }
           return created.html_url;
         },
       };
@@ -302,7 +333,13 @@ export function planSteps(ctx: StepContext): Step[] {
             userconfig: await writeUserconfig(userconfig, config.npm.registry, env),
             cacheDir,
           };
-          await publishNpm(tarball, { ...common, access: config.npm.access, tag: config.npm.tag });
+          if (!options.resume || !await npmHasVersion(pkg.name, version, common)) {
+            await publishNpm(tarball, {
+              ...common,
+              access: config.npm.access,
+              tag: config.npm.tag,
+            });
+          }
           return await verifyNpm(pkg.name, version, {
             ...common,
             scratch: path.join(releaseDir(root), "verify", "npm"),
@@ -386,7 +423,12 @@ export function planSteps(ctx: StepContext): Step[] {
             files: files.map((f) => path.basename(f)),
           };
           await saveJournal(ctx);
-          await uploadPython(config.python, files, { env, signal: options.signal, cwd: root });
+          await uploadPython(config.python, files, {
+            env,
+            signal: options.signal,
+            cwd: root,
+            skipExisting: !!options.resume,
+          });
           const wheel = files.find((f) => f.endsWith(".whl"));
           const report = wheel
             ? await validateWheel(wheel, { name: pkg.name, version })

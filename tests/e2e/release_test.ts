@@ -282,7 +282,10 @@ api_url = "${api}"
           refused.stderr,
           /A release of 0\.2\.0 \(v0\.2\.0\) .* was interrupted after: .*npm publish/,
         );
-        assert.match(refused.stderr, /hint: Run: rig release --rollback --yes/);
+        assert.match(
+          refused.stderr,
+          /hint: Run: rig release --rollback --yes  \(or finish it: rig release --resume\)/,
+        );
 
         const doctor = await rigInProcess(["doctor"], { cwd: root, env });
         assert.match(doctor.stdout, /release +release 0\.2\.0 was interrupted after:/);
@@ -379,6 +382,43 @@ api_url = "${api}"
           "release commits and their reverts stay out",
         );
         assert.equal((await git(root, "status", "--porcelain")).trim(), "");
+      },
+    );
+
+    await t.step(
+      "kill -9 before the GitHub release, then --resume finishes the release",
+      async () => {
+        github.hold = "create";
+        const child = spawnRig(["release", "patch"], { cwd: root, env });
+        await github.waitForHeld();
+        child.kill("SIGKILL");
+        await child.output();
+        github.hold = undefined;
+        assert.deepEqual(
+          await tags(origin),
+          ["v0.1.0", "v0.2.0", "v0.2.1"],
+          "pushed before the kill",
+        );
+        const out = await release(["--resume"]);
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(out.stderr, /Resuming the release of 0\.2\.1 \(v0\.2\.1\)/);
+        assert.match(out.stderr, /- push main and v0\.2\.1 to origin done before the interruption/);
+        assert.match(out.stderr, /Released 0\.2\.1 \(v0\.2\.1\)/);
+        const released = [...github.releases.values()].find((r) => r.tag_name === "v0.2.1");
+        assert.equal(released?.assets.length, 3);
+        assert.ok(
+          [...Deno.readDirSync(pypi.packagesDir)].some((e) =>
+            e.name === "authserver_client-0.2.1.tar.gz"
+          ),
+        );
+        const view = await (await fetch(`${npm.url}@authserver%2fclient`)).json();
+        assert.ok(view.versions["0.2.1"]);
+        assert.equal(
+          (await git(root, "log", "-1", "--format=%s")).trim(),
+          "chore(release): v0.2.1",
+        );
+        assert.equal(await remoteHead(), await head());
+        assert.ok(!exists(path.join(root, ".rig/release/journal.json")), "journal archived");
       },
     );
   },
