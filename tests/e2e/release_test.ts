@@ -284,7 +284,7 @@ api_url = "${api}"
         );
         assert.match(
           refused.stderr,
-          /hint: Run: rig release --rollback --yes  \(or finish it: rig release --resume\)/,
+          /hint: Run: rig release --rollback --yes {2}\(or finish it: rig release --resume\)/,
         );
 
         const doctor = await rigInProcess(["doctor"], { cwd: root, env });
