@@ -39,7 +39,6 @@ export function uploadCommand(
   files: string[],
   env: Record<string, string>,
   tool: { tool: "twine" | "uv"; program: string },
-  skipExisting = false,
 ): { argv: string[]; env: Record<string, string> } {
   const password = PYPI_TOKEN_VARS.map((v) => env[v]).find((v) => v) ?? "";
   const username = env.TWINE_USERNAME || config.username;
@@ -52,7 +51,6 @@ export function uploadCommand(
         "--disable-progress-bar",
         "--repository-url",
         config.repositoryUrl,
-        ...(skipExisting ? ["--skip-existing"] : []),
         ...files,
       ],
       env: { ...env, TWINE_USERNAME: username, TWINE_PASSWORD: password },
@@ -64,7 +62,6 @@ export function uploadCommand(
       "publish",
       "--publish-url",
       config.repositoryUrl,
-      ...(skipExisting ? ["--check-url", config.indexUrl] : []),
       ...files,
     ],
     env: { ...env, UV_PUBLISH_USERNAME: username, UV_PUBLISH_PASSWORD: password },
@@ -83,7 +80,14 @@ export async function uploadPython(
   },
 ): Promise<void> {
   const tool = uploadTool(config, options.env);
-  const command = uploadCommand(config, files, options.env, tool, options.skipExisting);
+  let pending = files;
+  if (options.skipExisting) {
+    // A resumed release uploads only what the index does not list yet.
+    const there = await filesOnIndex(config.indexUrl, "", files.map((f) => path.basename(f)));
+    if (there) pending = files.filter((f) => !there.includes(path.basename(f)));
+    if (!pending.length) return;
+  }
+  const command = uploadCommand(config, pending, options.env, tool);
   const result = await run(command.argv, {
     env: command.env,
     cwd: options.cwd,
@@ -103,6 +107,30 @@ export async function uploadPython(
         } (and TWINE_USERNAME)`
         : "Read the index's answer above; fix it and run rig release again",
     );
+  }
+}
+
+/**
+ * Which of `files` the simple index page of `name` (from the file names when empty) lists;
+ * undefined when the index cannot be asked.
+ */
+export async function filesOnIndex(
+  indexUrl: string,
+  name: string,
+  files: string[],
+): Promise<string[] | undefined> {
+  const dist = name || files[0]?.split("-")[0] || "";
+  const project = dist.toLowerCase().replace(/[-_.]+/g, "-");
+  try {
+    const response = await fetch(new URL(`${project}/`, indexUrl), {
+      headers: { Accept: "text/html" },
+    });
+    const page = await response.text();
+    if (response.status === 404) return [];
+    if (!response.ok) return undefined;
+    return files.filter((f) => page.includes(f));
+  } catch {
+    return undefined;
   }
 }
 

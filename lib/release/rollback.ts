@@ -9,8 +9,9 @@
 import * as path from "node:path";
 import { deleteRelease, getReleaseByTag } from "./github.ts";
 import { git, gitChecked, refExists } from "./git_ops.ts";
-import { type Journal, type JournalStep, type UndoAction, writeJournal } from "./journal.ts";
+import { type Journal, type JournalStep, writeJournal } from "./journal.ts";
 import { unpublishNpm } from "./publish_npm.ts";
+import { filesOnIndex } from "./publish_python.ts";
 
 /** One line of the rollback report. */
 export interface RollbackLine {
@@ -65,24 +66,6 @@ export async function rollback(
   return lines;
 }
 
-/** Which of the upload's files the simple index lists (all of them when it cannot be asked). */
-async function filesOnIndex(
-  undo: Extract<UndoAction, { kind: "pypi-upload" }>,
-): Promise<string[]> {
-  const project = undo.name.toLowerCase().replace(/[-_.]+/g, "-");
-  try {
-    const response = await fetch(new URL(`${project}/`, undo.indexUrl), {
-      headers: { Accept: "text/html" },
-    });
-    const page = await response.text();
-    if (response.status === 404) return [];
-    if (!response.ok) return undo.files;
-    return undo.files.filter((f) => page.includes(f));
-  } catch {
-    return undo.files;
-  }
-}
-
 async function undoStep(
   step: JournalStep,
   journal: Journal,
@@ -107,7 +90,9 @@ async function undoStep(
       const yank = `Yank it on the index (PyPI: Manage → Releases → ${undo.version} → Yank), ` +
         `then release a fixed version: rig release patch`;
       // A finished upload is certainly there; an interrupted or refused one may be partly there.
-      const landed = step.state === "done" ? undo.files : await filesOnIndex(undo);
+      const landed = step.state === "done"
+        ? undo.files
+        : await filesOnIndex(undo.indexUrl, undo.name, undo.files) ?? undo.files;
       if (!landed.length) {
         return line("not needed", `nothing of ${undo.name} ${undo.version} reached the index`);
       }
