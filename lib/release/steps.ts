@@ -248,7 +248,10 @@ export function planSteps(ctx: StepContext): Step[] {
   }
   const artifactsOf = (component?: string) =>
     (ctx.build?.components ?? []).filter((c) => !component || c.component === component)
-      .flatMap((c) => c.artifacts).filter((a) => a.path).map((a) => path.join(root, a.path!));
+      .flatMap((c) => c.artifacts)
+      // Release files only: an app's build output is a folder, an image has no file.
+      .filter((a) => a.path && (a.type === "wheel" || a.type === "sdist" || a.type === "npm"))
+      .map((a) => path.join(root, a.path!));
   const token = env[config.github.tokenEnv] ?? "";
   const github: GitHubApi = {
     apiUrl: config.github.apiUrl,
