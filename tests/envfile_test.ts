@@ -394,9 +394,14 @@ Deno.test("the template example in the README parses and generates", async () =>
   );
   const env = await loadEnvironment(await loadProject(dir.path), {
     name: "development",
-    processEnv: { PRODUCTION_DATABASE_URL: "postgresql://app:pw-123456@db/app" },
+    processEnv: {
+      PRODUCTION_DATABASE_URL: "postgresql://app:pw-123456@db/app",
+      UPSTREAM_AUTH: "upstream-token-7f3a91",
+    },
     ui,
   });
+  assert.ok(env.secretKeys.has("UPSTREAM_AUTH"), "# secret marks a key secret");
+  assert.equal(env.mask("auth upstream-token-7f3a91"), "auth ****");
   assert.match(env.values.SECRET_KEY!, /^[0-9a-f]{64}$/);
   assert.match(env.values.SESSION_SALT!, /^[0-9a-f]{32}$/);
   assert.match(env.values.WEBHOOK_TOKEN!, /^[A-Za-z0-9_-]{32}$/);
