@@ -497,8 +497,17 @@ async function pythonBuilder(
   }
   const dir = path.join(project.root, ".rig", "build", "venv");
   const venv = venvLayout(dir);
-  const fresh = !exists(venv.python);
-  if (fresh) {
+  if (exists(venv.python) && await hasBuild(venv.python)) {
+    return { python: venv.python, hasBuild: true, where: ".rig" };
+  }
+  const hasPip = async (python: string) =>
+    (await run([python, "-m", "pip", "--version"], { env, signal: options.signal })).success;
+  if (exists(venv.python) && !(await hasPip(venv.python))) {
+    // A venv cut short (rig killed while "python -m venv" ran) has no pip: make it again.
+    options.ui.debug(`Recreating ${path.relative(project.root, dir)}: it has no pip`);
+    await Deno.remove(dir, { recursive: true });
+  }
+  if (!exists(venv.python)) {
     const creator = (own && venvBase(own.dir)) ?? defaultPython(options.env);
     await runChecked([creator, "-m", "venv", dir], {
       env,

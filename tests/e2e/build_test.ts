@@ -296,3 +296,37 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
     });
   },
 });
+
+Deno.test({
+  name: "a build venv left without pip by a killed rig is made again, not trusted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir("rig-build-venv-");
+    await dir.write({
+      "lib/pyproject.toml": [
+        "[build-system]",
+        'requires = ["setuptools>=61"]',
+        'build-backend = "setuptools.build_meta"',
+        "[project]",
+        'name = "tinylib"',
+        'version = "0.1.0"',
+        "",
+      ].join("\n"),
+      "lib/tinylib/__init__.py": "VALUE = 1\n",
+      "rig.toml": '[project]\nname = "tiny"\n',
+    });
+    // What `python -m venv` leaves when it is killed before ensurepip ran: a venv with no pip.
+    const cut = await new Deno.Command("python3", {
+      args: ["-m", "venv", "--without-pip", dir.join(".rig/build/venv")],
+    }).output();
+    assert.ok(cut.success);
+    const out = await rigInProcess(["build", "--skip-tests", "--no-install-check"], {
+      cwd: dir.path,
+      env: NO_ENGINE,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    assert.doesNotMatch(out.stderr, /No module named pip/);
+    assert.ok(exists(dir.join("dist/lib/tinylib-0.1.0-py3-none-any.whl")), out.stdout);
+  },
+});
