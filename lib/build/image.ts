@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import { parseEnvText } from "../env/env_file.ts";
-import { isSecretKey } from "../env/env_mask.ts";
+import { environmentSecrets } from "../env/env_mask.ts";
 import { sha256Hex } from "../hash.ts";
 import { run } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
@@ -213,9 +213,10 @@ export async function projectSecrets(root: string, componentDir: string): Promis
     for (const entry of entries) {
       if (!entry.isFile || !/^\.env(\.|$)/.test(entry.name)) continue;
       const text = await Deno.readTextFile(path.join(dir, entry.name)).catch(() => "");
-      for (const item of parseEnvText(text, { file: entry.name, template: false }).entries) {
-        if (isSecretKey(item.key) && item.value.length >= 8) values.add(item.value);
-      }
+      const parsed = parseEnvText(text, { file: entry.name, template: false }).entries;
+      // The project's one rule for which values are secrets (URL passwords included).
+      const secrets = environmentSecrets(Object.fromEntries(parsed.map((e) => [e.key, e.value])));
+      for (const secret of secrets) values.add(secret);
     }
   }
   return [...values];
