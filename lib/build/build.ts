@@ -364,8 +364,7 @@ async function buildComponent(
   if (options.plan.app) {
     let bundle: AppBundle | undefined;
     await ui.task(`${component.name}: build`, async (step) => {
-      step.update("installing dependencies");
-      await ensureInstalled(project, [component], { env: options.env, ui, signal: options.signal });
+      // Its dependencies were installed before its key was computed (buildComponent).
       step.update(appBuildCommand(project, component)!.join(" "));
       bundle = await buildApp(project, component, {
         env: hermetic.env,
@@ -649,12 +648,7 @@ async function npmStep(
   let file = "";
   await ui.task(`${component.name}: npm pack`, async (step) => {
     if (pkg.scripts?.build || component.commands.build) {
-      step.update("installing dependencies");
-      await ensureInstalled(project, [component], {
-        env: options.env,
-        ui,
-        signal: options.signal,
-      });
+      // Its dependencies were installed before its key was computed (buildComponent).
       const argv = nodeBuildStep(project, component);
       step.update(argv.join(" "));
       if (component.commands.build) {
