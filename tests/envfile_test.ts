@@ -380,12 +380,17 @@ Deno.test("a malformed .env line is reported without echoing its text", () => {
   );
 });
 
-Deno.test("the template example in the README parses and generates", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  // The README's template example is the sh block that uses the generators.
-  const example = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!)
+/** The sh block of a markdown file that uses the generators: its template example. */
+async function templateExample(file: string): Promise<string> {
+  const text = await Deno.readTextFile(new URL(`../${file}`, import.meta.url));
+  const example = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!)
     .find((block) => block.includes("={{secret}}"));
-  assert.ok(example, "README.md has a template example with {{secret}}");
+  assert.ok(example, `${file} has a template example with {{secret}}`);
+  return example;
+}
+
+Deno.test("the template example in docs/env.md parses and generates", async () => {
+  const example = await templateExample("docs/env.md");
   await using dir = await project({ "config/development.env.template": example });
   const { ui } = testUi();
   await assert.rejects(
