@@ -389,6 +389,21 @@ async function templateExample(file: string): Promise<string> {
   return example;
 }
 
+Deno.test("the README's short template example parses and generates", async () => {
+  await using dir = await project({
+    "config/development.env.template": await templateExample("README.md"),
+  });
+  const env = await loadEnvironment(await loadProject(dir.path), {
+    name: "development",
+    processEnv: { PRODUCTION_DATABASE_URL: "postgresql://app:pw-123456@db/app" },
+    ui: testUi().ui,
+  });
+  assert.match(env.values.SECRET_KEY!, /^[0-9a-f]{64}$/);
+  assert.ok(env.secretKeys.has("SECRET_KEY"));
+  assert.equal(env.values.PORT, "8000");
+  assert.equal(env.values.DATABASE_URL, "sqlite:///data/app.db");
+});
+
 Deno.test("the template example in docs/env.md parses and generates", async () => {
   const example = await templateExample("docs/env.md");
   await using dir = await project({ "config/development.env.template": example });
