@@ -1,18 +1,23 @@
 import * as path from "node:path";
 import { openCacheStore } from "../lib/task/cache.ts";
-import { appOutputOf } from "../lib/build/app_build.ts";
+import { appOutputOf } from "../lib/builder/app_build.ts";
 import type { Command, Context, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
-import { buildProject, type BuildResult, type DockerMode } from "../lib/build/build.ts";
+import { buildProject, type BuildResult, type DockerMode } from "../lib/builder/build.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, type Project } from "../lib/project/project.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { componentOptions, selectComponents } from "../lib/project/selection.ts";
-import { runTestSuite } from "../lib/test/test_runner.ts";
-import { describeSummary } from "../lib/test/test_plan.ts";
+import { runTestSuite } from "../lib/testing/runner.ts";
+import { describeSummary } from "../lib/testing/plan.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
-import { applyBump, type BumpPlan, findVersionSites, planBump } from "../lib/build/version_bump.ts";
+import {
+  applyBump,
+  type BumpPlan,
+  findVersionSites,
+  planBump,
+} from "../lib/builder/version_bump.ts";
 import { posixRelative } from "../lib/fs.ts";
 
 const OPTIONS: Options = {

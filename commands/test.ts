@@ -3,17 +3,17 @@ import type { Command, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
-import { renderJunit, type TestCase } from "../lib/test/junit.ts";
+import { renderJunit, type TestCase } from "../lib/testing/junit.ts";
 import { type Project } from "../lib/project/project.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { componentOptions, selectComponents } from "../lib/project/selection.ts";
-import { runTestSuite, selectByChanges } from "../lib/test/test_runner.ts";
+import { runTestSuite, selectByChanges } from "../lib/testing/runner.ts";
 import {
   describeSummary,
   taskLabel,
   type TaskOutcome,
   type TestReport,
-} from "../lib/test/test_plan.ts";
+} from "../lib/testing/plan.ts";
 import { mark } from "../lib/trace.ts";
 import { formatDuration, type Ui } from "../lib/ui.ts";
 

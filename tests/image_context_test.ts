@@ -5,8 +5,8 @@ import {
   baseImages,
   compileDockerignore,
   isDockerignored,
-} from "../lib/build/image_context.ts";
-import { isLoopbackRegistry } from "../lib/build/image_push.ts";
+} from "../lib/builder/image_context.ts";
+import { isLoopbackRegistry } from "../lib/builder/image_push.ts";
 import { tempDir, writeFiles } from "./helpers.ts";
 
 Deno.test(".dockerignore patterns are anchored at the context root, exclude folders and honour !", () => {

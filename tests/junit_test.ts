@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { escapeXml, parseConsoleCounts, parseJunit, renderJunit } from "../lib/test/junit.ts";
+import { escapeXml, parseConsoleCounts, parseJunit, renderJunit } from "../lib/testing/junit.ts";
 
 const PYTEST_XML = `<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">
 <testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4" time="0.512" timestamp="2026-01-01T00:00:00" hostname="h">

@@ -19,8 +19,8 @@ import {
 } from "../lib/node/app.ts";
 import { detectApiClient, specIn } from "../lib/node/api_client.ts";
 import { componentCommand } from "../lib/project/selection.ts";
-import { checkOnlyHint } from "../lib/test/node_tests.ts";
-import { WorktreeGuard } from "../lib/test/worktree_guard.ts";
+import { checkOnlyHint } from "../lib/testing/node_tests.ts";
+import { WorktreeGuard } from "../lib/testing/worktree_guard.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { sha256File } from "../lib/hash.ts";
 import type { Component } from "../lib/project/project.ts";

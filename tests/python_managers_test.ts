@@ -10,7 +10,7 @@ import { detectManager, findUvWorkspace, workspaceSources } from "../lib/python/
 import { readUvLock, uvLockDifferences } from "../lib/python/uv.ts";
 import { extraGroups } from "../lib/python/poetry.ts";
 import { pythonChecks } from "../lib/python/quality.ts";
-import { readConfigTexts } from "../lib/test/test_plan.ts";
+import { readConfigTexts } from "../lib/testing/plan.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { ConfigError, EnvironmentError } from "../lib/errors.ts";
 import { REPO_ROOT } from "./helpers.ts";

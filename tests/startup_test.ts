@@ -38,12 +38,12 @@ Deno.test("a cached rig test evaluates no install, build, database, server or np
   const offPath = loaded.filter((m) =>
     // lib/node's detection modules (app, managers, api_client) belong to the project model;
     // running and packing npm (npm.ts, npm_pack.ts) do not.
-    /^lib\/(install|build|db|run)\//.test(m) ||
+    /^lib\/(install|builder|db|run)\//.test(m) ||
     [
       "lib/node/npm.ts",
       "lib/node/npm_pack.ts",
-      "lib/test/test_task.ts",
-      "lib/test/test_services.ts",
+      "lib/testing/component_tests.ts",
+      "lib/testing/services.ts",
       "node:crypto",
     ].includes(m) ||
     ["npm:semver", "npm:@renovatebot/pep440", "npm:dotenv"].includes(m)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hermeticEnv, undeclaredVariables } from "../lib/task/hermetic_env.ts";
-import { integrationTestFiles, pytestTestPaths, pythonTestFiles } from "../lib/test/test_plan.ts";
-import { parseCoverageJson, pytestArgv, readNodeResult } from "../lib/test/test_task.ts";
+import { integrationTestFiles, pytestTestPaths, pythonTestFiles } from "../lib/testing/plan.ts";
+import { parseCoverageJson, pytestArgv, readNodeResult } from "../lib/testing/component_tests.ts";
 import { rigInProcess, tempDir } from "./helpers.ts";
 
 Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {

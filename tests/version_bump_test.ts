@@ -7,7 +7,7 @@ import {
   findJsonStrings,
   findVersionSites,
   planBump,
-} from "../lib/build/version_bump.ts";
+} from "../lib/builder/version_bump.ts";
 import { tempDir } from "./helpers.ts";
 
 const PACKAGE_JSON = `{

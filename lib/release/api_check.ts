@@ -10,7 +10,7 @@ import { EnvironmentError } from "../errors.ts";
 import { gitRoot } from "../git.ts";
 import { sha256Hex } from "../hash.ts";
 import { loadEnvironment } from "../env/env_config.ts";
-import { CONTRACT_TASK, contractFor, rememberedContract } from "../test/openapi_contract.ts";
+import { CONTRACT_TASK, contractFor, rememberedContract } from "../testing/openapi_contract.ts";
 import { TaskEngine } from "../task/task.ts";
 import { findVenv, venvEnv } from "../python/venv.ts";
 import type { Component, Project } from "../project/project.ts";

@@ -5,8 +5,8 @@
  * with the reason, never silently.
  */
 import { detectEngine } from "../container_engine.ts";
-import { pushImage } from "../build/image_push.ts";
-import type { Artifact } from "../build/build.ts";
+import { pushImage } from "../builder/image_push.ts";
+import type { Artifact } from "../builder/build.ts";
 
 /** Pushes every built image to `registry`; returns the pushed references or why none were. */
 export async function pushImages(

@@ -9,9 +9,9 @@
 import * as path from "node:path";
 import { ensureRigDir } from "../cache_paths.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
-import { findVersionSites, planBump } from "../build/version_bump.ts";
-import { runTestSuite } from "../test/test_runner.ts";
-import { describeSummary } from "../test/test_plan.ts";
+import { findVersionSites, planBump } from "../builder/version_bump.ts";
+import { runTestSuite } from "../testing/runner.ts";
+import { describeSummary } from "../testing/plan.ts";
 import type { Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { type ApiCheck, checkApi } from "./api_check.ts";

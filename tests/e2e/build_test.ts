@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { exists } from "../../lib/fs.ts";
 import * as path from "node:path";
-import { chooseDockerfile, imageTags, renderTemplate } from "../../lib/build/docker.ts";
+import { chooseDockerfile, imageTags, renderTemplate } from "../../lib/builder/docker.ts";
 import { detectEngine } from "../../lib/container_engine.ts";
 import { loadProject } from "../../lib/project/load_project.ts";
 import { sha256File } from "../../lib/hash.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
-import { parseJunit } from "../../lib/test/junit.ts";
+import { parseJunit } from "../../lib/testing/junit.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
 interface JsonTask {

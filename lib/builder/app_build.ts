@@ -20,7 +20,7 @@ import {
 import { run, tail } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
 import { componentCommand } from "../project/selection.ts";
-import { describeChanges, WorktreeGuard } from "../test/worktree_guard.ts";
+import { describeChanges, WorktreeGuard } from "../testing/worktree_guard.ts";
 import { sha256File, sha256Hex } from "../hash.ts";
 
 /** The output folder of an app component (rig.toml `build` may name it with --outDir). */

@@ -26,7 +26,7 @@ import {
 import { runPrestart } from "../run/prestart.ts";
 import { waitForHttp } from "../net.ts";
 import { asgiApp, uvicornArgv } from "../python/uvicorn.ts";
-import type { ComponentState } from "./test_plan.ts";
+import type { ComponentState } from "./plan.ts";
 import type { TaskEngine, TaskKey } from "../task/task.ts";
 /** A throwaway database for one `rig test` run, created on first use and always dropped. */
 export class TestDatabase {

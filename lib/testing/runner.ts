@@ -1,8 +1,8 @@
 /**
- * `rig test`'s orchestrator: plans the tasks (test_plan.ts), answers them from
+ * `rig test`'s orchestrator: plans the tasks (plan.ts), answers them from
  * the cache when their keys match, installs what the rest need, starts the test
- * database and the server (test_services.ts) only as long as tasks need them,
- * and runs each task (test_task.ts).
+ * database and the server (services.ts) only as long as tasks need them,
+ * and runs each task (component_tests.ts).
  */
 import { changedFiles, relativeToProject } from "../git.ts";
 import { type ChangedSelection, groupChanges, selectChanged } from "../project/selection.ts";
@@ -42,8 +42,8 @@ import {
   type TaskSummary,
   type TestReport,
   type TestRunOptions,
-} from "./test_plan.ts";
-import type { RunningServer } from "./test_services.ts";
+} from "./plan.ts";
+import type { RunningServer } from "./services.ts";
 /** The planned tasks of a suite with their keys, and what planning them needed. */
 export interface SuitePlan {
   engine: TaskEngine;
@@ -267,7 +267,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   const pending = tasks.filter((t) => !t.outcome);
   mark("keys and cache lookups");
   if (opts.dryRun) {
-    const { describePlan } = await import("./test_task.ts");
+    const { describePlan } = await import("./component_tests.ts");
     for (const t of pending) {
       t.outcome = {
         summary: emptySummary(t),
@@ -310,8 +310,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
     ui.step(taskLabel(t.component.name, t.task)).cached(describeSummary(t.outcome!.summary));
   }
   if (!toRun.length) return finish(tasks, started, mask);
-  const { runTask } = await import("./test_task.ts");
-  const { launchServer, TestDatabase } = await import("./test_services.ts");
+  const { runTask } = await import("./component_tests.ts");
+  const { launchServer, TestDatabase } = await import("./services.ts");
   const temp = await makeRunTempDir("test");
   const database = new TestDatabase(project, {
     engine,

@@ -30,8 +30,8 @@ import {
   type TaskOutcome,
   type TaskSummary,
   type TestRunOptions,
-} from "./test_plan.ts";
-import type { TestDatabase } from "./test_services.ts";
+} from "./plan.ts";
+import type { TestDatabase } from "./services.ts";
 import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
 import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";
 
