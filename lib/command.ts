@@ -4,7 +4,6 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
-import type { Project } from "./project/project.ts";
 import type { Ui } from "./ui.ts";
 
 /** The flags every command accepts. */
@@ -51,6 +50,14 @@ export interface SubcommandHelp {
   summary: string;
 }
 
+/**
+ * What a command's per-project flags are made from: each component's name and folder. The
+ * project model satisfies it; this layer needs no more of it.
+ */
+export interface ComponentList {
+  components: readonly { name: string; path: string }[];
+}
+
 /** A rig command: its help text and its behaviour. */
 export interface Command {
   name: string;
@@ -65,7 +72,7 @@ export interface Command {
   /** Real, runnable examples. */
   examples: string[];
   /** Options that depend on the project (one flag per component), shown in help too. */
-  projectOptions?(project: Project): Options;
+  projectOptions?(project: ComponentList): Options;
   /** Runs the command with its own argv (global flags already removed); returns the exit code. */
   run(ctx: Context, argv: string[]): Promise<number>;
 }

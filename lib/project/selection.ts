@@ -4,14 +4,14 @@
  * `--changed`, the components whose files changed plus the ones that depend on
  * them.
  */
-import type { Options } from "../command.ts";
+import type { ComponentList, Options } from "../command.ts";
 import { suggest } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import * as path from "node:path";
 import { type Component, isExtraInput, owningComponent, type Project } from "./project.ts";
 
 /** One boolean option per component, named after it (`--server`, `--js-client`). */
-export function componentOptions(project: Project, verb = "Test"): Options {
+export function componentOptions(project: ComponentList, verb = "Test"): Options {
   const options: Options = {};
   for (const c of project.components) {
     options[c.name] = {

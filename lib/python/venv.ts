@@ -12,7 +12,6 @@
 import { isDir, isFile } from "../fs.ts";
 import * as path from "node:path";
 import { EnvironmentError, RigError } from "../errors.ts";
-import type { Component } from "../project/project.ts";
 import { run, runChecked, which } from "../proc.ts";
 import { relocationProblem } from "./venv_health.ts";
 import type { Ui } from "../ui.ts";
@@ -29,6 +28,21 @@ import {
 } from "../os.ts";
 
 const IS_WINDOWS = HOST_OS === "windows";
+
+/**
+ * What venv code reads of a component: its name and folder, and rig.toml's `python`, `venv`
+ * and `system-site-packages`. The project's Component has these fields; this layer needs no more.
+ */
+export interface VenvOwner {
+  name: string;
+  /** Absolute folder of the component. */
+  dir: string;
+  /** rig.toml `python`: a version specifier or an interpreter command. */
+  python?: string;
+  /** rig.toml `venv`: the venv folder, relative to `dir`. */
+  venv?: string;
+  systemSitePackages?: boolean;
+}
 
 /** A component's virtual environment. */
 export interface Venv {
@@ -107,7 +121,7 @@ export function venvEnv(
 }
 
 /** The candidate venv folders of a component, in the order they are preferred. */
-export function venvCandidates(component: Component, env: Record<string, string>): string[] {
+export function venvCandidates(component: VenvOwner, env: Record<string, string>): string[] {
   const out: string[] = [];
   const active = env.VIRTUAL_ENV;
   if (active) {
@@ -121,7 +135,7 @@ export function venvCandidates(component: Component, env: Record<string, string>
 
 /** The component's existing venv (a folder with pyvenv.cfg), without checking its health. */
 export function findVenv(
-  component: Component,
+  component: VenvOwner,
   opts: { env: Record<string, string> },
 ): Venv | undefined {
   for (const dir of venvCandidates(component, opts.env)) {
@@ -131,7 +145,7 @@ export function findVenv(
 }
 
 /** Where a new venv for the component goes (rig.toml `venv`, else `.venv`). */
-export function defaultVenvDir(component: Component): string {
+export function defaultVenvDir(component: VenvOwner): string {
   return path.resolve(component.dir, component.venv ?? ".venv");
 }
 
@@ -209,7 +223,7 @@ export async function probePython(
 }
 
 /** The Python version requirements of a component: rig.toml, requires-python, .python-version. */
-export function pythonRequirements(component: Component, root?: string): PythonRequirement[] {
+export function pythonRequirements(component: VenvOwner, root?: string): PythonRequirement[] {
   const out: PythonRequirement[] = [];
   if (component.python && !looksLikeCommand(component.python)) {
     out.push({ specifier: toSpecifier(component.python), source: `rig.toml "python"` });
@@ -269,7 +283,7 @@ export async function unmetRequirements(
 /** Checks a venv thoroughly: layout, interpreter runs, version, pip, platform. */
 export async function checkVenv(
   venv: Venv,
-  component: Component,
+  component: VenvOwner,
   opts: { env: Record<string, string>; signal?: AbortSignal; root?: string; requirePip?: boolean },
 ): Promise<VenvHealth> {
   const quick = quickCheckVenv(venv);
@@ -310,7 +324,7 @@ interface Candidate {
 
 /** Interpreter candidates in order: rig.toml, RIG_PYTHON, .python-version, newest python3.X on PATH. */
 export function interpreterCandidates(
-  component: Component,
+  component: VenvOwner,
   opts: { env: Record<string, string>; root?: string },
 ): Candidate[] {
   const out: Candidate[] = [];
@@ -367,7 +381,7 @@ export function pathPythonVersions(env: Record<string, string>): string[] {
 
 /** Picks the interpreter for a new venv: the first candidate that runs and satisfies the requirements. */
 export async function chooseInterpreter(
-  component: Component,
+  component: VenvOwner,
   opts: VenvOptions & { root?: string },
 ): Promise<{ argv: string[]; probe: PythonProbe; source: string }> {
   const requirements = pythonRequirements(component, opts.root);
@@ -397,7 +411,7 @@ export async function chooseInterpreter(
 
 /** Creates a venv in `dir` with the chosen interpreter. */
 export async function createVenv(
-  component: Component,
+  component: VenvOwner,
   dir: string,
   opts: VenvOptions & {
     root?: string;

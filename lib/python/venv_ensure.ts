@@ -6,7 +6,6 @@
 import * as path from "node:path";
 import { isFile } from "../fs.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
-import type { Component } from "../project/project.ts";
 import { isAlive } from "../proc_registry.ts";
 import {
   checkVenv,
@@ -19,11 +18,12 @@ import {
   type Venv,
   venvLayout,
   type VenvOptions,
+  type VenvOwner,
 } from "./venv.ts";
 
 /** Finds the component's venv, checks it, and reuses it or (re)creates it, saying why. */
 export async function ensureVenv(
-  component: Component,
+  component: VenvOwner,
   opts: VenvOptions & {
     root?: string;
     systemSitePackages?: boolean;
@@ -102,7 +102,7 @@ async function recoverReplacement(dir: string): Promise<void> {
  * only once that worked; on failure it is put back.
  */
 async function replaceVenv(
-  component: Component,
+  component: VenvOwner,
   dir: string,
   opts: VenvOptions & {
     root?: string;
