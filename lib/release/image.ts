@@ -6,7 +6,7 @@
  */
 import { detectEngine } from "../container_engine.ts";
 import { pushImage } from "../builder/image_push.ts";
-import type { Artifact } from "../builder/build.ts";
+import type { Artifact } from "../builder/artifacts.ts";
 
 /** Pushes every built image to `registry`; returns the pushed references or why none were. */
 export async function pushImages(

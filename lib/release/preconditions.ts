@@ -8,7 +8,7 @@
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { which } from "../proc.ts";
-import { buildPlan } from "../builder/build.ts";
+import { buildPlan } from "../builder/build_plan.ts";
 import type { Component, Project } from "../project/project.ts";
 import { githubRepoFromUrl, type ReleaseConfig } from "./config.ts";
 import {
