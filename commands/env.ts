@@ -1,18 +1,20 @@
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, suggest } from "../lib/command.ts";
 import {
-  configDir,
   describeSource,
   type EnvReport,
-  generateEnvFile,
-  hasTemplates,
   inspectEnvironment,
   isWarning,
   maskedValue,
+} from "../lib/env/env_config.ts";
+import { generateEnvFile } from "../lib/env/generate.ts";
+import {
+  configDir,
+  hasTemplates,
   requireTemplates,
   validateEnvName,
   writeDefaultTemplates,
-} from "../lib/env/env_config.ts";
+} from "../lib/env/templates.ts";
 import { formatType } from "../lib/env/env_file.ts";
 import {
   configFiles,

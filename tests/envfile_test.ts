@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import {
-  ensureGitIgnored,
-  generateEnvFile,
-  gitignoreMatches,
-  inspectEnvironment,
-  loadEnvironment,
-} from "../lib/env/env_config.ts";
+import { inspectEnvironment, loadEnvironment } from "../lib/env/env_config.ts";
+import { ensureGitIgnored, generateEnvFile, gitignoreMatches } from "../lib/env/generate.ts";
 import { createMasker, hashEnvValues, isSecretKey, maskUrlPassword } from "../lib/env/env_mask.ts";
 import { checkType, generate, parseEnvText, parseGenerator } from "../lib/env/env_file.ts";
 import { ConfigError, EnvironmentError } from "../lib/errors.ts";

@@ -334,8 +334,9 @@ async function diagnoseNode(
 async function diagnoseConfig(project: Project, env: Record<string, string>): Promise<Finding[]> {
   const base = { area: "config" as const, name: ".env" };
   try {
+    const { hasTemplates } = await import("../env/templates.ts");
+    if (!(await hasTemplates(project))) return [];
     const config = await import("../env/env_config.ts");
-    if (!(await config.hasTemplates(project))) return [];
     const report = await config.inspectEnvironment(project, {
       name: "development",
       processEnv: env,
