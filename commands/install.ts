@@ -4,7 +4,8 @@ import { componentOptions } from "../lib/project/selection.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Component, getComponent, type Project } from "../lib/project/project.ts";
 import { loadProject } from "../lib/project/load_project.ts";
-import { ensureInstalled, isPython } from "../lib/install/install.ts";
+import { ensureInstalled } from "../lib/install/install.ts";
+import { isPython } from "../lib/install/install_state.ts";
 import { addPackages } from "../lib/install/add_packages.ts";
 import { formatDuration } from "../lib/ui.ts";
 
@@ -102,7 +103,7 @@ export const install: Command = {
         return 0;
       }
       if (v["dry-run"]) {
-        const { staleReason } = await import("../lib/install/install.ts");
+        const { staleReason } = await import("../lib/install/install_state.ts");
         const rows = [];
         for (const c of targets) {
           const reason = v.force ? "forced" : await staleReason(project, c, { env: ctx.env });

@@ -21,7 +21,8 @@ import {
   specifiersDisjoint,
 } from "../python/requirements.ts";
 import { beginJournal, endJournal, noteChild, rollBackAfter } from "./install_journal.ts";
-import { type InstallOptions, recordPython, userCacheDir } from "./install.ts";
+import { type InstallOptions, userCacheDir } from "./install.ts";
+import { recordPython } from "./install_state.ts";
 import { installManaged, managedVenvDir } from "./python_managed.ts";
 import { posixRelative } from "../fs.ts";
 

@@ -38,15 +38,9 @@ import {
   noteChild,
   rollBackAfter,
 } from "./install_journal.ts";
-import {
-  type InstallOptions,
-  isPython,
-  planArgs,
-  pythonPlan,
-  recordNode,
-  recordPython,
-  userCacheDir,
-} from "./install.ts";
+import { installerOptions, type InstallOptions, userCacheDir } from "./install.ts";
+import { isPython, recordNode, recordPython } from "./install_state.ts";
+import { planArgs, pythonPlan } from "./python_plan.ts";
 import { projectTable, readPyproject } from "../python/pyproject.ts";
 /** Names that go to requirements-dev.txt / the dev extra without `--dev`. */
 const DEV_TOOL = /^(pytest.*|black|flake8.*|ruff|mypy|coverage|isort|pre-commit|types-.+)$/;
@@ -279,13 +273,8 @@ async function addPython(
     journalStarted = true;
     step.update(`${installer} install`);
     const used = await installWithFallback(venv, installArgs, {
+      ...installerOptions(component, installer, opts),
       warn: (text) => opts.ui.warn(text, "Set RIG_INSTALLER=pip to skip uv"),
-      env: opts.env,
-      installer,
-      cacheDir: userCacheDir(opts.env),
-      cwd: component.dir,
-      signal: opts.signal,
-      onLine: (line) => opts.ui.debug(`  ${component.name} │ ${line}`),
       onStart: (pid) => void noteChild(project.root, journal, pid).catch(() => {}),
     });
     await noteChild(project.root, journal, undefined);

@@ -15,7 +15,7 @@ import { installHint, RigError } from "../errors.ts";
 import type { Ui } from "../ui.ts";
 import { findVenv } from "../python/venv.ts";
 import { finishInterrupted, readJournal } from "./install_journal.ts";
-import { isPython, staleReason } from "./install.ts";
+import { isPython, staleReason } from "./install_state.ts";
 /** A tool as found on this machine. */
 export interface ToolInfo {
   name: string;
@@ -233,7 +233,8 @@ async function diagnosePython(
 ): Promise<Finding> {
   const { checkVenv } = await import("../python/venv.ts");
   const { managedBlocker, managerOf } = await import("./python_managed.ts");
-  const { emptyPlanError, userCacheDir } = await import("./install.ts");
+  const { userCacheDir } = await import("./install.ts");
+  const { emptyPlanError } = await import("./python_plan.ts");
   const base = { area: "component" as const, name: component.name };
   // The blockers rig install would stop at, found by the same check and said the same way.
   let manager = "pip";
