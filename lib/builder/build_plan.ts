@@ -3,12 +3,13 @@
  * bundle, container image), its options, and the context every build step gets.
  */
 import type { EngineProbe } from "../container_engine.ts";
-import { type Component, isNode } from "../project/project.ts";
+import { type Component, isNode, type Project } from "../project/project.ts";
 import { projectTable, readPyproject } from "../python/pyproject.ts";
 import type { CacheStore } from "../task/cache.ts";
 import type { Manifest } from "../task/fingerprint.ts";
 import type { TaskEngine } from "../task/task.ts";
 import type { Ui } from "../ui.ts";
+import type { ArtifactType, ComponentBuild } from "./artifacts.ts";
 
 /** What a component builds into, or undefined when rig builds nothing for it. */
 export function buildPlan(
@@ -57,3 +58,14 @@ export interface ComponentContext extends BuildOptions {
   engine?: EngineProbe;
   sha?: string;
 }
+
+/**
+ * A package step (python_package.ts, npm_package.ts): builds one kind of artifact into the
+ * staging folder, validates it, adds its checks to the result, and returns the files it made.
+ */
+export type PackageStep = (
+  project: Project,
+  component: Component,
+  result: ComponentBuild,
+  options: ComponentContext & { version: string; staging: string },
+) => Promise<{ file: string; type: ArtifactType }[]>;

@@ -11,8 +11,7 @@ import { prependPath } from "../os.ts";
 import { runChecked } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
 import { componentCommand } from "../project/selection.ts";
-import type { ArtifactType, ComponentBuild } from "./artifacts.ts";
-import type { ComponentContext } from "./build_plan.ts";
+import type { PackageStep } from "./build_plan.ts";
 
 /** A node component's build step: rig.toml `build`, else its package's build script. */
 export function nodeBuildStep(project: Project, component: Component): string[] {
@@ -21,12 +20,7 @@ export function nodeBuildStep(project: Project, component: Component): string[] 
 }
 
 /** Builds the package and packs and validates its tarball in the staging folder. */
-export async function npmStep(
-  project: Project,
-  component: Component,
-  result: ComponentBuild,
-  options: ComponentContext & { version: string; staging: string },
-): Promise<{ file: string; type: ArtifactType }[]> {
+export const npmStep: PackageStep = async (project, component, result, options) => {
   const { ui } = options;
   const pkg = JSON.parse(await Deno.readTextFile(path.join(component.dir, "package.json")));
   const out = path.join(options.staging, "npm");
@@ -75,4 +69,4 @@ export async function npmStep(
     );
   });
   return [{ file, type: "npm" }];
-}
+};

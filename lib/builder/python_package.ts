@@ -12,8 +12,8 @@ import type { Component, Project } from "../project/project.ts";
 import { readPyproject } from "../python/pyproject.ts";
 import { defaultPython, findVenv, readPyvenvCfg, venvLayout } from "../python/venv.ts";
 import { smokeTestWheel, validateSdist, validateWheel, wheelSources } from "../python/wheel.ts";
-import { type ArtifactType, type ComponentBuild, workDir } from "./artifacts.ts";
-import type { ComponentContext } from "./build_plan.ts";
+import { workDir } from "./artifacts.ts";
+import type { ComponentContext, PackageStep } from "./build_plan.ts";
 
 /** The interpreter that runs `python -m build`, and whether `build` is there. */
 interface Builder {
@@ -89,12 +89,7 @@ function pythonEnv(env: Record<string, string>): Record<string, string> {
 }
 
 /** Builds and validates the wheel and sdist into the staging folder. */
-export async function pythonStep(
-  project: Project,
-  component: Component,
-  result: ComponentBuild,
-  options: ComponentContext & { version: string; staging: string },
-): Promise<{ file: string; type: ArtifactType }[]> {
+export const pythonStep: PackageStep = async (project, component, result, options) => {
   const { ui } = options;
   const pyproject = readPyproject(component.dir);
   const declared = (pyproject?.project ?? {}) as Record<string, unknown>;
@@ -171,4 +166,4 @@ export async function pythonStep(
     }
   });
   return [{ file: wheel, type: "wheel" }, { file: sdist, type: "sdist" }];
-}
+};

@@ -90,17 +90,20 @@ interface PlannedPackage {
   pin: boolean;
 }
 
-/** Adds packages to a component: checks conflicts, installs, records them; rolls back on failure. */
-export async function addPackages(
+/** Adds packages to one component (Python or node): the contract of addPackages and its two kinds. */
+type AddStep = (
   project: Project,
   component: Component,
   packages: string[],
   opts: AddOptions,
-): Promise<AddResult> {
+) => Promise<AddResult>;
+
+/** Adds packages to a component: checks conflicts, installs, records them; rolls back on failure. */
+export const addPackages: AddStep = async (project, component, packages, opts) => {
   await finishInterrupted(project.root, opts);
   if (isPython(component)) return await addPython(project, component, packages, opts);
   return await addNode(project, component, packages, opts);
-}
+};
 
 /** Where a Python component records its dependencies. */
 type DependencyFiles =
@@ -158,12 +161,7 @@ function readExisting(files: DependencyFiles, rel: (file: string) => string): Ex
   return out;
 }
 
-async function addPython(
-  project: Project,
-  component: Component,
-  packages: string[],
-  opts: AddOptions,
-): Promise<AddResult> {
+const addPython: AddStep = async (project, component, packages, opts) => {
   const started = performance.now();
   const rel = (file: string) => posixRelative(project.root, file);
   const requested = packages.map((text) => {
@@ -318,7 +316,7 @@ async function addPython(
     if (journalStarted) await rollBackAfter(project, error, opts);
     throw error;
   }
-}
+};
 
 /** pip's hash-checking mode would reject an added line without hashes: refuse before touching anything. */
 function refuseHashPinned(
@@ -428,12 +426,7 @@ function editFiles(
   return { texts, changes };
 }
 
-async function addNode(
-  project: Project,
-  component: Component,
-  packages: string[],
-  opts: AddOptions,
-): Promise<AddResult> {
+const addNode: AddStep = async (project, component, packages, opts) => {
   const started = performance.now();
   const dev = opts.dev === true;
   const tc = detectToolchain(component.dir, project.root);
@@ -495,7 +488,7 @@ async function addNode(
     await rollBackAfter(project, error, opts);
     throw error;
   }
-}
+};
 
 function nodeVersions(dir: string, packages: string[]): Record<string, string> {
   const out: Record<string, string> = {};
