@@ -6,8 +6,8 @@
  * when they are not on PATH.
  */
 import * as path from "node:path";
-import { parsePyproject, tomlTable } from "./pyproject.ts";
-import { isDir, isFile, posixRelative } from "../fs.ts";
+import { parsePyproject, readPyprojectText, tomlTable } from "./pyproject.ts";
+import { isDir, isFile } from "../fs.ts";
 import { EnvironmentError, ProcessError } from "../errors.ts";
 import { lockFile, withLock } from "../lock.ts";
 import { run, runChecked, which } from "../proc.ts";
@@ -43,16 +43,12 @@ export interface ManagerInfo {
 export function readPyprojectData(dir: string, root?: string): Record<string, unknown> | undefined {
   // One command asks for the same few files many times (workspace, manager, fingerprint):
   // reading is cheap, parsing is not, so the parse is kept while the text is the same.
-  const file = path.join(dir, "pyproject.toml");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    return undefined;
-  }
+  const read = readPyprojectText(dir, root);
+  if (!read) return undefined;
+  const { file, text } = read;
   const hit = parsedPyprojects.get(file);
   if (hit?.text === text) return hit.data;
-  const data = parsePyproject(text, posixRelative(root ?? path.dirname(dir), file));
+  const data = parsePyproject(text, read.display);
   parsedPyprojects.set(file, { text, data });
   return data;
 }

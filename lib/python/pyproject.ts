@@ -33,6 +33,18 @@ export function parsePyproject(text: string, display = "pyproject.toml"): Pyproj
  * the file's name in errors relative to the project (`server/pyproject.toml`).
  */
 export function readPyproject(dir: string, opts: { root?: string } = {}): Pyproject | undefined {
+  const read = readPyprojectText(dir, opts.root);
+  return read && parsePyproject(read.text, read.display);
+}
+
+/**
+ * The text of a folder's pyproject.toml (undefined when it has none), its path, and its name
+ * in errors: relative to `root`, else to the folder's parent.
+ */
+export function readPyprojectText(
+  dir: string,
+  root?: string,
+): { file: string; text: string; display: string } | undefined {
   const file = path.join(dir, "pyproject.toml");
   let text: string;
   try {
@@ -40,8 +52,7 @@ export function readPyproject(dir: string, opts: { root?: string } = {}): Pyproj
   } catch {
     return undefined;
   }
-  const display = posixRelative(opts.root ?? path.dirname(dir), file);
-  return parsePyproject(text, display);
+  return { file, text, display: posixRelative(root ?? path.dirname(dir), file) };
 }
 
 /** A nested table, e.g. `tomlTable(data, "tool", "pytest", "ini_options")`; undefined when absent. */

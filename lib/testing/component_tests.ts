@@ -14,6 +14,7 @@ import { alembicCommand, findAlembicDir } from "../db/alembic.ts";
 import { installedDistributions, venvBin, venvEnv } from "../python/venv.ts";
 import {
   checkOnlyHint,
+  type NodeCheck,
   nodeChecks,
   nodeTaskEnv,
   nodeTestArgv,
@@ -508,18 +509,8 @@ function firstLine(text: string): string {
   return text.split("\n").map((l) => l.trim()).find(Boolean)?.slice(0, 160) ?? "";
 }
 
-interface PlannedCheck {
-  name: string;
-  /** undefined: the tool is not installed. */
-  argv?: string[];
-  /** How to install the tool. */
-  hint?: string;
-  /** How to fix a failure. */
-  fixHint?: string;
-  /** Another check that already does this one's work. */
-  coveredBy?: string;
-  /** The contract drift check of a generated API client (runs in-process). */
-  drift?: boolean;
+/** A planned check of any component: a node check, or a Python one that may run elsewhere. */
+interface PlannedCheck extends NodeCheck {
   /** Where it runs (default: the component's folder); Alembic runs beside alembic.ini. */
   cwd?: string;
 }

@@ -70,11 +70,15 @@ export function throwIfToolMissing(
 /** A planned node check: `lint` (the script), `tsc`, `api-client` (contract drift). */
 export interface NodeCheck {
   name: string;
+  /** undefined: the tool is not installed. */
   argv?: string[];
+  /** How to install the tool. */
   hint?: string;
+  /** How to fix a failure. */
   fixHint?: string;
+  /** Another check that already does this one's work. */
   coveredBy?: string;
-  /** The drift check runs in-process, not as a command. */
+  /** The contract drift check of a generated API client (runs in-process, not as a command). */
   drift?: boolean;
 }
 
