@@ -38,6 +38,11 @@ export function statCacheFile(root: string): string {
   return path.join(projectCacheDir(root), "stat-cache.bin");
 }
 
+/** The remembered git listing of a project (lib/task/listing_memo.ts). */
+export function gitListingFile(root: string): string {
+  return path.join(projectCacheDir(root), "git-listing.json");
+}
+
 /**
  * The user-level cache folder: `RIG_CACHE_DIR` when set; else
  * `$XDG_CACHE_HOME/rig` or `~/.cache/rig` on Linux, `~/Library/Caches/rig`

@@ -3,7 +3,7 @@
  * alembic.ini, FastAPI imports, package.json), their names and the
  * dependencies rig infers between them.
  */
-import { exists } from "../fs.ts";
+import { compareNames, exists } from "../fs.ts";
 import * as path from "node:path";
 import { ConfigError } from "../errors.ts";
 import { type Component, type ComponentKind, isNode, makeComponent } from "./project.ts";
@@ -47,7 +47,7 @@ export async function detectComponents(root: string): Promise<Component[]> {
     if (component) found.push(component);
   }
   nameComponents(found);
-  return found.sort((a, b) => a.path.localeCompare(b.path));
+  return found.sort((a, b) => compareNames(a.path, b.path));
 }
 
 async function walk(root: string, depth: number, found: Component[], dir: string): Promise<void> {
@@ -126,7 +126,7 @@ async function scanFastApiApp(dir: string, skip: string[]): Promise<string | und
     if (depth > 2) return;
     let entries: Deno.DirEntry[];
     try {
-      entries = [...Deno.readDirSync(folder)].sort((a, b) => a.name.localeCompare(b.name));
+      entries = [...Deno.readDirSync(folder)].sort((a, b) => compareNames(a.name, b.name));
     } catch {
       return;
     }

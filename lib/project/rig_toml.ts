@@ -2,7 +2,7 @@
  * rig.toml: reading and validating it (errors name the file, line and key)
  * and applying its overrides to the detected components.
  */
-import { isDir, toPosix } from "../fs.ts";
+import { compareNames, isDir, toPosix } from "../fs.ts";
 import * as path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
@@ -324,7 +324,7 @@ export function applyConfig(
       );
     }
   }
-  return result.sort((a, b) => a.path.localeCompare(b.path));
+  return result.sort((a, b) => compareNames(a.path, b.path));
 }
 
 function isReadiness(value: unknown): boolean {

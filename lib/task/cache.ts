@@ -168,14 +168,19 @@ export class CacheStore {
     if (record) {
       this.#inUse.add(key);
       // The entry now reflects the current inputs: the next --explain compares against it.
-      await writeFileAtomic(
-        this.#latestPath(record.task, record.component),
-        JSON.stringify({ key }),
-      ).catch(() => {});
+      const latest = this.#latestPath(record.task, record.component);
+      const pointer = JSON.stringify({ key });
+      if (readSmallFile(latest) !== pointer) {
+        await writeFileAtomic(latest, pointer).catch(() => {});
+      }
       const now = new Date(this.#now());
-      await Deno.utime(this.recordPath(key), now, now).catch(() => {});
+      try {
+        Deno.utimeSync(this.recordPath(key), now, now);
+      } catch {
+        // Only the pruning order: a read-only store still answers.
+      }
       record.lastUsedAt = now.toISOString();
-      await this.#events.append({
+      this.#events.append({
         type: "hit",
         key,
         task: record.task,
@@ -185,7 +190,7 @@ export class CacheStore {
         ...(remote ? { remote } : {}),
       });
     } else {
-      await this.#events.append({
+      this.#events.append({
         type: "miss",
         key,
         task: opts.task,
@@ -203,9 +208,10 @@ export class CacheStore {
     let text: string;
     let mtime: Date | null;
     try {
-      const info = await Deno.stat(file);
+      // Synchronous: a record is a few kilobytes, and a cache hit reads one per task.
+      const info = Deno.statSync(file);
       mtime = info.mtime;
-      text = await Deno.readTextFile(file);
+      text = Deno.readTextFileSync(file);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
@@ -300,7 +306,7 @@ export class CacheStore {
       this.#latestPath(input.task, input.component),
       JSON.stringify({ key: input.key }),
     );
-    await this.#events.append({
+    this.#events.append({
       type: "put",
       key: input.key,
       task: input.task,
@@ -724,4 +730,13 @@ function redactDeep(value: unknown, redact: (text: string) => string): unknown {
     return out;
   }
   return value;
+}
+
+/** A small file's text, or undefined when it cannot be read. */
+function readSmallFile(file: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch {
+    return undefined;
+  }
 }

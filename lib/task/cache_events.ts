@@ -58,11 +58,18 @@ export class CacheEventLog {
   }
 
   /** Appends one event; failures are only debug lines (the log is statistics). */
-  async append(event: CacheEvent): Promise<void> {
+  append(event: CacheEvent): void {
+    // One small O_APPEND write per event: concurrent processes do not interleave lines.
+    // Synchronous: a cache hit appends one line per task, and awaiting each costs more.
+    const line = JSON.stringify(event) + "\n";
     try {
-      await Deno.mkdir(path.dirname(this.file), { recursive: true });
-      // One small O_APPEND write per event: concurrent processes do not interleave lines.
-      await Deno.writeTextFile(this.file, JSON.stringify(event) + "\n", { append: true });
+      try {
+        Deno.writeTextFileSync(this.file, line, { append: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        Deno.mkdirSync(path.dirname(this.file), { recursive: true });
+        Deno.writeTextFileSync(this.file, line, { append: true });
+      }
     } catch (error) {
       this.#debug(`Cannot record cache ${event.type}: ${(error as Error).message}`);
     }

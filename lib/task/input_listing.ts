@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { compileRules, isPathIgnored, matchRuleSets, type RuleSet } from "../ignore.ts";
-import { listGitFiles } from "../git.ts";
+import { rememberedGitListing } from "./listing_memo.ts";
 
 /** Folder names that are never inputs: environments, dependencies, caches and build output. */
 export const ALWAYS_EXCLUDED_DIRS: ReadonlySet<string> = new Set([
@@ -58,7 +58,9 @@ export async function listInputs(root: string, opts: ListInputsOptions): Promise
   const include = compileRules(opts.include ?? []);
   const exclude = compileRules(opts.exclude ?? []);
   const everything = dirs.includes("");
-  const all = (opts.useGit ?? true) ? await listGitFiles(root, opts.env) : undefined;
+  const all = (opts.useGit ?? true)
+    ? await rememberedGitListing(root, opts.env, ALWAYS_EXCLUDED_DIRS)
+    : undefined;
   const candidates = all ??
     await walkFiles(root, everything ? [""] : dirs, include.rules.length > 0);
   const venvs = candidates.filter((f) => f === "pyvenv.cfg" || f.endsWith("/pyvenv.cfg"))

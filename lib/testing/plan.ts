@@ -271,9 +271,8 @@ export async function describeComponents(
       ? rel.filter((f) => /(^|\/)(test|tests|__tests__)\/|\.test\.[cm]?[jt]s$/.test(f))
       : pythonTestFiles(rel, pytestTestPaths(configTexts));
     const sources = new Map<string, string>();
-    for (const f of testFiles) {
-      sources.set(f, await Deno.readTextFile(path.join(c.dir, f)).catch(() => ""));
-    }
+    // Synchronous: test files are small, and awaiting each read costs more than reading it.
+    for (const f of testFiles) sources.set(f, readOrEmpty(path.join(c.dir, f)));
     const { tools, venv } = await engine.tools(c);
     states.set(c.name, {
       component: c,

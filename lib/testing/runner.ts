@@ -238,7 +238,8 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
       return;
     }
   };
-  for (const t of tasks) await lookup(t);
+  // Independent reads: awaiting them one after another would add up their latencies.
+  await Promise.all(tasks.map(lookup));
   const explainMiss = async (t: PlannedTask): Promise<string[]> => {
     const reasons: string[] = [];
     if (!opts.readCache) reasons.push(opts.writeCache ? "--force: cache ignored" : "--no-cache");
