@@ -4,7 +4,7 @@
  */
 // First import: its evaluation is the "entry" mark of RIG_TRACE=1.
 import { mark, renderTrace } from "./lib/trace.ts";
-import * as path from "node:path";
+import * as path from "./lib/path.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import {
   type Command,

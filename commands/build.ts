@@ -1,4 +1,4 @@
-import * as path from "node:path";
+import * as path from "../lib/path.ts";
 import { openCacheStore } from "../lib/task/cache.ts";
 import { appOutputOf } from "../lib/builder/app_build.ts";
 import type { Command, Context, Options } from "../lib/command.ts";

@@ -25,7 +25,7 @@ import {
 import { EnvironmentError, RigError, UsageError } from "../lib/errors.ts";
 import { type Project } from "../lib/project/project.ts";
 import { loadProject } from "../lib/project/load_project.ts";
-import * as path from "node:path";
+import * as path from "../lib/path.ts";
 
 const SUBCOMMANDS = [
   { name: "generate", summary: "Write or complete .env / .env.NAME from the config templates" },

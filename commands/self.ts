@@ -1,4 +1,4 @@
-import * as path from "node:path";
+import * as path from "../lib/path.ts";
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, suggest } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";

@@ -3,7 +3,7 @@
  * root, and the user cache (pip wheels, npm tarballs) shared by every project.
  * Pure functions of their arguments, so they are testable for every OS.
  */
-import * as path from "node:path";
+import * as path from "./path.ts";
 
 /** The operating systems rig knows cache conventions for (as in `Deno.build.os`). */
 export type CacheOs = typeof Deno.build.os;

@@ -2,7 +2,7 @@
  * What a command is, what it receives, and how its flags are parsed. Commands
  * are thin: they parse their flags here and call lib/.
  */
-import { parseArgs } from "node:util";
+import { FlagError, parseFlagList } from "./flags.ts";
 import { UsageError } from "./errors.ts";
 import type { Ui } from "./ui.ts";
 
@@ -103,33 +103,29 @@ export function parseFlags(command: string, options: Options, argv: string[]): P
   const dashdash = argv.indexOf("--");
   const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
   const passthrough = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
-  const config: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> =
-    {};
-  for (const [name, spec] of Object.entries(options)) {
-    // node's parseArgs rejects options whose `short` or `multiple` is present but undefined.
-    config[name] = {
-      type: spec.type,
-      ...(spec.short ? { short: spec.short } : {}),
-      ...(spec.multiple !== undefined ? { multiple: spec.multiple } : {}),
-    };
-  }
   try {
-    const parsed = parseArgs({ args: own, options: config, allowPositionals: true, strict: true });
+    const parsed = parseFlagList(own, options);
     return {
       values: parsed.values as ParsedArgs["values"],
       positionals: parsed.positionals,
       passthrough,
     };
   } catch (error) {
-    throw flagError(command, options, own, error as Error);
+    if (error instanceof FlagError) throw flagError(command, options, own, error);
+    throw error;
   }
 }
 
-function flagError(command: string, options: Options, argv: string[], error: Error): UsageError {
-  const message = error.message;
-  const unknown = message.match(/Unknown option '([^']+)'/)?.[1];
+function flagError(
+  command: string,
+  options: Options,
+  argv: string[],
+  error: FlagError,
+): UsageError {
+  const { problem, message } = error;
   const help = `Run: rig ${command} --help`;
-  if (unknown) {
+  if (problem.kind === "unknown") {
+    const unknown = problem.option;
     const names = Object.keys({ ...options, ...GLOBAL_OPTIONS }).map((n) => `--${n}`);
     const guess = suggest(unknown.replace(/=.*$/, ""), names);
     return new UsageError(
@@ -137,12 +133,12 @@ function flagError(command: string, options: Options, argv: string[], error: Err
       guess ? `Did you mean "${guess}"? ${help}` : help,
     );
   }
-  const missing = message.match(/Option '(?:-\w, )?--([^ ]+) <value>' argument missing/)?.[1];
-  if (missing) {
-    return new UsageError(`Option "--${missing}" needs a value`, help);
+  if (problem.kind === "missing-value") {
+    return new UsageError(`Option "--${problem.name}" needs a value`, help);
   }
-  const notValue = message.match(/Option '(?:-\w, )?--([^ ']+)' does not take an argument/)?.[1];
-  if (notValue) return new UsageError(`Option "--${notValue}" does not take a value`, help);
+  if (problem.kind === "unexpected-value") {
+    return new UsageError(`Option "--${problem.name}" does not take a value`, help);
+  }
   return new UsageError(
     `${message.replace(/\.$/, "")} (in "rig ${command} ${argv.join(" ")}")`,
     help,

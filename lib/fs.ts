@@ -2,7 +2,7 @@
  * Small file-system questions asked all over rig (a missing or unreadable path
  * answers false), and the one way to write a path rig stores, hashes or prints.
  */
-import * as path from "node:path";
+import * as path from "./path.ts";
 
 /** True when something exists at `file`. */
 export function exists(file: string): boolean {

@@ -1,5 +1,5 @@
 /** Atomic file writes: a temp file in the same folder, then a rename, so readers never see half a file. */
-import * as path from "node:path";
+import * as path from "./path.ts";
 
 let counter = 0;
 

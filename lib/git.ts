@@ -4,7 +4,7 @@
  * ref), and the short commit sha. Paths come back relative to the git root with
  * `/` separators.
  */
-import * as path from "node:path";
+import * as path from "./path.ts";
 import { EnvironmentError } from "./errors.ts";
 import { run } from "./proc.ts";
 import { posixRelative } from "./fs.ts";

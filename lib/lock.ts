@@ -6,7 +6,7 @@
  * does into the file, so a second rig says whom it waits for:
  * "waiting for rig pid 4242: installing server".
  */
-import * as path from "node:path";
+import * as path from "./path.ts";
 import { rigDir } from "./cache_paths.ts";
 import { InterruptedError } from "./errors.ts";
 

@@ -4,7 +4,7 @@
  * way lib/cache_paths.ts does it. Code that must ask the running system (to
  * spawn or signal a process) uses `HOST_OS` at that boundary only.
  */
-import * as path from "node:path";
+import * as path from "./path.ts";
 
 /** An operating system as `Deno.build.os` names it. */
 export type Os = typeof Deno.build.os;

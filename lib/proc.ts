@@ -6,7 +6,7 @@
  * explicit: the caller passes the complete environment.
  */
 import { isDir } from "./fs.ts";
-import * as path from "node:path";
+import * as path from "./path.ts";
 import {
   EnvironmentError,
   InterruptedError,

@@ -10,8 +10,7 @@
  * A process is identified by its pid *and* its start time (Linux
  * `/proc/<pid>/stat`), so a reused pid is never mistaken for ours.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import * as path from "node:path";
+import * as path from "./path.ts";
 import { rigDir } from "./cache_paths.ts";
 
 /** One process group rig started. */
@@ -43,7 +42,13 @@ export interface ReapReport {
 }
 
 const IS_LINUX = Deno.build.os === "linux";
-const storage = new AsyncLocalStorage<ProcRegistry>();
+/**
+ * The registry of the command running now. One rig runs one command per
+ * process, so a variable is enough (node's AsyncLocalStorage would wake
+ * Deno's Node layer, about 13 ms of every start-up); a run restores the one
+ * before it when it ends.
+ */
+let current: ProcRegistry | undefined;
 let counter = 0;
 
 /** The folder of rig's run records: `<root>/.rig/run`. */
@@ -99,8 +104,14 @@ export class ProcRegistry {
   }
 
   /** Runs `fn` with this registry as the one the spawn site records into. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return storage.run(this, fn);
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = current;
+    current = this;
+    try {
+      return await fn();
+    } finally {
+      current = previous;
+    }
   }
 
   /** Writes down a process group that just started. */
@@ -164,7 +175,7 @@ export class ProcRegistry {
 
 /** The registry of the command running in this async context, if any. */
 export function currentRegistry(): ProcRegistry | undefined {
-  return storage.getStore();
+  return current;
 }
 
 /**

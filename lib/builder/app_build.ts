@@ -6,7 +6,7 @@
  * guarded: a build that rewrites them is undone and reported.
  */
 import { prependPath } from "../os.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { type AppOutput, appOutput, outputProblem, scriptsOf } from "../node/app.ts";
 import {

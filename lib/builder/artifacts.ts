@@ -3,7 +3,7 @@
  * `dist/<component>/` and `.rig/build/<component>/` folders, and
  * `dist/manifest.json`, which lists every artifact.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { exists } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import type { Component, Project } from "../project/project.ts";

@@ -10,7 +10,7 @@
  * image_step.ts; build_plan.ts says which a component gets; artifacts.ts holds
  * the result types, the dist/ layout and the manifest.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ensureRigDir } from "../cache_paths.ts";
 import { detectEngine, type EngineProbe } from "../container_engine.ts";
 import { EnvironmentError, RigError } from "../errors.ts";

@@ -3,7 +3,7 @@
  * renders rig's Dockerfile template for a python-app without its own
  * Dockerfile, and builds an image with its tags.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type Engine, firstMeaningfulLine } from "../container_engine.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

@@ -4,7 +4,7 @@
  * built before), validate, and push when asked. Engine specifics stay in
  * docker.ts; what is checked in an image lives in image_check.ts.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parseEnvText } from "../env/env_file.ts";
 import { environmentSecrets } from "../env/env_mask.ts";
 import { sha256Hex } from "../hash.ts";

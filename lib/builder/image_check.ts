@@ -4,7 +4,7 @@
  * app's packages import inside it, and no layer rig added carries a `.env`,
  * a `.git` folder or a secret value of the project.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { decompress, readTar } from "../archive.ts";
 import { RigError } from "../errors.ts";
 import { run } from "../proc.ts";

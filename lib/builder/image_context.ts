@@ -5,7 +5,7 @@
  * folder rig owns. The engine sees exactly the files rig hashed, and the
  * project is never written to.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { sha256File, sha256Hex } from "../hash.ts";
 import { compilePattern, type PatternRule } from "../ignore.ts";

@@ -2,7 +2,7 @@
  * The python-app's image step of `rig build`: its name and tags, the test
  * configuration it must import with, and the artifact it adds to the result.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { loadEnvironment } from "../env/env_config.ts";
 import type { Component, Project } from "../project/project.ts";
 import { type ComponentBuild, workDir } from "./artifacts.ts";

@@ -2,7 +2,7 @@
  * A node package's build step: its build (rig.toml `build` or the package's
  * build script), `npm pack`, and the tarball validated.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { detectToolchain, requireManager, runManager, scriptArgv } from "../node/managers.ts";
 import { npm } from "../node/npm.ts";

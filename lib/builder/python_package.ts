@@ -3,7 +3,7 @@
  * (in the component's venv, else a venv of rig's in `.rig/build/venv`), each
  * validated, and the wheel installed and imported in a scratch venv.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { exists } from "../fs.ts";
 import { pythonInHome } from "../os.ts";

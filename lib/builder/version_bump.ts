@@ -5,7 +5,7 @@
  * the files textually (formatting kept), backing every file up and restoring
  * all of them if any edit fails.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";

@@ -5,7 +5,7 @@
  * backup that is restored when the upgrade fails, and `alembic check`.
  */
 import { exists } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, InterruptedError, RigError } from "../errors.ts";
 import { type OutputSink, run, tail } from "../proc.ts";
 import { isAlive, processTicks } from "../proc_registry.ts";

@@ -8,7 +8,7 @@
  * the server component's folder, exactly as the reference app does.
  */
 import { exists } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { run, which } from "../proc.ts";
 import { canConnect } from "../net.ts";

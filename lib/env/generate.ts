@@ -2,7 +2,7 @@
  * Writing an environment's `.env` file from its templates (adding missing
  * keys, keeping every existing value), and keeping `.env` files git-ignored.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { posixRelative, toPosix } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

@@ -6,7 +6,7 @@
  * and `.env` created from the example only when it is missing (an untracked
  * file; rig never writes a tracked one as a side effect).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { gitCheckIgnore, trackedFiles } from "../git.ts";
 import { type EnvFile, parseEnvText, type RawValue, resolveReferences } from "./env_file.ts";

@@ -3,7 +3,7 @@
  * `config/<name>.env.template`, the environments they name, and rig's default
  * templates.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { template } from "../../templates/mod.ts";
 import { suggest } from "../command.ts";
 import { EnvironmentError, UsageError } from "../errors.ts";

@@ -5,7 +5,7 @@
  * the lock; a failure (or an interruption) restores both byte for byte and
  * re-syncs the environment from the restored lock.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { InterruptedError, RigError } from "../errors.ts";
 import type { Component, Project } from "../project/project.ts";
 import { runChecked } from "../proc.ts";

@@ -5,7 +5,7 @@
  * and the environment when any step fails (install_journal.ts).
  */
 import { isFile, posixRelative } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, type Project } from "../project/project.ts";
 import { ConfigError, InterruptedError, RigError, UsageError } from "../errors.ts";

@@ -8,7 +8,7 @@ import { defaultPython } from "../python/venv.ts";
 import { isDir, isFile, posixRelative } from "../fs.ts";
 import { detectToolchain } from "../node/managers.ts";
 import { componentCommand } from "../project/selection.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { detectEngine } from "../container_engine.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import { installHint, RigError } from "../errors.ts";

@@ -6,7 +6,7 @@
  * install_state.ts's.
  */
 import { isFile } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { userCacheDir as sharedUserCacheDir } from "../cache_paths.ts";
 import { type Component, type Project } from "../project/project.ts";
 import { RigError } from "../errors.ts";

@@ -5,7 +5,7 @@
  * from it; an interrupted run leaves it behind and the next `rig install` (or
  * `rig doctor`) finishes the rollback.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ensureRigDir, userCacheDir } from "../cache_paths.ts";
 import { InterruptedError, RigError } from "../errors.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../fs_atomic.ts";

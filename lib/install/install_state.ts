@@ -3,7 +3,7 @@
  * of a component's install inputs, the state file `.rig/install/<component>.json`
  * (fingerprint + installed versions), and why a component is stale.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ensureRigDir } from "../cache_paths.ts";
 import { writeJsonAtomic } from "../fs_atomic.ts";
 import { posixRelative } from "../fs.ts";

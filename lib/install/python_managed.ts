@@ -4,7 +4,7 @@
  * from poetry.lock). Also the blockers `rig install` would hit, shared with
  * `rig doctor` so both say the same thing.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, ProcessError, RigError } from "../errors.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";

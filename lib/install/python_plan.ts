@@ -3,7 +3,7 @@
  * requirement files, the project itself (editable, with `[dev]`) and its
  * dependency groups, and the pip/uv arguments for that.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { isFile, posixRelative } from "../fs.ts";
 import type { Component, Project } from "../project/project.ts";

@@ -6,7 +6,7 @@
  * it lives. This module finds the generator, the script that runs it and the
  * document it reads.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { dependencyNames, scriptsOf } from "./app.ts";
 import { readPackageJson } from "./managers.ts";
 

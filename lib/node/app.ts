@@ -3,7 +3,7 @@
  * framework, the folder its build writes (the artifact), the URL its dev
  * server prints, and the variables through which it reads the API's URL.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { isDir, isFile } from "../fs.ts";
 import { readPackageJson } from "./managers.ts";
 

@@ -6,7 +6,7 @@
  * rewrites the project's own: installs are frozen, and a lockfile an install
  * changed anyway is put back byte for byte.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { exists, isFile } from "../fs.ts";
 import { EnvironmentError, MissingToolError, ProcessError, RigError } from "../errors.ts";
 import { globToRegex } from "../ignore.ts";

@@ -3,7 +3,7 @@
  * download cache. Installs and scripts go through the component's own package
  * manager: see managers.ts.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type OutputSink, type ProcResult, runChecked } from "../proc.ts";
 
 /** Options of npm calls. */

@@ -3,7 +3,7 @@
  * the expected name and version, every `main` / `module` / `types` / `bin` /
  * `exports` target is inside, and no test files or secrets slipped in.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type ArchiveEntry, openArchive } from "../archive.ts";
 import { ValidationError } from "../python/wheel.ts";
 

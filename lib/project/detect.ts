@@ -4,7 +4,7 @@
  * dependencies rig infers between them.
  */
 import { compareNames, exists } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ConfigError } from "../errors.ts";
 import { type Component, type ComponentKind, isNode, makeComponent } from "./project.ts";
 import { nodeKind } from "../node/app.ts";

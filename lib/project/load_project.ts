@@ -3,7 +3,7 @@
  * apply the overrides and check the dependency graph.
  */
 import { exists, isDir } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import type { Project } from "./project.ts";
 import { detectComponents, inferDependencies, validateGraph } from "./detect.ts";

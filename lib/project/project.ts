@@ -2,7 +2,7 @@
  * The project model: a project's root, its components (and of what kind), how
  * they depend on each other, and which files belong to which component.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { compileRules, isPathIgnored } from "../ignore.ts";
 import { toPosix } from "../fs.ts";

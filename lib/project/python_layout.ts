@@ -4,7 +4,7 @@
  * x = { workspace = true }` entries are dependencies on those components, and
  * a FastAPI app is looked for in components declared in rig.toml too.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import type { Component } from "./project.ts";
 import { findFastApiApp } from "./detect.ts";
 import { findUvWorkspace, workspaceSources } from "../python/managers.ts";

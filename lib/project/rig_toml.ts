@@ -3,7 +3,7 @@
  * and applying its overrides to the detected components.
  */
 import { compareNames, isDir, toPosix } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import {

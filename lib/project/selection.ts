@@ -7,7 +7,7 @@
 import type { ComponentList, Options } from "../command.ts";
 import { suggest } from "../command.ts";
 import { UsageError } from "../errors.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type Component, isExtraInput, owningComponent, type Project } from "./project.ts";
 
 /** One boolean option per component, named after it (`--server`, `--js-client`). */

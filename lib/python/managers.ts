@@ -5,7 +5,7 @@
  * groups). Also the rig-managed tool environment that provides uv or Poetry
  * when they are not on PATH.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parsePyproject, readPyprojectText, tomlTable } from "./pyproject.ts";
 import { isDir, isFile } from "../fs.ts";
 import { EnvironmentError, ProcessError } from "../errors.ts";

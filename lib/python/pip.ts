@@ -3,7 +3,7 @@
  * choosing the installer, building its environment (shared download cache,
  * index settings passed through), installing, uninstalling and `pip check`.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, ProcessError } from "../errors.ts";
 import { type OutputSink, type ProcResult, runChecked, spawn, which } from "../proc.ts";
 import { type Venv, venvEnv } from "./venv.ts";

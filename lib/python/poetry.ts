@@ -3,7 +3,7 @@
  * into the component's in-project `.venv` with its dev/test groups, and
  * `poetry add` for `rig install PKG`.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, ProcessError } from "../errors.ts";
 import { type OutputSink, run, runChecked } from "../proc.ts";
 import { isFile, posixRelative } from "../fs.ts";

@@ -4,7 +4,7 @@
  * imports and multi-line parenthesised imports (skipping comments and strings);
  * modules resolve against the component's source roots (the folder and `src/`).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 
 /** One import statement: `from <module> import <names>` or `import <module>`. */
 export interface PyImport {

@@ -4,7 +4,7 @@
  * naming the file and line, never a silent guess. (In-place edits that must
  * keep formatting — versions, dependency arrays — live with their editors.)
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import { posixRelative } from "../fs.ts";

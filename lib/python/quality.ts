@@ -5,7 +5,7 @@
  * when configured, declared or installed; alembic when alembic.ini exists.
  * Never a fixed list: a tool the project does not use is never run or suggested.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parsePyproject } from "./pyproject.ts";
 import { exists } from "../fs.ts";
 import { normalizeName } from "./names.ts";

@@ -4,7 +4,7 @@
  * and minimal textual edits that keep everything else untouched.
  */
 import { isFile } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ConfigError } from "../errors.ts";
 import { normalizeName } from "./names.ts";
 

@@ -3,7 +3,7 @@
  * (statically, offline, then with uv itself), `uv sync --locked` into the
  * component's (or workspace's) `.venv`, and `uv add` for `rig install PKG`.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parse as parseToml } from "smol-toml";
 import { ConfigError, EnvironmentError, ProcessError } from "../errors.ts";
 import { type OutputSink, run, runChecked } from "../proc.ts";

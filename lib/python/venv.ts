@@ -10,7 +10,7 @@
  * dependencies.
  */
 import { isDir, isFile } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { run, runChecked, which } from "../proc.ts";
 import { relocationProblem } from "./venv_health.ts";

@@ -3,7 +3,7 @@
  * a broken one without ever leaving none (the replacement interpreter is found
  * first; the old venv waits beside the new one until it works).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { isFile } from "../fs.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { isAlive } from "../proc_registry.ts";

@@ -6,7 +6,7 @@
  * that is gone. pyvenv.cfg's `home` names the base interpreter's folder.
  * File reads only (a few hundred bytes a script), no processes.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { isDir } from "../fs.ts";
 
 /** The interpreter a script's shebang runs, or undefined when it is not a Python script. */

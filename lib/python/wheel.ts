@@ -5,7 +5,7 @@
  * A broken artifact raises ValidationError naming the file and the mismatch.
  */
 import { exists } from "../fs.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type ArchiveEntry, openArchive, readAll } from "../archive.ts";
 import { RigError } from "../errors.ts";
 import { run, runChecked } from "../proc.ts";

@@ -5,7 +5,7 @@
  * task store keyed by the git tree hash of the server folder, so a second
  * release (or a retry) starts no Python at all for an unchanged revision.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { gitRoot } from "../git.ts";
 import { sha256Hex } from "../hash.ts";

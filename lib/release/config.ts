@@ -4,7 +4,7 @@
  * (`[release.python]`, `[release.npm]`, `[release.github]`, `[release.image]`).
  * Every key is optional; errors name the file, line and key.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parse as parseToml } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import type { Project } from "../project/project.ts";

@@ -4,7 +4,7 @@
  * and delete it. The base URL is configurable for GitHub Enterprise
  * (`https://HOST/api/v3`).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 
 /** Where and as whom to talk to GitHub. */

@@ -5,7 +5,7 @@
  * after a crash or `kill -9` the next `rig release` or `rig doctor` knows
  * exactly what may have happened and can finish the rollback.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ensureRigDir, rigDir } from "../cache_paths.ts";
 import { writeJsonAtomic } from "../fs_atomic.ts";
 

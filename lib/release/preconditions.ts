@@ -5,7 +5,7 @@
  * values), the tools the targets need. Every check runs; all failures are
  * reported together.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { parse as parseToml } from "smol-toml";
 import { which } from "../proc.ts";
 import { buildPlan } from "../builder/build_plan.ts";

@@ -8,7 +8,7 @@
  * user's) or from NPM_TOKEN, which rig references from a generated userconfig
  * as `${NPM_TOKEN}` so the token itself is never written to disk.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { exists } from "../fs.ts";
 import { RigError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

@@ -5,7 +5,7 @@
  * importing it. An upload cannot be undone (PyPI never lets a file name be
  * reused); the way back is to yank the release.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { MissingToolError, RigError } from "../errors.ts";
 import { run, tail, which } from "../proc.ts";
 import { sleep } from "../net.ts";

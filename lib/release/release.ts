@@ -6,7 +6,7 @@
  * image, PyPI); when one fails, or on Ctrl-C, everything done so far is
  * rolled back and what cannot be undone is named with the next step.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { ensureRigDir } from "../cache_paths.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { findVersionSites, planBump } from "../builder/version_bump.ts";

@@ -6,7 +6,7 @@
  * listed with the next step. Each undo tolerates a step that never happened,
  * since a journal written before a `kill -9` cannot tell.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { deleteRelease, getReleaseByTag } from "./github.ts";
 import { git, gitChecked, refExists } from "./git_ops.ts";
 import { type Journal, type JournalStep, writeJournal } from "./journal.ts";

@@ -4,7 +4,7 @@
  * release, npm, image, PyPI, read-back), each with the commands it runs (for
  * --dry-run) and the undo action the journal records before it runs.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { userCacheDir } from "../cache_paths.ts";
 import { RigError } from "../errors.ts";
 import { exists } from "../fs.ts";

@@ -2,7 +2,7 @@
  * `rig run`'s engine: the steps that bring a development environment up, and
  * the supervision of its processes until Ctrl-C.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { isDir, isFile } from "../fs.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { findAlembicDir, migrationStatus, requireSingleHead, upgrade } from "../db/alembic.ts";

@@ -4,7 +4,7 @@
  * file needs nothing beside it. Used by `deno task bundle` and by `rig init`
  * when rig runs from source.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { isFile } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

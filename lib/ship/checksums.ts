@@ -1,5 +1,5 @@
 /** SHA256SUMS files, in the format `sha256sum` writes and `sha256sum -c` checks. */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { isFile } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { nodeSha256 } from "../hash.ts";

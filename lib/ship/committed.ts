@@ -4,7 +4,7 @@
  * so a newcomer runs `./rig …` with nothing installed. Written by
  * `rig self install`, replaced by `rig self update`.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError, UsageError } from "../errors.ts";
 import { isDir, isFile } from "../fs.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

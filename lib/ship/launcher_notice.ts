@@ -3,7 +3,7 @@
  * project and version pair, remembered in the user cache (the project is not
  * written to).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeJsonAtomic } from "../fs_atomic.ts";
 
 /** The committed tool folder, beside the launchers. */

@@ -3,7 +3,7 @@
  * `rig` bin runs the bundle with the `deno` npm package's binary, and a wheel
  * whose `rig` console script runs it with the `deno` PyPI package's binary.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeZip, type ZipInput } from "../archive.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { recordHash } from "../python/wheel.ts";

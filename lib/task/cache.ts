@@ -20,7 +20,7 @@
  * Commands do not use the store directly: lib/task/ runs a task's life (inputs,
  * key, lookup, run, store) and opens the store with `openCacheStore`.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError, UsageError } from "../errors.ts";
 import { sha256Hex } from "../hash.ts";
 import { comparePaths } from "./input_listing.ts";

@@ -2,7 +2,7 @@
  * A store's hit and miss log (`events.jsonl`): one small appended line per
  * hit, miss or put, folded into per-task totals once it passes 1 MB.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 
 /** One line of the log. */

@@ -4,7 +4,7 @@
  * never what the running command uses), including blobs nothing refers to
  * and temp files of crashed writers.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import type { BlobRef } from "./cache_record.ts";
 import { validateRecord } from "./cache_record.ts";
 import { type CacheEvent, tallyEvents } from "./cache_events.ts";

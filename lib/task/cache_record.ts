@@ -2,7 +2,7 @@
  * A cache entry's record: what it holds, its checksum, validation of a record
  * read back from disk or the remote, and the errors of a failed restore.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
 

@@ -8,7 +8,7 @@
  * that git would normalise (`.gitattributes` text / text=auto, core.autocrlf)
  * are hashed with CRLF turned into LF so keys agree across operating systems.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { loadTextRules, type TextRules } from "./text_rules.ts";
 import { StatCache } from "./stat_cache.ts";
 import { hashFile, type TextMode } from "./content_hash.ts";

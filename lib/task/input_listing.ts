@@ -3,7 +3,7 @@
  * untracked-not-ignored files (or walks the folders applying .gitignore rules
  * outside git), minus environments, dependencies, caches and build output.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { compileRules, isPathIgnored, matchRuleSets, type RuleSet } from "../ignore.ts";
 import { rememberedGitListing } from "./listing_memo.ts";
 

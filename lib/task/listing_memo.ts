@@ -21,7 +21,7 @@
  * "racy" rule: the same mtime could hide a second change), or a tree of more
  * than `MAX_WATCHED` folders.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { findGitDir, gitEnv, listGitFiles } from "../git.ts";
 import { ensureRigDir, gitListingFile } from "../cache_paths.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";

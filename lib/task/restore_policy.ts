@@ -13,7 +13,7 @@
  *   them), never setuid, setgid or sticky bits;
  * - no duplicate paths, well-formed hashes and sizes.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { run } from "../proc.ts";
 

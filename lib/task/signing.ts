@@ -16,7 +16,7 @@
  * base64 (no padding) of HMAC-SHA256(key, `{"hash":…,"teamId":…}` + body), with
  * the key from `TURBO_REMOTE_CACHE_SIGNATURE_KEY` (else the record key above).
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { type CacheOs, userCacheDir } from "../cache_paths.ts";
 import { stableJson } from "./task_key.ts";

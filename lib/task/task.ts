@@ -34,7 +34,7 @@ import {
 } from "./task_key.ts";
 import { type ComponentTools, componentTools } from "./tool_versions.ts";
 import { CacheWriteGuard } from "./cache_write.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 
 /** Options of a `TaskEngine`. */
 export interface TaskEngineOptions {

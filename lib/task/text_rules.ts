@@ -3,7 +3,7 @@
  * core.autocrlf): which files git would normalise, so they are hashed with CRLF
  * turned into LF and keys agree across operating systems.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { globToRegex as globToRegexSource } from "../ignore.ts";
 import { run } from "../proc.ts";
 import { findGitDir, gitEnv } from "../git.ts";

@@ -5,7 +5,7 @@
  * keyed by the node binary's path and stat, so `node --version` runs once per
  * new or replaced binary, not once per run.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { type CacheOs, userCacheDir } from "../cache_paths.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { run, which } from "../proc.ts";

@@ -3,7 +3,7 @@
  * package's npm `test` script, plus the quality checks (black, flake8, mypy,
  * alembic check; tsc, the `lint` script), and reading their results.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { pythonChecks } from "../python/quality.ts";
 import { exists } from "../fs.ts";
 import { InterruptedError } from "../errors.ts";

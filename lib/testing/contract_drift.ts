@@ -9,7 +9,7 @@
  * generated files, so an unchanged API costs nothing.
  */
 import { HOST_OS, prependPath } from "../os.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { sha256File, sha256Hex } from "../hash.ts";
 import type { ApiClientInfo } from "../node/api_client.ts";

@@ -6,7 +6,7 @@
  * then splits the counts between the unit and the integration task. Runners
  * other than `node --test` write nothing, and the unit task keeps them all.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import type { TestCounts } from "./junit.ts";
 
 const REPORTER = `// Written by rig: one JSON line per finished test (suites are not tests).

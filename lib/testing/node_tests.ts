@@ -6,7 +6,7 @@
  * environment error naming the program.
  */
 import { nodeBinName } from "../os.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { exists } from "../fs.ts";
 import { detectApiClient } from "../node/api_client.ts";
 import { scriptsOf } from "../node/app.ts";

@@ -7,7 +7,7 @@
  * contract (its OpenAPI hash), the integration task's key on the server's code.
  * A server change that keeps the API therefore reruns only the integration task.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { exists } from "../fs.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
 import type { TestCase, TestCounts } from "./junit.ts";

@@ -2,7 +2,7 @@
  * What integration tests need around them: a throwaway test database (SQLite
  * file or PostgreSQL database, migrated once) and the server on a free port.
  */
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { InterruptedError, RigError } from "../errors.ts";
 import { type Child, spawn, tail } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";

@@ -6,7 +6,7 @@
  * removes files the check created, and says which files the check touched.
  */
 import { hasFileModes } from "../os.ts";
-import * as path from "node:path";
+import * as path from "../path.ts";
 import { listInputs } from "../task/input_listing.ts";
 import { sameBytes } from "../node/managers.ts";
 
