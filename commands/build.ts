@@ -1,5 +1,5 @@
 import * as path from "../lib/path.ts";
-import { openCacheStore } from "../lib/task/cache.ts";
+import { openCacheStore } from "../lib/task/cache_open.ts";
 import { appOutputOf } from "../lib/builder/app_build.ts";
 import type { Command, Context, Options } from "../lib/command.ts";
 import { parseFlags } from "../lib/command.ts";

@@ -1,7 +1,8 @@
 import type { Command, Context } from "../lib/command.ts";
 import { parseFlags, suggest } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type CacheStore, openCacheStore } from "../lib/task/cache.ts";
+import type { CacheStore } from "../lib/task/cache.ts";
+import { openCacheStore } from "../lib/task/cache_open.ts";
 import type { TaskRecord } from "../lib/task/cache_record.ts";
 import { cacheMaxBytes, parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";

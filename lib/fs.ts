@@ -42,6 +42,15 @@ export function posixRelative(from: string, to: string): string {
   return toPosix(path.relative(from, to));
 }
 
+/** A small file's text (read synchronously), or undefined when it cannot be read. */
+export function readTextIfPresent(file: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Orders file and folder names as a person reads them: case-insensitively,
  * then by code unit. (`localeCompare` orders alike for such names, but its first

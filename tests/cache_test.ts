@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { CacheStore, openCacheStore } from "../lib/task/cache.ts";
+import { CacheStore } from "../lib/task/cache.ts";
+import { openCacheStore } from "../lib/task/cache_open.ts";
 import type { TaskRecord } from "../lib/task/cache_record.ts";
 import { parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { ensureRigDir } from "../lib/cache_paths.ts";

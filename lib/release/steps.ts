@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../fs_atomic.ts";
 import type { BuildResult } from "../builder/artifacts.ts";
 import { buildProject } from "../builder/build.ts";
 import { applyBump, type planBump } from "../builder/version_bump.ts";
-import { openCacheStore } from "../task/cache.ts";
+import { openCacheStore } from "../task/cache_open.ts";
 import { validateWheel } from "../python/wheel.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";

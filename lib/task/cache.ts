@@ -18,18 +18,18 @@
  * used or written by this store instance (this run) are never pruned.
  *
  * Commands do not use the store directly: lib/task/ runs a task's life (inputs,
- * key, lookup, run, store) and opens the store with `openCacheStore`.
+ * key, lookup, run, store) and opens the store with `openCacheStore` (cache_open.ts).
  */
 import * as path from "../path.ts";
+import { readTextIfPresent } from "../fs.ts";
 import { RigError, UsageError } from "../errors.ts";
 import { sha256Hex } from "../hash.ts";
 import { comparePaths } from "./input_listing.ts";
-import { hashFile } from "./content_hash.ts";
-import { tempSibling, writeFileAtomic } from "../fs_atomic.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { CACHE_FORMAT_VERSION } from "./task_key.ts";
 import { RIG_VERSION } from "../version.ts";
-import { canonicalRecordBytes, processSigner, type Signer, signerFromEnv } from "./signing.ts";
+import { canonicalRecordBytes, processSigner, type Signer } from "./signing.ts";
 import { checkRestore, checkScratchDir, declaredOutputRoots } from "./restore_policy.ts";
 import {
   type ArtifactEntry,
@@ -38,13 +38,12 @@ import {
   missingBlob,
   type NewTaskRecord,
   recordChecksum,
-  safeRelative,
   type TaskRecord,
-  unwritable,
   validateRecord,
 } from "./cache_record.ts";
-import { cacheMaxBytes, DEFAULT_MAX_BYTES } from "./cache_limits.ts";
+import { DEFAULT_MAX_BYTES } from "./cache_limits.ts";
 import { CacheEventLog } from "./cache_events.ts";
+import { blobPresent, storeArtifact, writeArtifacts } from "./cache_blobs.ts";
 import {
   type CacheStats,
   collectStats,
@@ -61,8 +60,6 @@ import {
   type PackedEntry,
   packEntry,
   type RemoteCache,
-  remoteCacheFromSettings,
-  type RemoteCacheSettings,
   unpackEntry,
 } from "./remote_cache.ts";
 
@@ -170,7 +167,7 @@ export class CacheStore {
       // The entry now reflects the current inputs: the next --explain compares against it.
       const latest = this.#latestPath(record.task, record.component);
       const pointer = JSON.stringify({ key });
-      if (readSmallFile(latest) !== pointer) {
+      if (readTextIfPresent(latest) !== pointer) {
         await writeFileAtomic(latest, pointer).catch(() => {});
       }
       const now = new Date(this.#now());
@@ -264,7 +261,12 @@ export class CacheStore {
     await this.#ignoreInGit();
     const artifacts: ArtifactEntry[] = [];
     for (const file of [...new Set(opts.artifacts ?? [])].sort(comparePaths)) {
-      const artifact = await this.#storeArtifact(file, opts.artifactRoot ?? this.root);
+      const artifact = await storeArtifact(
+        this.dir,
+        (sha: string) => this.blobPath(sha),
+        file,
+        opts.artifactRoot ?? this.root,
+      );
       // Only build outputs keep executable bits; setuid/setgid/sticky never travel.
       artifact.mode &= input.task === "build" ? 0o777 : 0o666;
       artifacts.push(artifact);
@@ -329,7 +331,7 @@ export class CacheStore {
   async putBlob(bytes: Uint8Array): Promise<BlobRef> {
     const sha256 = await sha256Hex(bytes);
     const target = this.blobPath(sha256);
-    if (!(await this.#blobPresent(target, bytes.length))) {
+    if (!(await blobPresent(target, bytes.length, this.#now()))) {
       await writeFileAtomic(target, bytes);
     }
     return { sha256, size: bytes.length };
@@ -380,60 +382,7 @@ export class CacheStore {
       this.#refused.add(record.key);
       throw error;
     }
-    for (const artifact of record.artifacts) {
-      const source = this.blobPath(artifact.sha256);
-      let actual: string;
-      try {
-        actual = await hashFile(source);
-      } catch (error) {
-        throw missingBlob(`"${artifact.path}"`, artifact, error);
-      }
-      if (actual !== artifact.sha256) {
-        await Deno.remove(source).catch(() => {});
-        throw corruptBlob(`"${artifact.path}"`, artifact);
-      }
-    }
-    const executable = record.task === "build";
-    let bytes = 0;
-    const paths: string[] = [];
-    for (const artifact of record.artifacts) {
-      const relative = safeRelative(artifact.path);
-      const dest = path.join(destRoot, ...relative.split("/"));
-      const source = this.blobPath(artifact.sha256);
-      try {
-        await Deno.mkdir(path.dirname(dest), { recursive: true });
-      } catch (error) {
-        throw unwritable(artifact.path, error);
-      }
-      const temp = tempSibling(dest);
-      try {
-        try {
-          await Deno.copyFile(source, temp);
-        } catch (error) {
-          if (error instanceof Deno.errors.NotFound) {
-            throw missingBlob(`"${artifact.path}"`, artifact, error);
-          }
-          throw unwritable(artifact.path, error);
-        }
-        const actual = await hashFile(temp);
-        if (actual !== artifact.sha256) {
-          await Deno.remove(source).catch(() => {});
-          throw corruptBlob(`"${artifact.path}"`, artifact);
-        }
-        try {
-          const mode = artifact.mode & (executable ? 0o777 : 0o666);
-          if (Deno.build.os !== "windows") await Deno.chmod(temp, mode);
-          await Deno.rename(temp, dest);
-        } catch (error) {
-          throw unwritable(artifact.path, error);
-        }
-      } finally {
-        await Deno.remove(temp).catch(() => {});
-      }
-      bytes += artifact.size;
-      paths.push(relative);
-    }
-    return { files: paths.length, bytes, paths };
+    return await writeArtifacts(record, destRoot, (sha: string) => this.blobPath(sha));
   }
 
   /** The last record stored for a task of a component (for `--explain`), if still present. */
@@ -631,93 +580,6 @@ export class CacheStore {
       `${encodeURIComponent(task)}@${encodeURIComponent(component)}.json`,
     );
   }
-
-  async #blobPresent(file: string, size: number): Promise<boolean> {
-    try {
-      const info = await Deno.stat(file);
-      if (info.size !== size) return false;
-      // Refresh its mtime so a concurrent prune's grace period covers it.
-      const now = new Date(this.#now());
-      await Deno.utime(file, now, now).catch(() => {});
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async #storeArtifact(file: string, root: string): Promise<ArtifactEntry> {
-    const relative = safeRelative(file);
-    const source = path.join(root, ...relative.split("/"));
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(source);
-    } catch (error) {
-      throw new RigError(
-        `Cannot cache artifact "${relative}": ${(error as Error).message}`,
-        "Check that the task produced the file",
-      );
-    }
-    if (!info.isFile) {
-      throw new RigError(`Cannot cache artifact "${relative}": it is not a file`);
-    }
-    // Copy first, then hash the copy: the blob's name always matches its bytes.
-    const staging = path.join(this.dir, "blobs", `.staging-${Deno.pid}-${crypto.randomUUID()}`);
-    await Deno.mkdir(path.dirname(staging), { recursive: true });
-    try {
-      await Deno.copyFile(source, staging);
-      const size = (await Deno.stat(staging)).size;
-      const sha256 = await hashFile(staging, { size });
-      const target = this.blobPath(sha256);
-      if (!(await this.#blobPresent(target, size))) {
-        await Deno.mkdir(path.dirname(target), { recursive: true });
-        await Deno.rename(staging, target);
-      }
-      return { path: relative, sha256, size, mode: (info.mode ?? 0o644) & 0o7777 };
-    } finally {
-      await Deno.remove(staging).catch(() => {});
-    }
-  }
-}
-
-/** Options of `openCacheStore`. */
-export interface OpenCacheStoreOptions {
-  /** The caller's environment: RIG_CACHE_MAX_SIZE and the remote cache token are read from it. */
-  env: Record<string, string | undefined>;
-  /** rig.toml's `[project] remote_cache` (project.settings.remoteCache). */
-  remoteCache?: RemoteCacheSettings;
-  /** The project's components (name and folder), for the test tasks' output roots. */
-  components?: { name: string; path: string; buildOutputs?: string[] }[];
-  /** Where debug lines and warnings go (pass `ctx.ui`); its `redact` masks stored logs. */
-  ui?: {
-    debug(text: string): void;
-    warn(text: string, hint?: string): void;
-    redact?(text: string): string;
-  };
-}
-
-/**
- * Opens a project's cache store the way commands should: size limit from env,
- * records signed with the user's key (RIG_CACHE_SIGNING_KEY or the key file in
- * the user cache), stored logs redacted through the ui, remote cache from rig.toml.
- */
-export function openCacheStore(root: string, opts: OpenCacheStoreOptions): CacheStore {
-  const signer = signerFromEnv(opts.env, { os: Deno.build.os });
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
-  const paths = new Map(opts.components?.map((c) => [c.name, c.path]));
-  const buildOutputs = new Map(opts.components?.map((c) => [c.name, c.buildOutputs ?? []]));
-  const ui = opts.ui;
-  return new CacheStore(root, {
-    maxBytes: cacheMaxBytes(opts.env),
-    signer,
-    env,
-    outputRoots: (task, component) =>
-      declaredOutputRoots(task, component, paths.get(component), buildOutputs.get(component)),
-    redact: ui?.redact ? (text) => ui.redact!(text) : undefined,
-    remote: remoteCacheFromSettings(opts.remoteCache, opts.env, signer),
-    debug: opts.ui ? (text) => opts.ui!.debug(text) : undefined,
-    warn: opts.ui ? (text, hint) => opts.ui!.warn(text, hint) : undefined,
-  });
 }
 
 /** A copy of a JSON-like value with every string redacted. */
@@ -730,13 +592,4 @@ function redactDeep(value: unknown, redact: (text: string) => string): unknown {
     return out;
   }
   return value;
-}
-
-/** A small file's text, or undefined when it cannot be read. */
-function readSmallFile(file: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(file);
-  } catch {
-    return undefined;
-  }
 }

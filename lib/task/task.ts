@@ -18,7 +18,8 @@ import {
   isComponentInput,
   type Project,
 } from "../project/project.ts";
-import { type CacheStore, openCacheStore } from "./cache.ts";
+import type { CacheStore } from "./cache.ts";
+import { openCacheStore } from "./cache_open.ts";
 import type { TaskRecord } from "./cache_record.ts";
 import { fingerprint, type Manifest } from "./fingerprint.ts";
 import { listInputs } from "./input_listing.ts";

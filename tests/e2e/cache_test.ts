@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openCacheStore } from "../../lib/task/cache.ts";
+import { openCacheStore } from "../../lib/task/cache_open.ts";
 import { fingerprint } from "../../lib/task/fingerprint.ts";
 import { listInputs } from "../../lib/task/input_listing.ts";
 import { StatCache } from "../../lib/task/stat_cache.ts";
