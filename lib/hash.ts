@@ -1,9 +1,15 @@
 /**
- * SHA-256 hashing helpers: Web Crypto for buffers, node:crypto for streams and
- * file contents (see lib/sha256.ts for small synchronous hashes).
+ * The one face for SHA-256: Web Crypto for buffers (`sha256Hex`), node:crypto
+ * for streams and file contents (`nodeSha256`, `sha256File`), and the
+ * synchronous, incremental TypeScript SHA-256 of lib/sha256.ts (`Sha256`,
+ * `sha256Sync`) for what a cache hit hashes. The TypeScript one stays its own
+ * module because it is the hot path's reason to never load node:crypto; import
+ * all of them from here.
  */
 import type { Hash } from "node:crypto";
 import { Sha256 } from "./sha256.ts";
+
+export { Sha256, sha256Sync } from "./sha256.ts";
 
 const encoder = new TextEncoder();
 

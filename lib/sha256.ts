@@ -2,7 +2,8 @@
  * SHA-256 in TypeScript, synchronous and incremental (FIPS 180-4). For what a
  * cache hit hashes — task keys, record checksums, a few kilobytes — it beats
  * loading node:crypto, whose evaluation alone costs a cached `rig test` about
- * 20 ms. File contents still go through node:crypto (lib/hash.ts `nodeSha256`).
+ * 20 ms. File contents still go through node:crypto. Callers import it from
+ * lib/hash.ts, the one hashing face.
  */
 
 // Int32Array, not Uint32Array: words above 2^31 would leave V8's integer fast path.

@@ -6,7 +6,7 @@
  * hashes of the components it depends on. The manifest is stored in each
  * cache record so `explain` can say what changed.
  */
-import { Sha256, sha256Sync } from "../sha256.ts";
+import { Sha256, sha256Sync } from "../hash.ts";
 import type { Manifest } from "./fingerprint.ts";
 
 /** Bumped whenever what goes into a key changes meaning; old entries then never match. */
