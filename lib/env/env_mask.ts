@@ -9,18 +9,6 @@
  * words (`1000`, `true`, `30m`, `INFO`) are settings, never secrets.
  */
 import { sha256Hex } from "../hash.ts";
-import {
-  createMasker,
-  environmentSecrets,
-  isSecretKey,
-  isSecretValue,
-  isSettingValue,
-  MASK,
-  maskUrlPassword,
-  Redactor,
-  urlPasswords,
-} from "./redact.ts";
-
 export {
   createMasker,
   environmentSecrets,
@@ -31,7 +19,7 @@ export {
   maskUrlPassword,
   Redactor,
   urlPasswords,
-};
+} from "./redact.ts";
 
 /** SHA-256 of each named value (name → hex; `unset` when absent), for cache keys. */
 export async function hashEnvValues(
