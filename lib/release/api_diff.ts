@@ -98,7 +98,7 @@ function compareOperation(label: string, oldOp: Json, newOp: Json, docs: Docs, o
     if (!oldBody && (resolve(newOp.requestBody as Json, docs.after).required)) {
       out.push({ level: "breaking", description: `${label}: request body is now required` });
     } else {
-      compareRequest(`${label} request`, oldBody ?? {}, newBody, docs, out, "", new Set());
+      compareRequest(walk(`${label} request`, docs, out), oldBody ?? {}, newBody, "");
     }
   }
   // Responses: a removed field breaks clients that read it.
@@ -115,7 +115,7 @@ function compareOperation(label: string, oldOp: Json, newOp: Json, docs: Docs, o
     const before = jsonSchema(oldResponse, docs.before);
     const after = jsonSchema(newResponse, docs.after);
     if (before && after) {
-      compareResponse(`${label} response ${status}`, before, after, docs, out, "", new Set());
+      compareResponse(walk(`${label} response ${status}`, docs, out), before, after, "");
     }
   }
   for (const status of Object.keys(newResponses)) {
@@ -125,20 +125,31 @@ function compareOperation(label: string, oldOp: Json, newOp: Json, docs: Docs, o
   }
 }
 
-function compareResponse(
-  label: string,
-  before: Json,
-  after: Json,
-  docs: Docs,
-  out: ApiChange[],
-  prefix: string,
-  seen: Set<string>,
-) {
-  const key = `${label}|${prefix}`;
-  if (seen.has(key) || prefix.split(".").length > 12) return;
-  seen.add(key);
-  const oldShape = shape(before, docs.before);
-  const newShape = shape(after, docs.after);
+/** One body walk: the label its changes carry, both documents, and the places already compared. */
+interface Walk {
+  label: string;
+  docs: Docs;
+  out: ApiChange[];
+  seen: Set<string>;
+}
+
+function walk(label: string, docs: Docs, out: ApiChange[]): Walk {
+  return { label, docs, out, seen: new Set() };
+}
+
+/** Both schemas' shapes at `prefix`, or undefined when this place was compared or is too deep. */
+function shapesAt(w: Walk, before: Json, after: Json, prefix: string) {
+  const key = `${w.label}|${prefix}`;
+  if (w.seen.has(key) || prefix.split(".").length > 12) return undefined;
+  w.seen.add(key);
+  return { oldShape: shape(before, w.docs.before), newShape: shape(after, w.docs.after) };
+}
+
+function compareResponse(w: Walk, before: Json, after: Json, prefix: string) {
+  const shapes = shapesAt(w, before, after, prefix);
+  if (!shapes) return;
+  const { oldShape, newShape } = shapes;
+  const { label, out } = w;
   for (const [name, oldProp] of oldShape.properties) {
     const field = prefix ? `${prefix}.${name}` : name;
     const newProp = newShape.properties.get(name);
@@ -146,7 +157,7 @@ function compareResponse(
       out.push({ level: "breaking", description: `${label}: field "${field}" removed` });
       continue;
     }
-    compareResponse(label, oldProp, newProp, docs, out, field, seen);
+    compareResponse(w, oldProp, newProp, field);
   }
   for (const name of newShape.properties.keys()) {
     if (!oldShape.properties.has(name)) {
@@ -155,24 +166,15 @@ function compareResponse(
     }
   }
   if (oldShape.items && newShape.items) {
-    compareResponse(label, oldShape.items, newShape.items, docs, out, `${prefix}[]`, seen);
+    compareResponse(w, oldShape.items, newShape.items, `${prefix}[]`);
   }
 }
 
-function compareRequest(
-  label: string,
-  before: Json,
-  after: Json,
-  docs: Docs,
-  out: ApiChange[],
-  prefix: string,
-  seen: Set<string>,
-) {
-  const key = `${label}|${prefix}`;
-  if (seen.has(key) || prefix.split(".").length > 12) return;
-  seen.add(key);
-  const oldShape = shape(before, docs.before);
-  const newShape = shape(after, docs.after);
+function compareRequest(w: Walk, before: Json, after: Json, prefix: string) {
+  const shapes = shapesAt(w, before, after, prefix);
+  if (!shapes) return;
+  const { oldShape, newShape } = shapes;
+  const { label, out } = w;
   for (const [name, newProp] of newShape.properties) {
     const field = prefix ? `${prefix}.${name}` : name;
     const oldProp = oldShape.properties.get(name);
@@ -187,7 +189,7 @@ function compareRequest(
     } else if (!oldProp) {
       out.push({ level: "addition", description: `${label}: optional field "${field}" added` });
     }
-    if (oldProp) compareRequest(label, oldProp, newProp, docs, out, field, seen);
+    if (oldProp) compareRequest(w, oldProp, newProp, field);
   }
 }
 
