@@ -23,6 +23,11 @@ export interface PyIndex extends AsyncDisposable {
   url: string;
   simple: string;
   dir: string;
+  /** Wheel downloads whose file name matches wait until `release()`. */
+  slow: RegExp | undefined;
+  /** Number of slow downloads currently held back. */
+  held(): number;
+  release(): void;
 }
 
 /** Builds the wheels into `dir`. */
@@ -57,6 +62,7 @@ export function serveIndex(dir: string): Promise<PyIndex> {
     return hashes.get(f)!;
   };
   const controller = new AbortController();
+  let waiting: (() => void)[] = [];
   const html = (body: string) =>
     new Response(`<!DOCTYPE html><html><body>\n${body}\n</body></html>`, {
       headers: { "content-type": "text/html" },
@@ -79,6 +85,7 @@ export function serveIndex(dir: string): Promise<PyIndex> {
         return html(links.join("\n"));
       }
       if (parts[0] === "files" && parts[1] && files.includes(parts[1])) {
+        if (index.slow?.test(parts[1])) await new Promise<void>((r) => waiting.push(r));
         return new Response(await Deno.readFile(path.join(dir, parts[1])), {
           headers: { "content-type": "application/octet-stream" },
         });
@@ -87,15 +94,23 @@ export function serveIndex(dir: string): Promise<PyIndex> {
     },
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
-  return Promise.resolve({
+  const index: PyIndex = {
     url,
     simple: `${url}/simple`,
     dir,
+    slow: undefined,
+    held: () => waiting.length,
+    release() {
+      for (const resolve of waiting) resolve();
+      waiting = [];
+    },
     async [Symbol.asyncDispose]() {
+      index.release();
       controller.abort();
       await server.finished;
     },
-  });
+  };
+  return Promise.resolve(index);
 }
 
 /** The test packages the uv and Poetry tests install. */

@@ -8,9 +8,13 @@ import * as path from "node:path";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
 import { journalFile } from "../../lib/install/install_journal.ts";
 import { which } from "../../lib/proc.ts";
-import { baseEnv, REPO_ROOT, rigInProcess, type RigRun, spawnRig, tempDir } from "../helpers.ts";
-
-const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");
+import { baseEnv, REPO_ROOT, rigInProcess, spawnRig, type TempDir, tempDir } from "../helpers.ts";
+import {
+  buildWheels as buildWheelsInto,
+  type PyIndex,
+  serveIndex as serveWheels,
+  show,
+} from "../py_index.ts";
 
 const PACKAGES = [
   { name: "rigdemo-a", version: "1.0", scripts: { "rigdemo-a": "rigdemo_a:main" } },
@@ -36,80 +40,26 @@ function buildWheels(): Promise<string> {
         // Already gone.
       }
     });
-    const child = new Deno.Command("python3", {
-      args: [MAKE_WHEELS, dir],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(JSON.stringify(PACKAGES)));
-    await writer.close();
-    const out = await child.output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    await buildWheelsInto(dir, PACKAGES);
     return dir;
   })();
   return wheels;
 }
 
-/** A PEP 503 simple index over a folder of wheels; files matching `slow` wait until released. */
-interface Index extends AsyncDisposable {
-  url: string;
-  slow: RegExp | undefined;
-  /** Number of slow requests currently held back. */
-  held(): number;
-  release(): void;
+/** The shared test index (tests/py_index.ts) over this file's wheels. */
+async function serveIndex(): Promise<PyIndex> {
+  return serveWheels(await buildWheels());
 }
 
-async function serveIndex(): Promise<Index> {
-  const dir = await buildWheels();
-  const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  const project = (file: string) => file.split("-")[0]!.replace(/_/g, "-").toLowerCase();
-  let waiting: (() => void)[] = [];
-  const controller = new AbortController();
-  const index: Index = {
-    url: "",
-    slow: undefined,
-    held: () => waiting.length,
-    release() {
-      for (const resolve of waiting) resolve();
-      waiting = [];
-    },
-    async [Symbol.asyncDispose]() {
-      index.release();
-      controller.abort();
-      await server.finished;
-    },
+/** A project that installs with pip from `index`: its env and rig run in its folder. */
+function pipProject(index: PyIndex, dir: TempDir) {
+  const env = {
+    PIP_INDEX_URL: `${index.url}/simple/`,
+    RIG_CACHE_DIR: dir.join(".cache"),
+    RIG_INSTALLER: "pip",
   };
-  const html = (body: string) =>
-    new Response(`<!DOCTYPE html><html><body>\n${body}\n</body></html>`, {
-      headers: { "content-type": "text/html" },
-    });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
-    async (request) => {
-      const url = new URL(request.url);
-      const parts = url.pathname.split("/").filter(Boolean);
-      if (parts[0] === "simple" && parts.length === 1) {
-        const names = [...new Set(files.map(project))];
-        return html(names.map((n) => `<a href="/simple/${n}/">${n}</a>`).join("\n"));
-      }
-      if (parts[0] === "simple" && parts.length === 2) {
-        const mine = files.filter((f) => project(f) === parts[1]);
-        if (!mine.length) return new Response("not found", { status: 404 });
-        return html(mine.map((f) => `<a href="/files/${f}">${f}</a>`).join("\n"));
-      }
-      if (parts[0] === "files" && parts[1] && files.includes(parts[1])) {
-        if (index.slow?.test(parts[1])) await new Promise<void>((r) => waiting.push(r));
-        return new Response(await Deno.readFile(path.join(dir, parts[1])), {
-          headers: { "content-type": "application/octet-stream" },
-        });
-      }
-      return new Response("not found", { status: 404 });
-    },
-  );
-  index.url = `http://127.0.0.1:${server.addr.port}`;
-  return index;
+  const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
+  return { env, rig };
 }
 
 function read(file: string): string {
@@ -119,10 +69,6 @@ function read(file: string): string {
 function dists(componentDir: string): Record<string, string> {
   const all = installedDistributions(venvLayout(path.join(componentDir, ".venv")));
   return Object.fromEntries(Object.entries(all).filter(([n]) => n.includes("rigdemo")));
-}
-
-function show(run: RigRun): string {
-  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
 }
 
 async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -147,12 +93,7 @@ Deno.test({
       "server/requirements.txt": "# server deps\nrigdemo-b<2\n",
       "tool/requirements.txt": "rigdemo-c==1.0\n",
     });
-    const env = {
-      PIP_INDEX_URL: `${index.url}/simple/`,
-      RIG_CACHE_DIR: dir.join(".cache"),
-      RIG_INSTALLER: "pip",
-    };
-    const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
+    const { env, rig } = pipProject(index, dir);
     const server = dir.join("server");
     const tool = dir.join("tool");
 
@@ -665,12 +606,7 @@ Deno.test({
       "libdemo/_backend/rig_inline_backend.py": backend,
       "libdemo/src/libdemo/__init__.py": "VALUE = 1\n",
     });
-    const env = {
-      PIP_INDEX_URL: `${index.url}/simple/`,
-      RIG_CACHE_DIR: dir.join(".cache"),
-      RIG_INSTALLER: "pip",
-    };
-    const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
+    const { rig } = pipProject(index, dir);
     const lib = dir.join("libdemo");
     const pyproject = dir.join("libdemo/pyproject.toml");
 
