@@ -10,10 +10,11 @@ import { describeReap, reapOrphans, runDir } from "../lib/proc_registry.ts";
 import {
   copyReferenceProject,
   git,
-  processAlive,
+  groupMembers,
+  type LiveRig,
+  liveRig,
   processesMentioning,
   rigProcess,
-  spawnRig,
   tempDir,
 } from "./helpers.ts";
 import { freePort } from "../lib/net.ts";
@@ -52,24 +53,6 @@ function startFakeRig(root: string, tmp: string, flags: string[], command: strin
       throw new Error(`no line matching ${pattern} in:\n${text}`);
     },
   };
-}
-
-/** Live processes in the process group `pgid` (Linux /proc). */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && processAlive(Number(entry.name))) {
-        members.push(Number(entry.name));
-      }
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return members;
 }
 
 async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
@@ -221,60 +204,21 @@ Deno.test({
 // ---------------------------------------------------------------------------
 // End to end: rig itself on the reference project.
 
-/** A rig started as a child process, its output collected as it arrives. */
-interface LiveRig {
-  pid: number;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  status: Promise<{ code: number; output: string }>;
-  kill(signal: Deno.Signal): void;
-}
+/** A live rig (tests/helpers.ts) whose status carries its whole output. */
+type FaultRig = Omit<LiveRig, "status"> & { status: Promise<{ code: number; output: string }> };
 
-function startRig(args: string[], env: Record<string, string>): LiveRig {
-  const child = spawnRig(args, { env });
-  let text = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let exited = false;
-  const status = child.status.then(async (s) => {
-    await pumps;
-    exited = true;
-    return { code: s.code, output: text };
-  });
-  return {
-    pid: child.pid,
-    output: () => text,
-    status,
-    kill(signal) {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    },
-    async waitFor(pattern, timeoutMs = 300_000) {
-      const deadline = performance.now() + timeoutMs;
-      while (performance.now() < deadline) {
-        const match = text.match(pattern);
-        if (match) return match;
-        if (exited) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`rig ${args.join(" ")} never printed ${pattern}:\n${text}`);
-    },
-  };
+function startRig(args: string[], env: Record<string, string>): FaultRig {
+  const rig = liveRig(args, { env, timeoutMs: 300_000 });
+  return { ...rig, status: rig.status.then((s) => ({ code: s.code, output: rig.output() })) };
 }
 
 /** Processes of the project other than rig itself (its command line names the project too). */
-function childrenOf(rig: LiveRig, root: string): number[] {
+function childrenOf(rig: FaultRig, root: string): number[] {
   return processesMentioning(root).filter((pid) => pid !== rig.pid);
 }
 
 /** Kills rig with SIGKILL and returns how long until no process mentions `root`. */
-async function killAndCount(rig: LiveRig, root: string): Promise<number> {
+async function killAndCount(rig: FaultRig, root: string): Promise<number> {
   assert.ok(childrenOf(rig, root).length > 0, "rig's children run before the kill");
   rig.kill("SIGKILL");
   await rig.status;

@@ -130,6 +130,72 @@ export async function rigProcess(
   };
 }
 
+/** A rig started as a child process, its output collected as it arrives. */
+export interface LiveRig {
+  pid: number;
+  /** stdout and stderr interleaved, as lines arrive. */
+  output(): string;
+  /** stdout alone. */
+  stdout(): string;
+  /** Waits until the output matches; fails with the output so far. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves once rig exited and its output is read to the end. */
+  status: Promise<Deno.CommandStatus>;
+  /** True once `status` resolved. */
+  exited(): boolean;
+  /** Sends a signal; a rig already gone is no error. */
+  kill(signal: Deno.Signal): void;
+}
+
+/** Starts rig (see spawnRig) and reads its output as it arrives, for tests that wait on lines. */
+export function liveRig(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): LiveRig {
+  const child = spawnRig(args, options);
+  let text = "";
+  let stdout = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const piece = decoder.decode(chunk, { stream: true });
+      text += piece;
+      if (isStdout) stdout += piece;
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
+  let exited = false;
+  const status = child.status.then(async (s) => {
+    await pumps;
+    exited = true;
+    return s;
+  });
+  return {
+    pid: child.pid,
+    output: () => text,
+    stdout: () => stdout,
+    status,
+    exited: () => exited,
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    },
+    async waitFor(pattern, timeoutMs = options.timeoutMs ?? 60_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (performance.now() < deadline) {
+        const match = text.match(pattern);
+        if (match) return match;
+        if (exited) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`rig ${args.join(" ")} never printed ${pattern}:\n${text}`);
+    },
+  };
+}
+
 /** The environment tests give rig: the caller's, minus variables that would leak state. */
 export function baseEnv(): Record<string, string> {
   const env = Deno.env.toObject();
@@ -227,6 +293,22 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Live processes in the process group `pgid` (Linux /proc). */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry.name));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return members;
 }
 
 /** Live processes whose command line mentions `text` (e.g. a temp project's path). */

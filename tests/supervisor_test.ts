@@ -6,7 +6,7 @@ import {
   type ServiceSpec,
   Supervisor,
 } from "../lib/run/supervisor.ts";
-import { baseEnv, processAlive, type TempDir, tempDir } from "./helpers.ts";
+import { baseEnv, groupMembers, processAlive, type TempDir, tempDir } from "./helpers.ts";
 
 // A tiny service: prints, waits DELAY seconds, then serves /health on PORT (when
 // given), optionally starts a grandchild, ignores SIGTERM with IGNORE_TERM, and
@@ -66,21 +66,6 @@ function service(
     env: { ...baseEnv(), NAME: name, ...extra },
     ...more,
   };
-}
-
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry.name));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return members;
 }
 
 Deno.test("supervisor starts services in dependency order and stops them in reverse", async () => {

@@ -8,99 +8,34 @@ import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
 import {
   copyReferenceProject,
+  type LiveRig,
+  liveRig,
   processAlive,
+  processesMentioning,
   rigInProcess,
   rigProcess,
-  spawnRig,
   tempDir,
 } from "../helpers.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
 /** A `rig run` started as a child process whose output the test reads. */
-interface RigChild {
-  pid: number;
-  /** stdout and stderr interleaved, as lines arrive. */
-  output(): string;
-  /** stdout alone. */
-  stdout(): string;
-  /** Waits until the output matches; fails with the output so far. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends a signal and waits for the exit code. */
+interface RigChild extends LiveRig {
+  /** Sends a signal and waits for the exit code (SIGKILL after 20 s). */
   stop(signal?: Deno.Signal): Promise<number>;
-  status: Promise<Deno.CommandStatus>;
 }
 
 function startRig(root: string, args: string[]): RigChild {
-  const child = spawnRig(["-C", root, "run", ...args]);
-  let text = "";
-  let stdout = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, isStdout: boolean) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const piece = decoder.decode(chunk, { stream: true });
-      text += piece;
-      if (isStdout) stdout += piece;
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
-  const status = child.status.then(async (s) => {
-    await pumps;
-    return s;
-  });
-  let exited = false;
-  status.then(() => (exited = true));
+  const rig = liveRig(["-C", root, "run", ...args]);
   return {
-    pid: child.pid,
-    output: () => text,
-    stdout: () => stdout,
-    status,
-    async waitFor(pattern, timeoutMs = 60_000) {
-      const deadline = performance.now() + timeoutMs;
-      while (performance.now() < deadline) {
-        const match = text.match(pattern);
-        if (match) return match;
-        if (exited) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`rig run output never matched ${pattern}:\n${text}`);
-    },
+    ...rig,
     async stop(signal = "SIGINT") {
-      if (!exited) {
-        try {
-          child.kill(signal);
-        } catch {
-          // Already gone.
-        }
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 20_000);
-      const result = await status;
+      if (!rig.exited()) rig.kill(signal);
+      const timer = setTimeout(() => rig.kill("SIGKILL"), 20_000);
+      const result = await rig.status;
       clearTimeout(timer);
       return result.code;
     },
   };
-}
-
-/** Processes whose command line mentions `text` (our temp project). */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
-      if (cmdline.includes(text) && processAlive(Number(entry.name))) {
-        found.push(Number(entry.name));
-      }
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return found;
 }
 
 async function register(base: string, email: string): Promise<Response> {
