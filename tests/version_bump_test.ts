@@ -72,8 +72,8 @@ app = create_app()
   "clients/js/package-lock.json": PACKAGE_LOCK,
 };
 
-Deno.test("findJsonStrings locates nested string values and ignores look-alikes", () => {
-  const [top, inner, missing] = findJsonStrings("package-lock.json", PACKAGE_LOCK, [
+Deno.test("findJsonStrings locates nested string values and ignores look-alikes", async () => {
+  const [top, inner, missing] = await findJsonStrings("package-lock.json", PACKAGE_LOCK, [
     ["version"],
     ["packages", "", "version"],
     ["nope"],
@@ -82,7 +82,7 @@ Deno.test("findJsonStrings locates nested string values and ignores look-alikes"
   assert.equal(inner?.value, "0.1.0");
   assert.ok(inner!.start > top!.start);
   assert.equal(missing, undefined);
-  assert.throws(() => findJsonStrings("bad.json", '{\n  "a": tru\n}', [["a"]]), /line 2/);
+  await assert.rejects(findJsonStrings("bad.json", '{\n  "a": tru\n}', [["a"]]), /line 2/);
 });
 
 Deno.test("findVersionSites finds every version statement of the project", async () => {

@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import { findFastApiApp } from "../project/detect.ts";
 import { toPosix } from "../fs.ts";
+import type { ParseError } from "jsonc-parser";
 
 /** What kind of statement holds a version. */
 export type VersionSiteKind =
@@ -79,29 +80,38 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
+/** The site at `span` (the text between the quotes) of `component`'s `file`. */
+function versionSite(
+  root: string,
+  component: Component,
+  at: { file: string; span: JsonSpan; where: string; kind: VersionSiteKind },
+): VersionSite {
+  return {
+    file: at.file,
+    display: toPosix(path.relative(root, at.file)),
+    component: component.name,
+    kind: at.kind,
+    where: at.where,
+    current: at.span.value,
+    start: at.span.start,
+    end: at.span.end,
+  };
+}
+
 async function nodeSites(root: string, component: Component): Promise<VersionSite[]> {
   const sites: VersionSite[] = [];
   const site = (file: string, span: JsonSpan, where: string, kind: VersionSiteKind) =>
-    sites.push({
-      file,
-      display: toPosix(path.relative(root, file)),
-      component: component.name,
-      kind,
-      where,
-      current: span.value,
-      start: span.start,
-      end: span.end,
-    });
+    sites.push(versionSite(root, component, { file, span, where, kind }));
   const pkgFile = path.join(component.dir, "package.json");
   const pkg = await readText(pkgFile);
   if (pkg !== undefined) {
-    const span = findJsonStrings(pkgFile, pkg, [["version"]])[0];
+    const [span] = await findJsonStrings(pkgFile, pkg, [["version"]]);
     if (span) site(pkgFile, span, `"version"`, "package.json");
   }
   const lockFile = path.join(component.dir, "package-lock.json");
   const lock = await readText(lockFile);
   if (lock !== undefined) {
-    const [top, inner] = findJsonStrings(lockFile, lock, [["version"], [
+    const [top, inner] = await findJsonStrings(lockFile, lock, [["version"], [
       "packages",
       "",
       "version",
@@ -117,16 +127,8 @@ async function pythonSites(root: string, component: Component): Promise<VersionS
   const add = (file: string, match: RegExpExecArray, where: string, kind: VersionSiteKind) => {
     const value = match.groups!.v!;
     const start = match.index + match[0].lastIndexOf(value);
-    sites.push({
-      file,
-      display: toPosix(path.relative(root, file)),
-      component: component.name,
-      kind,
-      where,
-      current: value,
-      start,
-      end: start + value.length,
-    });
+    const span = { value, start, end: start + value.length };
+    sites.push(versionSite(root, component, { file, span, where, kind }));
   };
   const pyproject = path.join(component.dir, "pyproject.toml");
   const text = await readText(pyproject);
@@ -243,93 +245,38 @@ interface JsonSpan {
   end: number;
 }
 
-/** Finds the string values at the given key paths of a JSON document, in `paths` order. */
-export function findJsonStrings(
+/**
+ * Finds the string values at the given key paths of a JSON document, in `paths` order, with
+ * the offsets of their text between the quotes. npm's jsonc-parser (Microsoft's, behind VS
+ * Code's JSON editing) does the parsing; it is loaded only here, when a version is read.
+ */
+export async function findJsonStrings(
   file: string,
   text: string,
   paths: string[][],
-): (JsonSpan | undefined)[] {
-  const wanted = paths.map((p) => JSON.stringify(p));
-  const found: (JsonSpan | undefined)[] = paths.map(() => undefined);
-  let i = 0;
-  const fail = (problem: string): never => {
-    const line = text.slice(0, i).split("\n").length;
+): Promise<(JsonSpan | undefined)[]> {
+  const { findNodeAtLocation, parseTree, printParseErrorCode } = await import("jsonc-parser");
+  const errors: ParseError[] = [];
+  const tree = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
+  const error = errors[0];
+  if (error || !tree) {
+    const line = text.slice(0, error?.offset ?? 0).split("\n").length;
     throw new EnvironmentError(
-      `Cannot read "${path.basename(file)}" line ${line}: ${problem}`,
+      `Cannot read "${path.basename(file)}" line ${line}: ${
+        error ? printParseErrorCode(error.error) : "no JSON value"
+      }`,
       "Fix the JSON syntax, then rerun the command",
     );
-  };
-  const space = () => {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
-  };
-  const string = (): JsonSpan => {
-    if (text[i] !== '"') fail("expected a string");
-    const start = ++i;
-    while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
-    if (i >= text.length) fail("unterminated string");
-    const end = i++;
-    return { value: JSON.parse(text.slice(start - 1, end + 1)), start, end };
-  };
-  const value = (at: string[]): void => {
-    space();
-    const char = text[i];
-    if (char === "{") {
-      i++;
-      space();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      while (true) {
-        space();
-        const key = string().value;
-        space();
-        if (text[i] !== ":") fail(`expected ":" after "${key}"`);
-        i++;
-        value([...at, key]);
-        space();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return;
-        }
-        fail(`expected "," or "}"`);
-      }
-    } else if (char === "[") {
-      i++;
-      space();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (let n = 0;; n++) {
-        value([...at, String(n)]);
-        space();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return;
-        }
-        fail(`expected "," or "]"`);
-      }
-    } else if (char === '"') {
-      const span = string();
-      const index = wanted.indexOf(JSON.stringify(at));
-      if (index >= 0 && !found[index]) found[index] = span;
-    } else {
-      const literal = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
-      if (!literal) fail("unexpected character");
-      i += literal![0].length;
-    }
-  };
-  value([]);
-  return found;
+  }
+  return paths.map((at) => {
+    const node = findNodeAtLocation(tree, at);
+    if (node?.type !== "string") return undefined;
+    return {
+      value: node.value as string,
+      start: node.offset + 1,
+      end: node.offset + node.length - 1,
+    };
+  });
 }
 
 /** Loads npm's semver (CommonJS, so only when a bump needs it). */
