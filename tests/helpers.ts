@@ -196,6 +196,36 @@ export function liveRig(
   };
 }
 
+/**
+ * Runs a program with exactly `env` and NO_COLOR=1, no stdin and its output read:
+ * for tests that run rig's own artefacts (a bundle, a launcher, a published package).
+ */
+export async function runProgram(
+  argv: string[],
+  opts: { cwd?: string; env: Record<string, string> },
+): Promise<RigRun> {
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd: opts.cwd,
+    env: { ...opts.env, NO_COLOR: "1" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+/** The full path of the python3 on PATH (what `sys.executable` says). */
+export async function python3Executable(): Promise<string> {
+  const out = await new Deno.Command("python3", {
+    args: ["-c", "import sys; print(sys.executable)"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
 /** The environment tests give rig: the caller's, minus variables that would leak state. */
 export function baseEnv(): Record<string, string> {
   const env = Deno.env.toObject();

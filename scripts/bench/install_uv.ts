@@ -5,19 +5,14 @@
  * interpreter), then rig's no-change second run against its first.
  */
 import * as path from "node:path";
-import { copyReferenceProject } from "../../tests/helpers.ts";
+import { copyReferenceProject, python3Executable } from "../../tests/helpers.ts";
 import { userCacheDir } from "../../lib/cache_paths.ts";
 import { timedRig } from "./timed_rig.ts";
 
 async function uvSync(root: string, cacheDir: string): Promise<number> {
   const env = Deno.env.toObject();
   delete env.VIRTUAL_ENV;
-  const python = new TextDecoder().decode(
-    (await new Deno.Command("python3", {
-      args: ["-c", "import sys; print(sys.executable)"],
-      stdout: "piped",
-    }).output()).stdout,
-  ).trim();
+  const python = await python3Executable();
   const started = performance.now();
   const out = await new Deno.Command("uv", {
     args: ["sync", "--locked", "--all-packages", "--python", python],

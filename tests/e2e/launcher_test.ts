@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { DENO_VERSION, GITATTRIBUTES_LINES, renderLauncher } from "../../lib/ship/committed.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { git, rigInProcess, type TempDir, tempDir } from "../helpers.ts";
+import { git, rigInProcess, runProgram, type TempDir, tempDir } from "../helpers.ts";
 import { testToolsDir } from "../servers/common.ts";
 
 /** Where .ci/run keeps the deno wheel from PyPI. */
@@ -57,18 +57,11 @@ async function pathWith(dir: TempDir, name: string, programs: Record<string, str
   return bin;
 }
 
-async function launch(root: string, args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(path.join(root, "rig"), {
-    args,
+function launch(root: string, args: string[], env: Record<string, string>) {
+  return runProgram([path.join(root, "rig"), ...args], {
     cwd: root,
-    env: { HOME: Deno.env.get("HOME") ?? "/tmp", NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+    env: { HOME: Deno.env.get("HOME") ?? "/tmp", ...env },
+  });
 }
 
 /** A project with the committed rig, made the way a user would: rig self install. */

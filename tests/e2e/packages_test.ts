@@ -11,7 +11,7 @@ import { buildPackages } from "../../scripts/package.ts";
 import { DENO_VERSION } from "../../lib/ship/committed.ts";
 import { NPM_PACKAGE, PYPI_PACKAGE } from "../../lib/ship/packages.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { copyReferenceProject, tempDir } from "../helpers.ts";
+import { copyReferenceProject, runProgram, tempDir } from "../helpers.ts";
 import { testToolsDir } from "../servers/common.ts";
 import { hasPypiServer, startPypiServer } from "../servers/pypiserver.ts";
 import { ensureVerdaccio, startVerdaccio } from "../servers/verdaccio.ts";
@@ -34,17 +34,10 @@ if (PYPI_MISSING) console.log(`ignored: the PyPI package test (${PYPI_MISSING})`
 async function run(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
   const env = Deno.env.toObject();
   delete env.VIRTUAL_ENV;
-  const out = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
+  const result = await runProgram(argv, {
     cwd: opts.cwd,
-    env: { ...env, NO_COLOR: "1", npm_config_update_notifier: "false", ...opts.env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  const result = { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+    env: { ...env, npm_config_update_notifier: "false", ...opts.env },
+  });
   assert.equal(result.code, 0, `${argv.join(" ")}\n${result.stderr}${result.stdout}`);
   return result;
 }

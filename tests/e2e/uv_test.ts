@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { git, rigProcess, tempDir } from "../helpers.ts";
+import { git, python3Executable, rigProcess, tempDir } from "../helpers.ts";
 import {
   assertUnchanged,
   buildWheels,
@@ -51,12 +51,7 @@ if (!UV_WHEEL) {
 async function pathWithoutUv(dir: string): Promise<string> {
   const bin = path.join(dir, "bin-without-uv");
   await Deno.mkdir(bin, { recursive: true });
-  const python = new TextDecoder().decode(
-    (await new Deno.Command("python3", {
-      args: ["-c", "import sys; print(sys.executable)"],
-      stdout: "piped",
-    }).output()).stdout,
-  ).trim();
+  const python = await python3Executable();
   const gitPath = new TextDecoder().decode(
     (await new Deno.Command("sh", { args: ["-c", "command -v git"], stdout: "piped" }).output())
       .stdout,
