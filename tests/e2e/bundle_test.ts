@@ -7,21 +7,18 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { bundleRig, embedWorker, isBundle } from "../../lib/ship/bundle.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { baseEnv, copyReferenceProject, git, REPO_ROOT, rigCommand, tempDir } from "../helpers.ts";
+import {
+  baseEnv,
+  copyReferenceProject,
+  git,
+  REPO_ROOT,
+  rigCommand,
+  runProgram,
+  tempDir,
+} from "../helpers.ts";
 
-async function runBundle(bundle: string, args: string[], cwd: string) {
-  const [program, ...rest] = rigCommand(args, bundle);
-  const out = await new Deno.Command(program!, {
-    args: rest,
-    cwd,
-    env: { ...baseEnv(), NO_COLOR: "1" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+function runBundle(bundle: string, args: string[], cwd: string) {
+  return runProgram(rigCommand(args, bundle), { cwd, env: baseEnv() });
 }
 
 Deno.test("the bundle embeds the hash worker once and refuses a bundle it cannot patch", () => {
