@@ -173,7 +173,7 @@ export class ProcRegistry {
   }
 }
 
-/** The registry of the command running in this async context, if any. */
+/** The registry of the command running now, if any. */
 export function currentRegistry(): ProcRegistry | undefined {
   return current;
 }

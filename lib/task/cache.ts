@@ -266,6 +266,7 @@ export class CacheStore {
         (sha: string) => this.blobPath(sha),
         file,
         opts.artifactRoot ?? this.root,
+        this.#now(),
       );
       // Only build outputs keep executable bits; setuid/setgid/sticky never travel.
       artifact.mode &= input.task === "build" ? 0o777 : 0o666;

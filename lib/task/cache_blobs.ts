@@ -102,6 +102,7 @@ export async function storeArtifact(
   blobPath: (sha256: string) => string,
   file: string,
   root: string,
+  now: number,
 ): Promise<ArtifactEntry> {
   const relative = safeRelative(file);
   const source = path.join(root, ...relative.split("/"));
@@ -125,7 +126,7 @@ export async function storeArtifact(
     const size = (await Deno.stat(staging)).size;
     const sha256 = await hashFile(staging, { size });
     const target = blobPath(sha256);
-    if (!(await blobPresent(target, size, Date.now()))) {
+    if (!(await blobPresent(target, size, now))) {
       await Deno.mkdir(path.dirname(target), { recursive: true });
       await Deno.rename(staging, target);
     }
