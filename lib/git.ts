@@ -168,6 +168,23 @@ export async function listGitFiles(
   return [...new Set(files)];
 }
 
+/**
+ * The config files git reads, in the order it reads them (later ones win): the
+ * system's (`GIT_CONFIG_SYSTEM`, none with `GIT_CONFIG_NOSYSTEM`), the user's
+ * (`GIT_CONFIG_GLOBAL`, else `$XDG_CONFIG_HOME/git/config` and `~/.gitconfig`)
+ * and the repository's `config` in `gitDir`.
+ */
+export function gitConfigFiles(gitDir: string, env: Record<string, string | undefined>): string[] {
+  const home = env.HOME ?? env.USERPROFILE;
+  const xdg = env.XDG_CONFIG_HOME || (home ? path.join(home, ".config") : undefined);
+  const system = env.GIT_CONFIG_NOSYSTEM ? [] : [env.GIT_CONFIG_SYSTEM ?? "/etc/gitconfig"];
+  const globals = env.GIT_CONFIG_GLOBAL ? [env.GIT_CONFIG_GLOBAL] : [
+    ...(xdg ? [path.join(xdg, "git", "config")] : []),
+    ...(home ? [path.join(home, ".gitconfig")] : []),
+  ];
+  return [...system, ...globals, path.join(gitDir, "config")];
+}
+
 /** The environment git runs with for reads: no index lock, no inherited GIT_DIR. */
 export function gitEnv(env: Record<string, string> | undefined): Record<string, string> {
   const base: Record<string, string> = env ? { ...env } : { PATH: gitFallbackPath() };

@@ -22,7 +22,7 @@
  * than `MAX_WATCHED` folders.
  */
 import * as path from "../path.ts";
-import { findGitDir, gitEnv, listGitFiles } from "../git.ts";
+import { findGitDir, gitConfigFiles, gitEnv, listGitFiles } from "../git.ts";
 import { ensureRigDir, gitListingFile } from "../cache_paths.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 
@@ -131,10 +131,10 @@ function observe(
   if (!statId(dotGit).startsWith("d")) return undefined;
   const watched: [string, string][] = [];
   const watch = (file: string) => watched.push([file, statId(file)]);
-  for (const name of ["index", "config", "info/exclude"]) watch(path.join(dotGit, name));
-  const configs = userConfigFiles(env ?? {});
+  for (const name of ["index", "info/exclude"]) watch(path.join(dotGit, name));
+  const configs = gitConfigFiles(dotGit, env ?? {});
   const excludesFiles: string[] = [];
-  for (const file of [...configs, path.join(dotGit, "config")]) {
+  for (const file of configs) {
     const found = excludesFilesOf(file, env ?? {});
     if (!found) return undefined;
     excludesFiles.push(...found);
@@ -165,20 +165,6 @@ function observe(
     }
   }
   return watched;
-}
-
-/** The user's and the system's git configuration files, as git finds them. */
-function userConfigFiles(env: Record<string, string>): string[] {
-  const files: string[] = [];
-  const home = env.HOME;
-  if (env.GIT_CONFIG_GLOBAL) files.push(env.GIT_CONFIG_GLOBAL);
-  else {
-    if (home) files.push(path.join(home, ".gitconfig"));
-    const xdg = env.XDG_CONFIG_HOME || (home ? path.join(home, ".config") : undefined);
-    if (xdg) files.push(path.join(xdg, "git", "config"));
-  }
-  if (!env.GIT_CONFIG_NOSYSTEM) files.push(env.GIT_CONFIG_SYSTEM || "/etc/gitconfig");
-  return files;
 }
 
 /**

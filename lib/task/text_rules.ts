@@ -6,7 +6,7 @@
 import * as path from "../path.ts";
 import { globToRegex as globToRegexSource } from "../ignore.ts";
 import { run } from "../proc.ts";
-import { findGitDir, gitEnv } from "../git.ts";
+import { findGitDir, gitConfigFiles, gitEnv } from "../git.ts";
 import { comparePaths } from "./input_listing.ts";
 import { type TextMode } from "./content_hash.ts";
 import { posixRelative } from "../fs.ts";
@@ -142,14 +142,9 @@ export function readAutocrlf(
   } catch {
     return undefined;
   }
-  const globals = env.GIT_CONFIG_GLOBAL ? [env.GIT_CONFIG_GLOBAL] : [
-    path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "git", "config"),
-    path.join(home, ".gitconfig"),
-  ];
-  // Later files override earlier ones: system, then global (XDG, then ~/.gitconfig), then the repository.
-  const system = env.GIT_CONFIG_NOSYSTEM ? [] : [env.GIT_CONFIG_SYSTEM ?? "/etc/gitconfig"];
   let value: boolean | undefined;
-  for (const file of [...system, ...globals, path.join(gitDir, "config")]) {
+  // Later files override earlier ones: system, then global (XDG, then ~/.gitconfig), then the repository.
+  for (const file of gitConfigFiles(gitDir, env)) {
     let text: string;
     try {
       text = Deno.readTextFileSync(file);
