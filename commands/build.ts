@@ -1,8 +1,7 @@
 import * as path from "../lib/path.ts";
 import { openCacheStore } from "../lib/task/cache_open.ts";
 import { appOutputOf } from "../lib/builder/app_build.ts";
-import type { Command, Context, Options } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
+import { type Command, type Context, defineProjectCommand, type Options } from "../lib/command.ts";
 import type { BuildResult } from "../lib/builder/artifacts.ts";
 import { buildProject } from "../lib/builder/build.ts";
 import type { DockerMode } from "../lib/builder/build_plan.ts";
@@ -60,7 +59,7 @@ const OPTIONS: Options = {
 };
 
 /** `rig build`: validated artifacts under dist/, one version, container images. */
-export const build: Command = {
+export const build: Command = defineProjectCommand({
   name: "build",
   summary: "Build and validate wheels, sdists, npm tarballs and images into dist/ (cached)",
   usage: [
@@ -92,13 +91,9 @@ export const build: Command = {
     "rig build --docker --push 127.0.0.1:5000",
   ],
   projectOptions: (project) => componentOptions(project, "Build"),
-  async run(ctx, argv) {
-    const project = await loadProject(ctx.cwd);
-    const args = parseFlags("build", { ...OPTIONS, ...this.projectOptions!(project) }, argv);
+  loadProject,
+  async action(ctx, project, args) {
     const v = args.values;
-    if (args.passthrough.length) {
-      throw new UsageError(`"rig build" takes no arguments after "--"`, "Run: rig build --help");
-    }
     if (v.docker && v["no-docker"]) {
       throw new UsageError(`Options "--docker" and "--no-docker" cannot be used together`);
     }
@@ -186,7 +181,7 @@ export const build: Command = {
     }
     return 0;
   },
-};
+});
 
 interface BumpDocument {
   from: string | null;

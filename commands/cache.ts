@@ -1,5 +1,4 @@
-import type { Command, Context } from "../lib/command.ts";
-import { parseFlags, suggest } from "../lib/command.ts";
+import { type Command, type Context, defineCommand, subcommandOf } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { CacheStore } from "../lib/task/cache.ts";
 import { openCacheStore } from "../lib/task/cache_open.ts";
@@ -28,7 +27,7 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 /** `rig cache`: inspect and trim the project's task cache. */
-export const cache: Command = {
+export const cache: Command = defineCommand({
   name: "cache",
   summary: "Inspect and trim the task cache: stats | prune | clean | diff | show",
   usage: [
@@ -69,23 +68,9 @@ export const cache: Command = {
     "rig cache diff 3fa2 9c41",
     "rig cache show 3fa2c1 --log",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("cache", this.options, argv);
-    const [sub, ...rest] = args.positionals;
-    const names = SUBCOMMANDS.map((s) => s.name);
-    if (!sub) {
-      throw new UsageError(
-        `"rig cache" needs a subcommand: ${names.join(", ")}`,
-        "Example: rig cache stats (run: rig cache --help)",
-      );
-    }
-    if (!(sub in ALLOWED)) {
-      const guess = suggest(sub, names);
-      throw new UsageError(
-        `Unknown subcommand "rig cache ${sub}"`,
-        guess ? `Did you mean "rig cache ${guess}"?` : "Run: rig cache --help",
-      );
-    }
+  takesArguments: true,
+  async action(ctx, args) {
+    const [sub, rest] = subcommandOf(cache, args);
     for (const [flag, value] of Object.entries(args.values)) {
       if (value !== undefined && !ALLOWED[sub]!.includes(flag)) {
         const owner = Object.entries(ALLOWED).find(([, flags]) => flags.includes(flag))?.[0];
@@ -97,7 +82,7 @@ export const cache: Command = {
     }
     const wanted = sub === "diff" ? 2 : sub === "show" ? 1 : 0;
     if (rest.length !== wanted) {
-      const usage = this.usage.find((u) => u.startsWith(`cache ${sub}`));
+      const usage = cache.usage.find((u) => u.startsWith(`cache ${sub}`));
       throw new UsageError(
         rest.length > wanted
           ? `Unexpected argument "${rest[wanted]}" for "rig cache ${sub}"`
@@ -124,7 +109,7 @@ export const cache: Command = {
         return await showCommand(ctx, store, rest[0]!, args.values.log === true);
     }
   },
-};
+});
 
 async function statsCommand(ctx: Context, store: CacheStore, list: boolean): Promise<number> {
   const stats = await store.stats();

@@ -1,11 +1,10 @@
-import type { Command } from "../lib/command.ts";
-import { parseFlags, rejectPositionals } from "../lib/command.ts";
+import { type Command, defineCommand } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { diagnose, type Finding } from "../lib/install/doctor.ts";
 import { diagnoseRelease } from "../lib/release/doctor.ts";
 
 /** `rig doctor`: tools, versions, venv health, node_modules and configuration, with fixes. */
-export const doctor: Command = {
+export const doctor: Command = defineCommand({
   name: "doctor",
   summary: "Check tools, versions, venv health and configuration, with the fix for each problem",
   usage: ["doctor [--json]"],
@@ -22,9 +21,7 @@ export const doctor: Command = {
     "rig doctor",
     "rig -C examples/authserver doctor --json",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("doctor", this.options, argv);
-    rejectPositionals("doctor", args);
+  async action(ctx) {
     const project = await loadProject(ctx.cwd);
     const findings = await diagnose(project, { env: ctx.env, ui: ctx.ui, signal: ctx.signal });
     findings.push(
@@ -70,4 +67,4 @@ export const doctor: Command = {
     );
     return code;
   },
-};
+});

@@ -1,5 +1,4 @@
-import type { Command, Context } from "../lib/command.ts";
-import { parseFlags, suggest } from "../lib/command.ts";
+import { type Command, type Context, defineCommand, subcommandOf } from "../lib/command.ts";
 import {
   describeSource,
   type EnvReport,
@@ -34,7 +33,7 @@ const SUBCOMMANDS = [
 ];
 
 /** `rig env`: .env files from config templates, with generated secrets, checks and masking. */
-export const env: Command = {
+export const env: Command = defineCommand({
   name: "env",
   summary: "Generate, check and show .env files from config templates (secrets masked)",
   usage: [
@@ -75,15 +74,9 @@ export const env: Command = {
     "rig env show --env test --json",
     "rig env show --reveal",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("env", this.options, argv);
-    const [sub, extra] = args.positionals;
-    if (!sub) {
-      throw new UsageError(
-        `"rig env" needs a subcommand: ${SUBCOMMANDS.map((s) => s.name).join(", ")}`,
-        "Example: rig env generate (run: rig env --help)",
-      );
-    }
+  takesArguments: true,
+  async action(ctx, args) {
+    const [sub, [extra]] = subcommandOf(env, args);
     if (extra !== undefined) {
       throw new UsageError(`Unexpected argument "${extra}"`, "Run: rig env --help");
     }
@@ -102,16 +95,11 @@ export const env: Command = {
         return await generateCommand(ctx, project, name, args.values.force === true);
       case "check":
         return await checkCommand(ctx, project, name);
-      case "show":
+      default:
         return await showCommand(ctx, project, name, args.values.reveal === true);
     }
-    const guess = suggest(sub, SUBCOMMANDS.map((s) => s.name));
-    throw new UsageError(
-      `Unknown subcommand "rig env ${sub}"`,
-      guess ? `Did you mean "rig env ${guess}"?` : "Run: rig env --help",
-    );
   },
-};
+});
 
 function envFlag(name: string): string {
   return name === "development" ? "" : ` --env ${name}`;

@@ -1,5 +1,4 @@
-import type { Command, Context } from "../lib/command.ts";
-import { parseFlags, rejectPositionals } from "../lib/command.ts";
+import { type Command, type Context, defineCommand } from "../lib/command.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import { defaultPython } from "../lib/python/venv.ts";
 import { detectTools } from "../lib/install/doctor.ts";
@@ -25,7 +24,7 @@ function managerName(c: Component, root: string): string {
 }
 
 /** `rig info`: what rig sees in this project. */
-export const info: Command = {
+export const info: Command = defineCommand({
   name: "info",
   summary: "Show the project's components, their kinds, dependencies and tools",
   usage: ["info [--json]"],
@@ -38,9 +37,7 @@ export const info: Command = {
     "rig info",
     "rig -C examples/authserver info --json",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("info", this.options, argv);
-    rejectPositionals("info", args);
+  async action(ctx) {
     const project = await loadProject(ctx.cwd);
     const toolchains = new Map(
       project.components.filter(isNode).map((c) => [c.name, detectToolchain(c.dir, project.root)]),
@@ -132,7 +129,7 @@ export const info: Command = {
     );
     return 0;
   },
-};
+});
 
 /** Where the development configuration and the database come from (never writes anything). */
 async function configuration(project: Project, ctx: Context) {

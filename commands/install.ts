@@ -1,5 +1,4 @@
-import type { Command, Options } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
+import { type Command, defineProjectCommand, type Options } from "../lib/command.ts";
 import { componentOptions } from "../lib/project/selection.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Component, getComponent, type Project } from "../lib/project/project.ts";
@@ -37,7 +36,7 @@ const OPTIONS: Options = {
 };
 
 /** `rig install`: set up every component, or add packages to one. */
-export const install: Command = {
+export const install: Command = defineProjectCommand({
   name: "install",
   summary: "Set up every component (venvs, pip/uv, npm), or add packages to one",
   usage: [
@@ -69,10 +68,11 @@ export const install: Command = {
     for (const name of Object.keys(OPTIONS)) delete flags[name];
     return flags;
   },
-  async run(ctx, argv) {
-    const project = await loadProject(ctx.cwd);
-    const componentFlags = this.projectOptions!(project);
-    const args = parseFlags("install", { ...OPTIONS, ...componentFlags }, argv);
+  loadProject,
+  // Packages may also follow "--".
+  takesPassthrough: true,
+  async action(ctx, project, args) {
+    const componentFlags = install.projectOptions!(project);
     const v = args.values;
     if (v.dev && v.prod) {
       throw new UsageError(`Options "--dev" and "--prod" cannot be used together`);
@@ -188,7 +188,7 @@ export const install: Command = {
     }
     return 0;
   },
-};
+});
 
 function chooseTarget(project: Project, selected: Component[]): Component {
   if (selected.length > 1) {

@@ -1,5 +1,4 @@
-import type { Command, Context } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
+import { type Command, type Context, defineProjectCommand } from "../lib/command.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 import type { Project } from "../lib/project/project.ts";
@@ -29,7 +28,7 @@ const OPTIONS = {
 } as const;
 
 /** `rig release`: bump, changelog, build, commit, tag, push, publish, verify; roll back on failure. */
-export const release: Command = {
+export const release: Command = defineProjectCommand({
   name: "release",
   summary: "Version, tag, push, publish and verify a release; roll back on any failure",
   usage: [
@@ -57,16 +56,9 @@ export const release: Command = {
     "rig release --resume",
   ],
   projectOptions: (project) => componentOptions(project, "Release"),
-  async run(ctx, argv) {
-    const project = await loadProject(ctx.cwd);
-    const args = parseFlags("release", { ...OPTIONS, ...this.projectOptions!(project) }, argv);
+  loadProject,
+  async action(ctx, project, args) {
     const v = args.values;
-    if (args.passthrough.length) {
-      throw new UsageError(
-        `"rig release" takes no arguments after "--"`,
-        "Run: rig release --help",
-      );
-    }
     if (v.rollback && v.resume) {
       throw new UsageError(`Options "--rollback" and "--resume" cannot be used together`);
     }
@@ -101,7 +93,7 @@ export const release: Command = {
     });
     return exitCode(ctx, result);
   },
-};
+});
 
 function exitCode(ctx: Context, result: Awaited<ReturnType<typeof runRelease>>): number {
   ctx.ui.result(result);

@@ -1,10 +1,9 @@
-import type { Command } from "../lib/command.ts";
-import { parseFlags, rejectPositionals } from "../lib/command.ts";
+import { type Command, defineCommand } from "../lib/command.ts";
 import { parsePort, startDev } from "../lib/run/dev_env.ts";
 import { loadProject } from "../lib/project/load_project.ts";
 
 /** `rig run`: the whole development environment from one command. */
-export const run: Command = {
+export const run: Command = defineCommand({
   name: "run",
   summary: "Start the dev environment: .env, dependencies, database, migrations, server",
   usage: ["run [--env NAME] [--db URL] [--host HOST] [--port PORT] [options]"],
@@ -44,9 +43,7 @@ export const run: Command = {
     "rig run --env test --no-reload",
     "rig -C examples/authserver run --json",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("run", this.options, argv);
-    rejectPositionals("run", args);
+  async action(ctx, args) {
     const flags = args.values;
     return await startDev(await loadProject(ctx.cwd), {
       ui: ctx.ui,
@@ -62,4 +59,4 @@ export const run: Command = {
       prestart: !flags["no-prestart"],
     });
   },
-};
+});

@@ -1,6 +1,5 @@
 import * as path from "../lib/path.ts";
-import type { Command, Context } from "../lib/command.ts";
-import { parseFlags, suggest } from "../lib/command.ts";
+import { type Command, type Context, defineCommand, subcommandOf } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { runningBundle } from "../lib/ship/bundle.ts";
 import {
@@ -21,7 +20,7 @@ const SUBCOMMANDS = [
 ];
 
 /** `rig self`: commit rig into a repository so a newcomer runs ./rig with nothing installed. */
-export const self: Command = {
+export const self: Command = defineCommand({
   name: "self",
   summary: "Commit rig into this repository (./rig launcher) or update the committed copy",
   usage: ["self install [--binaries DIR]", "self update [--binaries DIR]"],
@@ -45,19 +44,9 @@ export const self: Command = {
     "rig self install --binaries dist/bin",
     "rig self update",
   ],
-  async run(ctx, argv) {
-    const args = parseFlags("self", this.options, argv);
-    const [sub, ...rest] = args.positionals;
-    const names = SUBCOMMANDS.map((s) => s.name);
-    if (!sub || !names.includes(sub)) {
-      const guess = sub ? suggest(sub, names) : undefined;
-      throw new UsageError(
-        sub
-          ? `Unknown subcommand "rig self ${sub}"`
-          : `"rig self" needs a subcommand: install, update`,
-        guess ? `Did you mean "rig self ${guess}"?` : "Example: rig self install",
-      );
-    }
+  takesArguments: true,
+  async action(ctx, args) {
+    const [sub, rest] = subcommandOf(self, args, "Example: rig self install");
     if (rest.length) throw new UsageError(`Unexpected argument "${rest[0]}" for "rig self ${sub}"`);
     const existing = committedVersion(ctx.cwd);
     if (sub === "update" && !existing) {
@@ -76,7 +65,7 @@ export const self: Command = {
     report(ctx, sub, result);
     return 0;
   },
-};
+});
 
 function report(ctx: Context, sub: string, result: CommittedRigResult): void {
   if (ctx.flags.json) {

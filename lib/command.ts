@@ -145,6 +145,93 @@ function flagError(
   );
 }
 
+/** A command as commands/ write it: its action receives its argv already parsed. */
+export interface CommandDefinition extends Omit<Command, "run"> {
+  /** Whether it takes positional arguments (subcommands included); refused when not. */
+  takesArguments?: boolean;
+  /** Runs the command with its parsed flags and arguments; returns the exit code. */
+  action(ctx: Context, args: ParsedArgs): Promise<number>;
+}
+
+/** A command whose flags include one per component of the project it runs in. */
+export interface ProjectCommandDefinition<P extends ComponentList>
+  extends Omit<Command, "run" | "projectOptions"> {
+  projectOptions(project: ComponentList): Options;
+  /** Loads the project the command runs in (lib/project's loadProject; this layer has none). */
+  loadProject(cwd: string): Promise<P>;
+  /** Whether it takes arguments after `--`; refused when not. */
+  takesPassthrough?: boolean;
+  /** Runs the command in its project with its parsed flags and arguments; returns the exit code. */
+  action(ctx: Context, project: P, args: ParsedArgs): Promise<number>;
+}
+
+/** The Command that parses argv against the definition's options, then runs its action. */
+export function defineCommand(definition: CommandDefinition): Command {
+  const { takesArguments, action, ...command } = definition;
+  return {
+    ...command,
+    async run(ctx, argv) {
+      const args = parseFlags(command.name, command.options, argv);
+      if (!takesArguments) rejectPositionals(command.name, args);
+      return await action(ctx, args);
+    },
+  };
+}
+
+/**
+ * The Command that loads its project, parses argv against the definition's options plus the
+ * project's component flags, then runs its action in that project.
+ */
+export function defineProjectCommand<P extends ComponentList>(
+  definition: ProjectCommandDefinition<P>,
+): Command {
+  const { loadProject, takesPassthrough, action, ...command } = definition;
+  return {
+    ...command,
+    async run(ctx, argv) {
+      const project = await loadProject(ctx.cwd);
+      const options = { ...command.options, ...command.projectOptions(project) };
+      const args = parseFlags(command.name, options, argv);
+      if (!takesPassthrough && args.passthrough.length) {
+        throw new UsageError(
+          `"rig ${command.name}" takes no arguments after "--"`,
+          `Run: rig ${command.name} --help`,
+        );
+      }
+      return await action(ctx, project, args);
+    },
+  };
+}
+
+/**
+ * The subcommand named by a command's first argument, and the arguments after it. A missing
+ * or unknown one is a UsageError listing the subcommands or suggesting the closest; `hint`
+ * replaces the default hints (an example when missing, the help page when unknown).
+ */
+export function subcommandOf(
+  command: Command,
+  args: ParsedArgs,
+  hint?: string,
+): [string, string[]] {
+  const [sub, ...rest] = args.positionals;
+  const names = (command.subcommands ?? []).map((s) => s.name);
+  const help = `Run: rig ${command.name} --help`;
+  if (!sub) {
+    throw new UsageError(
+      `"rig ${command.name}" needs a subcommand: ${names.join(", ")}`,
+      hint ?? `Example: ${command.examples[0]} (run: rig ${command.name} --help)`,
+    );
+  }
+  if (!names.includes(sub)) {
+    const guess = suggest(sub, names);
+    throw new UsageError(
+      `Unknown subcommand "rig ${command.name} ${sub}"`,
+      guess ? `Did you mean "rig ${command.name} ${guess}"?` : hint ?? help,
+    );
+  }
+  return [sub, rest];
+}
+
 /** Refuses positional arguments for a command that takes none. */
 export function rejectPositionals(command: string, args: ParsedArgs): void {
   if (args.positionals.length) {
