@@ -92,11 +92,9 @@ export const build: Command = defineProjectCommand({
   ],
   projectOptions: (project) => componentOptions(project, "Build"),
   loadProject,
+  conflicts: [["docker", "no-docker"]],
   async action(ctx, project, args) {
     const v = args.values;
-    if (v.docker && v["no-docker"]) {
-      throw new UsageError(`Options "--docker" and "--no-docker" cannot be used together`);
-    }
     if ((v.push !== undefined || v["base-image"] !== undefined) && v["no-docker"]) {
       throw new UsageError(
         `Options "--push" and "--base-image" build images: they cannot be used with "--no-docker"`,

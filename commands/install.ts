@@ -71,12 +71,10 @@ export const install: Command = defineProjectCommand({
   loadProject,
   // Packages may also follow "--".
   takesPassthrough: true,
+  conflicts: [["dev", "prod"]],
   async action(ctx, project, args) {
     const componentFlags = install.projectOptions!(project);
     const v = args.values;
-    if (v.dev && v.prod) {
-      throw new UsageError(`Options "--dev" and "--prod" cannot be used together`);
-    }
     const selected = project.components.filter((c) =>
       v[c.name] === true && c.name in componentFlags
     );

@@ -57,11 +57,9 @@ export const release: Command = defineProjectCommand({
   ],
   projectOptions: (project) => componentOptions(project, "Release"),
   loadProject,
+  conflicts: [["rollback", "resume"]],
   async action(ctx, project, args) {
     const v = args.values;
-    if (v.rollback && v.resume) {
-      throw new UsageError(`Options "--rollback" and "--resume" cannot be used together`);
-    }
     if (v.resume) return await resumeRelease(ctx, project);
     const pending = await interruptedRelease(ctx, project, !!v.rollback);
     if (pending !== undefined) return pending;

@@ -1,6 +1,6 @@
 import * as path from "../lib/path.ts";
 import type { Command, Options } from "../lib/command.ts";
-import { parseFlags } from "../lib/command.ts";
+import { parseFlags, rejectConflicts } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
 import { renderJunit, type TestCase } from "../lib/testing/junit.ts";
@@ -65,10 +65,8 @@ export const test: Command = {
     const options = { ...OPTIONS, ...this.projectOptions!(project) };
     delete options.changed;
     const args = parseFlags("test", options, own);
+    rejectConflicts(args, [["no-lint", "lint-only"]]);
     const v = args.values;
-    if (v["no-lint"] && v["lint-only"]) {
-      throw new UsageError(`Options "--no-lint" and "--lint-only" cannot be used together`);
-    }
     let components = selectComponents(project, { values: v, names: args.positionals });
     let changedMap: Map<string, string[]> | undefined;
     let reasons: Map<string, string[]> | undefined;

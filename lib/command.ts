@@ -149,6 +149,8 @@ function flagError(
 export interface CommandDefinition extends Omit<Command, "run"> {
   /** Whether it takes positional arguments (subcommands included); refused when not. */
   takesArguments?: boolean;
+  /** Pairs of options that cannot be used together. */
+  conflicts?: [string, string][];
   /** Runs the command with its parsed flags and arguments; returns the exit code. */
   action(ctx: Context, args: ParsedArgs): Promise<number>;
 }
@@ -161,18 +163,21 @@ export interface ProjectCommandDefinition<P extends ComponentList>
   loadProject(cwd: string): Promise<P>;
   /** Whether it takes arguments after `--`; refused when not. */
   takesPassthrough?: boolean;
+  /** Pairs of options that cannot be used together. */
+  conflicts?: [string, string][];
   /** Runs the command in its project with its parsed flags and arguments; returns the exit code. */
   action(ctx: Context, project: P, args: ParsedArgs): Promise<number>;
 }
 
 /** The Command that parses argv against the definition's options, then runs its action. */
 export function defineCommand(definition: CommandDefinition): Command {
-  const { takesArguments, action, ...command } = definition;
+  const { takesArguments, conflicts = [], action, ...command } = definition;
   return {
     ...command,
     async run(ctx, argv) {
       const args = parseFlags(command.name, command.options, argv);
       if (!takesArguments) rejectPositionals(command.name, args);
+      rejectConflicts(args, conflicts);
       return await action(ctx, args);
     },
   };
@@ -185,7 +190,7 @@ export function defineCommand(definition: CommandDefinition): Command {
 export function defineProjectCommand<P extends ComponentList>(
   definition: ProjectCommandDefinition<P>,
 ): Command {
-  const { loadProject, takesPassthrough, action, ...command } = definition;
+  const { loadProject, takesPassthrough, conflicts = [], action, ...command } = definition;
   return {
     ...command,
     async run(ctx, argv) {
@@ -198,6 +203,7 @@ export function defineProjectCommand<P extends ComponentList>(
           `Run: rig ${command.name} --help`,
         );
       }
+      rejectConflicts(args, conflicts);
       return await action(ctx, project, args);
     },
   };
@@ -230,6 +236,15 @@ export function subcommandOf(
     );
   }
   return [sub, rest];
+}
+
+/** Refuses two options given together that cannot be. */
+export function rejectConflicts(args: ParsedArgs, conflicts: [string, string][]): void {
+  for (const [a, b] of conflicts) {
+    if (args.values[a] && args.values[b]) {
+      throw new UsageError(`Options "--${a}" and "--${b}" cannot be used together`);
+    }
+  }
 }
 
 /** Refuses positional arguments for a command that takes none. */
