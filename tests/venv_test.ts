@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { EnvironmentError } from "../lib/errors.ts";
-import type { Component } from "../lib/project/project.ts";
+import { type Component, makeComponent } from "../lib/project/project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import {
   checkVenv,
@@ -20,19 +20,7 @@ import { npmEnv } from "../lib/node/npm.ts";
 import { baseEnv, tempDir } from "./helpers.ts";
 
 function component(dir: string, extra: Partial<Component> = {}): Component {
-  return {
-    name: "server",
-    kind: "python-app",
-    path: "server",
-    dir,
-    dependsOn: [],
-    inputs: [],
-    env: [],
-    commands: {},
-    declared: false,
-    config: {},
-    ...extra,
-  };
+  return { ...makeComponent(dir, dir, "python-app"), name: "server", path: "server", ...extra };
 }
 
 function quietUi(): { ui: Ui; err: BufferWriter } {
