@@ -195,6 +195,11 @@ export function renderJunit(
   return lines.join("\n");
 }
 
+/** Reads "<count> <word>" out of a runner's summary line; 0 when the word is absent. */
+function summaryCounter(summary: string): (word: string) => number {
+  return (word) => Number(summary.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+}
+
 /** Reads counts from a test runner's console output (node --test TAP or spec, pytest, jest). */
 export function parseConsoleCounts(output: string): TestCounts | undefined {
   // deno-lint-ignore no-control-regex
@@ -215,24 +220,12 @@ export function parseConsoleCounts(output: string): TestCounts | undefined {
       errors: last(/^\s*(?:#|ℹ)\s*cancelled\s+(\d+)\s*$/gm) ?? 0,
     };
   }
-  // jest / vitest: "Tests:       1 failed, 2 skipped, 5 passed, 8 total".
-  const jest = text.match(/^\s*Tests:\s+(.*\d+ total)\s*$/m);
-  if (jest) {
-    const n = (word: string) => Number(jest[1]!.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
-    return {
-      passed: n("passed"),
-      failed: n("failed"),
-      skipped: n("skipped") + n("todo"),
-      errors: 0,
-    };
-  }
+  // jest: "Tests:       1 failed, 2 skipped, 5 passed, 8 total";
   // vitest: "      Tests  1 failed | 4 passed | 1 skipped (6)".
-  const vitest = [
-    ...text.matchAll(/^\s*Tests\s{2,}(\d+ [a-z]+(?: \| \d+ [a-z]+)*)\s+\(\d+\)\s*$/gm),
-  ]
-    .pop();
-  if (vitest) {
-    const n = (word: string) => Number(vitest[1]!.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+  const jest = text.match(/^\s*Tests:\s+(.*\d+ total)\s*$/m)?.[1] ??
+    [...text.matchAll(/^\s*Tests\s{2,}(\d+ [a-z]+(?: \| \d+ [a-z]+)*)\s+\(\d+\)\s*$/gm)].pop()?.[1];
+  if (jest) {
+    const n = summaryCounter(jest);
     return {
       passed: n("passed"),
       failed: n("failed"),
@@ -243,7 +236,7 @@ export function parseConsoleCounts(output: string): TestCounts | undefined {
   // pytest: "=== 3 passed, 1 skipped in 0.12s ===".
   const pytest = text.match(/^=+ (.*(?:passed|failed|error|skipped).*) in [\d.]+s.* =+$/m);
   if (pytest) {
-    const n = (word: string) => Number(pytest[1]!.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+    const n = summaryCounter(pytest[1]!);
     return {
       passed: n("passed"),
       failed: n("failed"),
