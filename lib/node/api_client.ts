@@ -6,6 +6,7 @@
  * it lives. This module finds the generator, the script that runs it and the
  * document it reads.
  */
+import { isFile, readTextIfPresent } from "../fs.ts";
 import * as path from "../path.ts";
 import { dependencyNames, scriptsOf } from "./app.ts";
 import { readPackageJson } from "./managers.ts";
@@ -85,13 +86,13 @@ export function detectApiClient(dir: string): ApiClientInfo | undefined {
       command,
     );
   for (const generator of GENERATORS) {
-    const config = generator.configs.find((name) => isFileSync(path.join(dir, name)));
+    const config = generator.configs.find((name) => isFile(path.join(dir, name)));
     const script = Object.entries(scripts).find(([, command]) =>
       generator.bins.some((bin) => runs(command, bin))
     );
     if (!deps.has(generator.pkg) && !script) continue;
     if (!script && !config && !deps.has(generator.pkg)) continue;
-    const configText = config ? readText(path.join(dir, config)) : "";
+    const configText = config ? readTextIfPresent(path.join(dir, config)) ?? "" : "";
     const spec = (script && specIn(script[1])) ?? (configText ? specIn(configText) : undefined);
     const via = [
       deps.has(generator.pkg) ? `depends on ${generator.pkg}` : undefined,
@@ -120,20 +121,4 @@ export function detectApiClient(dir: string): ApiClientInfo | undefined {
     };
   }
   return undefined;
-}
-
-function isFileSync(file: string): boolean {
-  try {
-    return Deno.statSync(file).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function readText(file: string): string {
-  try {
-    return Deno.readTextFileSync(file);
-  } catch {
-    return "";
-  }
 }

@@ -8,7 +8,7 @@
  * A server change that keeps the API therefore reruns only the integration task.
  */
 import * as path from "../path.ts";
-import { exists } from "../fs.ts";
+import { exists, readTextIfPresent } from "../fs.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
 import type { TestCase, TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
@@ -272,7 +272,7 @@ export async function describeComponents(
       : pythonTestFiles(rel, pytestTestPaths(configTexts));
     const sources = new Map<string, string>();
     // Synchronous: test files are small, and awaiting each read costs more than reading it.
-    for (const f of testFiles) sources.set(f, readOrEmpty(path.join(c.dir, f)));
+    for (const f of testFiles) sources.set(f, readTextIfPresent(path.join(c.dir, f)) ?? "");
     const { tools, venv } = await engine.tools(c);
     states.set(c.name, {
       component: c,
@@ -287,14 +287,6 @@ export async function describeComponents(
     });
   }
   return states;
-}
-
-function readOrEmpty(file: string): string {
-  try {
-    return Deno.readTextFileSync(file);
-  } catch {
-    return "";
-  }
 }
 
 export function serverCodeHash(state: ComponentState): string {
@@ -371,7 +363,7 @@ export function narrowPythonTests(
     for (const file of Object.keys(state.manifest)) {
       if (!file.endsWith(".py")) continue;
       const rel = file.slice(prefix.length);
-      sources.set(rel, readOrEmpty(path.join(c.dir, rel)));
+      sources.set(rel, readTextIfPresent(path.join(c.dir, rel)) ?? "");
     }
     const roots = exists(path.join(c.dir, "src")) ? ["src", "."] : ["."];
     const graph = buildImportGraph(sources, { sourceRoots: roots });
