@@ -302,13 +302,18 @@ export function lockUpdateCommand(tc: Toolchain): string {
   return tc.manager === "npm" ? "npm install" : `${tc.manager} install`;
 }
 
-/** Options of `installFrozen`. */
-export interface FrozenInstallOptions {
+/** Options of a package manager's (or npm's own) run. */
+export interface ManagerOptions {
   env: Record<string, string>;
+  /** The user-level download cache folder; each manager uses its own folder below it. */
   cacheDir?: string;
   signal?: AbortSignal;
   onLine?: OutputSink;
   onStart?: (pid: number) => void;
+}
+
+/** Options of `installFrozen`. */
+export interface FrozenInstallOptions extends ManagerOptions {
   /** The project root, for the paths in messages. */
   root: string;
   component: string;
@@ -464,13 +469,7 @@ export async function runManager(
   tc: Toolchain,
   dir: string,
   args: string[],
-  opts: {
-    env: Record<string, string>;
-    cacheDir?: string;
-    signal?: AbortSignal;
-    onLine?: OutputSink;
-    onStart?: (pid: number) => void;
-  },
+  opts: ManagerOptions,
 ): Promise<ProcResult> {
   return await runChecked([tc.manager, ...args], {
     cwd: dir,

@@ -4,17 +4,8 @@
  * manager: see managers.ts.
  */
 import * as path from "../path.ts";
-import { type OutputSink, type ProcResult, runChecked } from "../proc.ts";
-
-/** Options of npm calls. */
-export interface NpmOptions {
-  env: Record<string, string>;
-  /** The user-level download cache folder; npm uses `npm/` below it. */
-  cacheDir?: string;
-  signal?: AbortSignal;
-  onLine?: OutputSink;
-  onStart?: (pid: number) => void;
-}
+import { type ProcResult, runChecked } from "../proc.ts";
+import type { ManagerOptions } from "./managers.ts";
 
 /** The environment npm runs with: shared cache, no funding/audit/update chatter. */
 export function npmEnv(
@@ -31,7 +22,7 @@ export function npmEnv(
 }
 
 /** Runs npm with `args` in `dir`; throws ProcessError with the output's tail on failure. */
-export async function npm(dir: string, args: string[], opts: NpmOptions): Promise<ProcResult> {
+export async function npm(dir: string, args: string[], opts: ManagerOptions): Promise<ProcResult> {
   return await runChecked(["npm", ...args], {
     cwd: dir,
     env: npmEnv(opts),
