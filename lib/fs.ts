@@ -51,6 +51,26 @@ export function readTextIfPresent(file: string): string | undefined {
   }
 }
 
+/** A folder's entries (read synchronously), or undefined when it cannot be read. */
+export function readDirSyncIfPresent(dir: string): Deno.DirEntry[] | undefined {
+  try {
+    return [...Deno.readDirSync(dir)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A folder's entries, or undefined when it cannot be read (missing, not a folder, no access). */
+export async function readDirIfPresent(dir: string): Promise<Deno.DirEntry[] | undefined> {
+  try {
+    const entries: Deno.DirEntry[] = [];
+    for await (const entry of Deno.readDir(dir)) entries.push(entry);
+    return entries;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Orders file and folder names as a person reads them: case-insensitively,
  * then by code unit. (`localeCompare` orders alike for such names, but its first

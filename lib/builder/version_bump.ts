@@ -10,7 +10,7 @@ import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import { findFastApiApp } from "../project/detect.ts";
-import { toPosix } from "../fs.ts";
+import { readDirIfPresent, toPosix } from "../fs.ts";
 import type { ParseError } from "jsonc-parser";
 
 /** What kind of statement holds a version. */
@@ -195,13 +195,8 @@ async function packageInits(component: Component): Promise<string[]> {
   const out: string[] = [];
   const skip = new Set(["tests", "test", "migrations", "docs", "build", "dist", "node_modules"]);
   for (const base of [component.dir, path.join(component.dir, "src")]) {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [];
-      for await (const entry of Deno.readDir(base)) entries.push(entry);
-    } catch {
-      continue;
-    }
+    const entries = await readDirIfPresent(base);
+    if (!entries) continue;
     entries.sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       if (!entry.isDirectory || entry.name.startsWith(".") || skip.has(entry.name)) continue;

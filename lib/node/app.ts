@@ -4,7 +4,7 @@
  * server prints, and the variables through which it reads the API's URL.
  */
 import * as path from "../path.ts";
-import { isDir, isFile } from "../fs.ts";
+import { isDir, isFile, readDirSyncIfPresent } from "../fs.ts";
 import { readPackageJson } from "./managers.ts";
 
 /** Frameworks rig recognises, by the dependency that marks them. */
@@ -210,12 +210,8 @@ const API_WORD = /(API|SERVER|BACKEND|BASE_URL|ENDPOINT|ORIGIN)/;
  */
 export function apiUrlVariables(dir: string): string[] {
   const names = new Set<string>();
-  let entries: Deno.DirEntry[] = [];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch {
-    return [];
-  }
+  const entries = readDirSyncIfPresent(dir);
+  if (!entries) return [];
   for (const entry of entries) {
     if (!entry.isFile || !/^\.env(\..+)?$/.test(entry.name)) continue;
     let text = "";
@@ -253,12 +249,8 @@ function sourceVariables(dir: string): string[] {
   };
   const source = /\.(m?[jt]sx?|vue|svelte|astro)$/;
   const visit = (folder: string, depth: number) => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(folder)];
-    } catch {
-      return;
-    }
+    const entries = readDirSyncIfPresent(folder);
+    if (!entries) return;
     for (const entry of entries) {
       if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
       const full = path.join(folder, entry.name);

@@ -3,7 +3,7 @@
  * alembic.ini, FastAPI imports, package.json), their names and the
  * dependencies rig infers between them.
  */
-import { compareNames, exists } from "../fs.ts";
+import { compareNames, exists, readDirSyncIfPresent } from "../fs.ts";
 import * as path from "../path.ts";
 import { ConfigError } from "../errors.ts";
 import { type Component, type ComponentKind, isNode, makeComponent } from "./project.ts";
@@ -124,12 +124,8 @@ async function scanFastApiApp(dir: string, skip: string[]): Promise<string | und
   const candidates: string[] = [];
   const scan = async (folder: string, depth: number) => {
     if (depth > 2) return;
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(folder)].sort((a, b) => compareNames(a.name, b.name));
-    } catch {
-      return;
-    }
+    const entries = readDirSyncIfPresent(folder)?.sort((a, b) => compareNames(a.name, b.name));
+    if (!entries) return;
     for (const entry of entries) {
       const full = path.join(folder, entry.name);
       if (entry.isFile && entry.name.endsWith(".py")) candidates.push(full);

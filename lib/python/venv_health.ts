@@ -7,7 +7,7 @@
  * File reads only (a few hundred bytes a script), no processes.
  */
 import * as path from "../path.ts";
-import { isDir } from "../fs.ts";
+import { isDir, readDirSyncIfPresent } from "../fs.ts";
 
 /** The interpreter a script's shebang runs, or undefined when it is not a Python script. */
 export function scriptInterpreter(head: string): string | undefined {
@@ -39,12 +39,8 @@ export function relocationProblem(
     return `its base Python folder "${home}" (pyvenv.cfg home) no longer exists`;
   }
   if (Deno.build.os === "windows") return undefined; // Scripts are .exe launchers there.
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(bin)];
-  } catch {
-    return undefined;
-  }
+  const entries = readDirSyncIfPresent(bin);
+  if (!entries) return undefined;
   const own = new Set([bin, realPath(bin)]);
   for (const entry of entries) {
     if (!entry.isFile || entry.name.startsWith("python") || entry.name.startsWith("activate")) {

@@ -3,6 +3,7 @@
  * untracked-not-ignored files (or walks the folders applying .gitignore rules
  * outside git), minus environments, dependencies, caches and build output.
  */
+import { readDirIfPresent } from "../fs.ts";
 import * as path from "../path.ts";
 import { compileRules, isPathIgnored, matchRuleSets, type RuleSet } from "../ignore.ts";
 import { rememberedGitListing } from "./listing_memo.ts";
@@ -107,13 +108,8 @@ async function walkFiles(root: string, starts: string[], wholeTree: boolean): Pr
     const abs = dir ? path.join(root, dir) : root;
     const own = dir ? await readRules(root, dir) : undefined;
     const active = own ? [...sets, own] : sets;
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [];
-      for await (const entry of Deno.readDir(abs)) entries.push(entry);
-    } catch {
-      return;
-    }
+    const entries = await readDirIfPresent(abs);
+    if (!entries) return;
     for (const entry of entries) {
       const rel = dir ? `${dir}/${entry.name}` : entry.name;
       let isDir = entry.isDirectory;

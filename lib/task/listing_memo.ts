@@ -21,6 +21,7 @@
  * "racy" rule: the same mtime could hide a second change), or a tree of more
  * than `MAX_WATCHED` folders.
  */
+import { readDirSyncIfPresent } from "../fs.ts";
 import * as path from "../path.ts";
 import { findGitDir, gitConfigFiles, gitEnv, listGitFiles } from "../git.ts";
 import { ensureRigDir, gitListingFile } from "../cache_paths.ts";
@@ -153,13 +154,7 @@ function observe(
     const dir = folders.pop()!;
     watch(dir);
     if (watched.length > MAX_WATCHED) return undefined;
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(dir)];
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
+    for (const entry of readDirSyncIfPresent(dir) ?? []) {
       if (entry.isDirectory && !excluded.has(entry.name)) folders.push(path.join(dir, entry.name));
       else if (entry.name === ".gitignore") watch(path.join(dir, entry.name));
     }
