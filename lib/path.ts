@@ -93,6 +93,22 @@ function normalizeString(path: string, allowAboveRoot: boolean): string {
 }
 
 /** POSIX paths (Linux, macOS), as `node:path`'s `posix`. */
+/**
+ * Where a POSIX path's last segment starts and ends, trailing slashes left out
+ * (`end` is -1 when the path has no segment, e.g. "" or "///").
+ */
+function lastSegment(path: string): { start: number; end: number } {
+  let end = -1;
+  for (let i = path.length - 1; i >= 0; --i) {
+    if (path.charCodeAt(i) === SLASH) {
+      if (end !== -1) return { start: i + 1, end };
+    } else if (end === -1) {
+      end = i + 1;
+    }
+  }
+  return { start: 0, end };
+}
+
 export const posix: PathApi = {
   sep: "/",
   delimiter: ":",
@@ -201,75 +217,35 @@ export const posix: PathApi = {
 
   basename(path: string, suffix?: string): string {
     assertPath(path, "path");
-    let start = 0;
-    let end = -1;
-    let matchedSlash = true;
+    const { start, end: nameEnd } = lastSegment(path);
     if (suffix !== undefined && suffix.length > 0 && suffix.length <= path.length) {
       if (suffix === path) return "";
+      // The suffix is matched backwards from the segment's end; a mismatch keeps the whole name.
       let extIdx = suffix.length - 1;
-      let firstNonSlashEnd = -1;
-      for (let i = path.length - 1; i >= 0; --i) {
-        const code = path.charCodeAt(i);
-        if (code === SLASH) {
-          if (!matchedSlash) {
-            start = i + 1;
-            break;
-          }
+      let end = -1;
+      for (let i = nameEnd - 1; i >= start && extIdx >= 0; --i) {
+        if (path.charCodeAt(i) === suffix.charCodeAt(extIdx)) {
+          if (--extIdx === -1) end = i;
         } else {
-          if (firstNonSlashEnd === -1) {
-            matchedSlash = false;
-            firstNonSlashEnd = i + 1;
-          }
-          if (extIdx >= 0) {
-            if (code === suffix.charCodeAt(extIdx)) {
-              if (--extIdx === -1) end = i;
-            } else {
-              extIdx = -1;
-              end = firstNonSlashEnd;
-            }
-          }
+          extIdx = -1;
+          end = nameEnd;
         }
       }
-      if (start === end) end = firstNonSlashEnd;
+      if (start === end) end = nameEnd;
       else if (end === -1) end = path.length;
       return path.slice(start, end);
     }
-    for (let i = path.length - 1; i >= 0; --i) {
-      if (path.charCodeAt(i) === SLASH) {
-        if (!matchedSlash) {
-          start = i + 1;
-          break;
-        }
-      } else if (end === -1) {
-        matchedSlash = false;
-        end = i + 1;
-      }
-    }
-    return end === -1 ? "" : path.slice(start, end);
+    return nameEnd === -1 ? "" : path.slice(start, nameEnd);
   },
 
   extname(path: string): string {
     assertPath(path, "path");
+    const { start: startPart, end } = lastSegment(path);
     let startDot = -1;
-    let startPart = 0;
-    let end = -1;
-    let matchedSlash = true;
     // 0: no dot seen before the last one; 1: one seen; -1: a non-dot character seen.
     let preDotState = 0;
-    for (let i = path.length - 1; i >= 0; --i) {
-      const code = path.charCodeAt(i);
-      if (code === SLASH) {
-        if (!matchedSlash) {
-          startPart = i + 1;
-          break;
-        }
-        continue;
-      }
-      if (end === -1) {
-        matchedSlash = false;
-        end = i + 1;
-      }
-      if (code === DOT) {
+    for (let i = end - 1; i >= startPart; --i) {
+      if (path.charCodeAt(i) === DOT) {
         if (startDot === -1) startDot = i;
         else if (preDotState !== 1) preDotState = 1;
       } else if (startDot !== -1) {
