@@ -40,13 +40,22 @@ export async function gitChecked(
   return result.stdout.trim();
 }
 
+/** git's trimmed output, or undefined when git fails (a question whose answer may be "none"). */
+async function gitAnswer(
+  cwd: string,
+  args: string[],
+  options: GitRunOptions,
+): Promise<string | undefined> {
+  const result = await git(cwd, args, options);
+  return result.success ? result.stdout.trim() : undefined;
+}
+
 /** The checked-out branch, or undefined on a detached HEAD. */
 export async function currentBranch(
   cwd: string,
   options: GitRunOptions,
 ): Promise<string | undefined> {
-  const result = await git(cwd, ["symbolic-ref", "--quiet", "--short", "HEAD"], options);
-  return result.success ? result.stdout.trim() : undefined;
+  return await gitAnswer(cwd, ["symbolic-ref", "--quiet", "--short", "HEAD"], options);
 }
 
 /** The URL of a remote, or undefined when the remote is not configured. */
@@ -55,8 +64,7 @@ export async function remoteUrl(
   remote: string,
   options: GitRunOptions,
 ): Promise<string | undefined> {
-  const result = await git(cwd, ["remote", "get-url", remote], options);
-  return result.success ? result.stdout.trim() : undefined;
+  return await gitAnswer(cwd, ["remote", "get-url", remote], options);
 }
 
 /** The remote's default branch: its HEAD as recorded locally, else as the remote reports it. */
@@ -65,8 +73,12 @@ export async function remoteDefaultBranch(
   remote: string,
   options: GitRunOptions,
 ): Promise<string | undefined> {
-  const local = await git(cwd, ["symbolic-ref", "--quiet", `refs/remotes/${remote}/HEAD`], options);
-  if (local.success) return local.stdout.trim().replace(`refs/remotes/${remote}/`, "");
+  const local = await gitAnswer(
+    cwd,
+    ["symbolic-ref", "--quiet", `refs/remotes/${remote}/HEAD`],
+    options,
+  );
+  if (local !== undefined) return local.replace(`refs/remotes/${remote}/`, "");
   const remoteHead = await git(cwd, ["ls-remote", "--symref", remote, "HEAD"], options);
   const match = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(remoteHead.stdout);
   return match?.[1];
@@ -128,8 +140,7 @@ export async function lastTag(
   options: GitRunOptions,
 ): Promise<string | undefined> {
   const match = patterns.flatMap((p) => ["--match", p]);
-  const result = await git(cwd, ["describe", "--tags", "--abbrev=0", ...match], options);
-  return result.success ? result.stdout.trim() : undefined;
+  return await gitAnswer(cwd, ["describe", "--tags", "--abbrev=0", ...match], options);
 }
 
 /** One commit, for the changelog. */
