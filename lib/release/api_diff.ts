@@ -145,23 +145,37 @@ function shapesAt(w: Walk, before: Json, after: Json, prefix: string) {
   return { oldShape: shape(before, w.docs.before), newShape: shape(after, w.docs.after) };
 }
 
+type Shape = ReturnType<typeof shape>;
+
+/**
+ * Each property of the `from` shape with its dotted field path below `prefix`
+ * and the `other` shape's property of that name (undefined when it has none).
+ */
+function* fieldsOf(from: Shape, other: Shape, prefix: string) {
+  for (const [name, prop] of from.properties) {
+    yield {
+      name,
+      field: prefix ? `${prefix}.${name}` : name,
+      prop,
+      otherProp: other.properties.get(name),
+    };
+  }
+}
+
 function compareResponse(w: Walk, before: Json, after: Json, prefix: string) {
   const shapes = shapesAt(w, before, after, prefix);
   if (!shapes) return;
   const { oldShape, newShape } = shapes;
   const { label, out } = w;
-  for (const [name, oldProp] of oldShape.properties) {
-    const field = prefix ? `${prefix}.${name}` : name;
-    const newProp = newShape.properties.get(name);
+  for (const { field, prop: oldProp, otherProp: newProp } of fieldsOf(oldShape, newShape, prefix)) {
     if (!newProp) {
       out.push({ level: "breaking", description: `${label}: field "${field}" removed` });
       continue;
     }
     compareResponse(w, oldProp, newProp, field);
   }
-  for (const name of newShape.properties.keys()) {
-    if (!oldShape.properties.has(name)) {
-      const field = prefix ? `${prefix}.${name}` : name;
+  for (const { field, otherProp: oldProp } of fieldsOf(newShape, oldShape, prefix)) {
+    if (!oldProp) {
       out.push({ level: "addition", description: `${label}: field "${field}" added` });
     }
   }
@@ -175,9 +189,9 @@ function compareRequest(w: Walk, before: Json, after: Json, prefix: string) {
   if (!shapes) return;
   const { oldShape, newShape } = shapes;
   const { label, out } = w;
-  for (const [name, newProp] of newShape.properties) {
-    const field = prefix ? `${prefix}.${name}` : name;
-    const oldProp = oldShape.properties.get(name);
+  for (
+    const { name, field, prop: newProp, otherProp: oldProp } of fieldsOf(newShape, oldShape, prefix)
+  ) {
     const required = newShape.required.has(name);
     if (required && !(oldProp && oldShape.required.has(name))) {
       out.push({
