@@ -116,6 +116,26 @@ export async function run(argv: string[], options: ProcOptions): Promise<ProcRes
   return await spawn(argv, options).status;
 }
 
+/**
+ * Runs a program to completion with its stdout and stderr kept as one text in
+ * arrival order (`output`); each line still goes to `onLine` as it arrives.
+ */
+export async function runCombined(
+  argv: string[],
+  options: Omit<ProcOptions, "capture">,
+): Promise<ProcResult & { output: string }> {
+  let output = "";
+  const result = await run(argv, {
+    ...options,
+    capture: false,
+    onLine: (line, stream) => {
+      output += line + "\n";
+      options.onLine?.(line, stream);
+    },
+  });
+  return { ...result, output };
+}
+
 /** Runs a program and throws ProcessError (with the output's tail) when it fails. */
 export async function runChecked(
   argv: string[],

@@ -7,7 +7,7 @@
 import { exists } from "../fs.ts";
 import * as path from "../path.ts";
 import { EnvironmentError, InterruptedError, RigError } from "../errors.ts";
-import { type OutputSink, run, tail } from "../proc.ts";
+import { type OutputSink, run, runCombined, tail } from "../proc.ts";
 import { isAlive, processTicks } from "../proc_registry.ts";
 import { lockFile, withLock } from "../lock.ts";
 
@@ -319,17 +319,14 @@ async function upgradeUnlocked(
   }
   const backup = options.sqliteFile ? await backupSqlite(options.sqliteFile) : undefined;
   const started = performance.now();
-  let output = "";
-  const result = await run([options.python, "-m", "alembic", "upgrade", options.target ?? "head"], {
+  const alembic = [options.python, "-m", "alembic", "upgrade", options.target ?? "head"];
+  const result = await runCombined(alembic, {
     cwd: dir,
     env: options.env,
     signal: options.signal,
-    capture: false,
-    onLine: (line, stream) => {
-      output += line + "\n";
-      options.onLine?.(line, stream);
-    },
+    onLine: options.onLine,
   });
+  const output = result.output;
   const steps = parseUpgradeSteps(output);
   if (result.success) {
     await backup?.discard();

@@ -7,7 +7,7 @@ import * as path from "../path.ts";
 import { pythonChecks } from "../python/quality.ts";
 import { exists } from "../fs.ts";
 import { InterruptedError } from "../errors.ts";
-import { type OutputSink, run, tail } from "../proc.ts";
+import { type OutputSink, runCombined, tail } from "../proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import { alembicCommand, findAlembicDir } from "../db/alembic.ts";
@@ -133,19 +133,15 @@ export interface StepOutput {
 
 /** Runs a command, capturing stdout and stderr interleaved; throws InterruptedError on abort. */
 export async function runStep(step: StepRun): Promise<StepOutput> {
-  let output = "";
-  const result = await run(step.argv, {
+  const result = await runCombined(step.argv, {
     cwd: step.cwd,
     env: step.env,
     signal: step.signal,
-    capture: false,
-    onLine: (line, stream) => {
-      output += line + "\n";
-      step.onLine?.(line, stream);
-    },
+    onLine: step.onLine,
   });
   if (result.cancelled || step.signal.aborted) throw new InterruptedError();
-  return { code: result.code, success: result.success, output, durationMs: result.durationMs };
+  const { code, success, output, durationMs } = result;
+  return { code, success, output, durationMs };
 }
 
 /** Reads pytest's results: JUnit counts when the report exists, else its console summary. */
