@@ -1,15 +1,13 @@
 /**
- * The one face for SHA-256: Web Crypto for buffers (`sha256Hex`), node:crypto
- * for streams and file contents (`nodeSha256`, `sha256File`), and the
- * synchronous, incremental TypeScript SHA-256 of lib/sha256.ts (`Sha256`,
- * `sha256Sync`) for what a cache hit hashes. The TypeScript one stays its own
- * module because it is the hot path's reason to never load node:crypto; import
+ * The one face for SHA-256: Web Crypto for strings and buffers (`sha256Hex`,
+ * what keys, record checksums and a cache hit hash: native, and many digests
+ * run at once), node:crypto for streams and file contents (`nodeSha256`,
+ * `sha256File`), and the TypeScript SHA-256 of lib/sha256.ts behind node's
+ * Hash interface where a runtime lacks node:crypto (`portableHash`). Import
  * all of them from here.
  */
 import type { Hash } from "node:crypto";
 import { Sha256 } from "./sha256.ts";
-
-export { Sha256, sha256Sync } from "./sha256.ts";
 
 const encoder = new TextEncoder();
 

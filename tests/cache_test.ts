@@ -33,10 +33,10 @@ async function putEntry(
   n: number,
   opts: { artifacts?: string[]; log?: string; task?: string } = {},
 ): Promise<TaskRecord> {
-  const manifest = keyManifest(input(n, opts.task ? { task: opts.task } : {}));
+  const manifest = await keyManifest(input(n, opts.task ? { task: opts.task } : {}));
   return await store.put(
     {
-      key: manifestKey(manifest),
+      key: await manifestKey(manifest),
       task: manifest.task,
       component: manifest.component,
       exitCode: 0,
@@ -299,12 +299,12 @@ Deno.test("several processes writing the same entries at once leave a valid stor
     const store = new CacheStore(root, { ...TEST_STORE, maxBytes: 0 });
     for (let round = 0; round < 3; round++) {
       for (let n = 0; n < 8; n++) {
-        const manifest = keyManifest({ task: "test", component: "c" + (n % 2), command: ["t"],
+        const manifest = await keyManifest({ task: "test", component: "c" + (n % 2), command: ["t"],
           inputs: { ["f" + n]: String(n).repeat(64) } });
-        await store.put({ key: manifestKey(manifest), task: "test", component: "c" + (n % 2),
+        await store.put({ key: await manifestKey(manifest), task: "test", component: "c" + (n % 2),
           exitCode: 0, summary: { n }, durationMs: n, manifest },
           { log: "log " + n, artifacts: ["out/big.bin", "out/small.txt"] });
-        await store.get(manifestKey(manifest));
+        await store.get(await manifestKey(manifest));
       }
     }
   `;
@@ -494,8 +494,8 @@ Deno.test("a large event log is folded into totals without changing the stats", 
 Deno.test("a summary with dates and undefined members reads back as a valid record", async () => {
   await using dir = await tempDir();
   const store = new CacheStore(dir.path, TEST_STORE);
-  const manifest = keyManifest(input(7));
-  const key = manifestKey(manifest);
+  const manifest = await keyManifest(input(7));
+  const key = await manifestKey(manifest);
   await store.put({
     key,
     task: "test",
@@ -532,9 +532,9 @@ Deno.test("writers and a pruner running at once leave only restorable entries", 
     const store = new CacheStore(Deno.args[0], { ...TEST_STORE, maxBytes: 0 });
     for (let round = 0; round < 20; round++) {
       for (let n = 0; n < 6; n++) {
-        const manifest = keyManifest({ task: "t", component: "c", command: [],
+        const manifest = await keyManifest({ task: "t", component: "c", command: [],
           inputs: { f: String(n).repeat(64) } });
-        await store.put({ key: manifestKey(manifest), task: "t", component: "c", exitCode: 0,
+        await store.put({ key: await manifestKey(manifest), task: "t", component: "c", exitCode: 0,
           durationMs: 1, manifest }, { log: "log " + n, artifacts: ["out/" + (n % 4) + ".txt"] });
       }
     }`;

@@ -70,7 +70,7 @@ async function forge(
 ): Promise<TaskRecord> {
   const { checksum: _c, signature, ...body } = record;
   const forged = { ...body, artifacts: [...record.artifacts, ...extra] };
-  const checksum = recordChecksum(forged);
+  const checksum = await recordChecksum(forged);
   const signed = signWith === undefined
     ? signature
     : await signerFromKey(encoder.encode(signWith), "k").sign(canonicalRecordBytes(forged));
@@ -643,7 +643,7 @@ Deno.test("a record without a signature (an older rig's, or stripped) is never u
     manifest,
   });
   const { signature: _dropped, ...unsigned } = record;
-  const stripped = { ...unsigned, checksum: recordChecksum(unsigned as TaskRecord) };
+  const stripped = { ...unsigned, checksum: await recordChecksum(unsigned as TaskRecord) };
   await Deno.writeTextFile(store.recordPath(record.key), JSON.stringify(stripped));
   assert.equal(await store.get(record.key), undefined);
   assert.equal(await exists(store.recordPath(record.key)), false);
@@ -651,7 +651,11 @@ Deno.test("a record without a signature (an older rig's, or stripped) is never u
   const again = await store.put({ ...record, manifest, summary: { passed: 1 } });
   await Deno.writeTextFile(
     store.recordPath(again.key),
-    JSON.stringify({ ...again, exitCode: 1, checksum: recordChecksum({ ...again, exitCode: 1 }) }),
+    JSON.stringify({
+      ...again,
+      exitCode: 1,
+      checksum: await recordChecksum({ ...again, exitCode: 1 }),
+    }),
   );
   assert.equal(await store.get(again.key), undefined);
   assert.match(

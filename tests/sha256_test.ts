@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { Sha256, sha256Sync } from "../lib/hash.ts";
+import { Sha256, sha256Sync } from "../lib/sha256.ts";
 import { nodeSha256, portableHash } from "../lib/hash.ts";
 
 Deno.test("sha256Sync matches the FIPS 180-4 test vectors", () => {

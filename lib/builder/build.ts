@@ -47,7 +47,7 @@ export function buildKey(
   tasks: TaskEngine,
   component: Component,
   options: { inputs: Manifest; recipe: string[]; tools: Record<string, string> },
-): TaskKey {
+): Promise<TaskKey> {
   return tasks.key({
     task: "build",
     component: component.name,
@@ -203,7 +203,7 @@ async function buildComponent(
     await ensureInstalled(project, [component], { env: options.env, ui, signal: options.signal });
   }
   const { tools } = await options.tasks.tools(component);
-  const task = buildKey(options.tasks, component, { inputs: options.inputs, recipe, tools });
+  const task = await buildKey(options.tasks, component, { inputs: options.inputs, recipe, tools });
   const { key } = task;
   result.key = key;
   const files = options.plan.python || options.plan.npm || options.plan.app;

@@ -92,7 +92,7 @@ export async function buildComponentImage(
     configHint: `set base_image = "IMAGE" for [components.${component.name}] in rig.toml ` +
       `(or pass --base-image IMAGE), with a Dockerfile that starts ARG BASE_IMAGE / FROM \${BASE_IMAGE}`,
   });
-  const manifest = keyManifest({
+  const manifest = await keyManifest({
     task: "image",
     component: component.name,
     command: [IMAGE_RECIPE, engine.name, "build", ...Object.entries(buildArgs).flat()],
@@ -102,7 +102,7 @@ export async function buildComponentImage(
     ),
     tools: Object.fromEntries(Object.entries(baseIds).map(([image, id]) => [`base:${image}`, id])),
   });
-  const key = manifestKey(manifest);
+  const key = await manifestKey(manifest);
 
   const reused = await reuseImage(engine, options, key, tags);
   let id = reused?.id;

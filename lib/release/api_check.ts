@@ -80,14 +80,14 @@ export async function checkApi(
     gitChecked(top, ["rev-parse", `${rev}:${serverPath === "." ? "" : serverPath}`], gitOptions);
 
   const nowTree = await treeOf("HEAD");
-  const now = await contractFor(engine, contractTask(nowTree), server.name, {
+  const now = await contractFor(engine, await contractTask(nowTree), server.name, {
     serverDir: server.dir,
     python: venv.python,
     app: server.app,
     env,
     signal: options.signal,
   });
-  const baseTask = contractTask(await treeOf(options.baseTag));
+  const baseTask = await contractTask(await treeOf(options.baseTag));
   let before = await rememberedContract(engine, baseTask, server.name);
   if (!before) {
     const worktree = await Deno.makeTempDir({ prefix: "rig-release-api-" });

@@ -213,7 +213,7 @@ export class CacheStore {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
-    const problem = validateRecord(text, key);
+    const problem = await validateRecord(text, key);
     if (typeof problem === "string") {
       this.#debug(`Cache record "${key.slice(0, 12)}" is unusable (${problem}): removed`);
       await Deno.remove(file).catch(() => {});
@@ -483,7 +483,7 @@ export class CacheStore {
    * its hash. Throws a RigError otherwise.
    */
   async importEntry(key: string, entry: PackedEntry): Promise<TaskRecord> {
-    const record = validateRecord(JSON.stringify(entry.record), key);
+    const record = await validateRecord(JSON.stringify(entry.record), key);
     if (typeof record === "string") {
       throw new RigError(`Cache entry "${key.slice(0, 12)}" is unusable: ${record}`);
     }
@@ -508,7 +508,7 @@ export class CacheStore {
 
   /** Adds the checksum and the signature to a record body. */
   async #seal(body: Omit<TaskRecord, "checksum" | "signature">): Promise<TaskRecord> {
-    const checksum = recordChecksum(body);
+    const checksum = await recordChecksum(body);
     const signature = await this.#signer.sign(canonicalRecordBytes(body));
     return { ...body, checksum, signature };
   }

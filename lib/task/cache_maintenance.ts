@@ -83,7 +83,7 @@ export async function listEntries(
     } catch {
       continue; // removed by another process meanwhile
     }
-    const record = validateRecord(text, key);
+    const record = await validateRecord(text, key);
     if (typeof record === "string") {
       debug(`Cache record "${key.slice(0, 12)}" is unusable (${record}): removed`);
       await Deno.remove(file).catch(() => {});

@@ -4,7 +4,8 @@
  */
 import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
-import { CACHE_FORMAT_VERSION, type KeyManifest, sha256Text, stableJson } from "./task_key.ts";
+import { sha256Hex } from "../hash.ts";
+import { CACHE_FORMAT_VERSION, type KeyManifest, stableJson } from "./task_key.ts";
 
 /** A file stored in the blob store. */
 export interface BlobRef {
@@ -63,13 +64,13 @@ export interface NewTaskRecord {
 /** The checksum stored in a record: SHA-256 over its stable JSON without checksum and lastUsedAt. */
 export function recordChecksum(
   record: Omit<TaskRecord, "checksum" | "signature"> | TaskRecord,
-): string {
+): Promise<string> {
   const { lastUsedAt: _used, ...rest } = record as TaskRecord;
-  return sha256Text(stableJson({ ...rest, checksum: undefined, signature: undefined }));
+  return sha256Hex(stableJson({ ...rest, checksum: undefined, signature: undefined }));
 }
 
 /** Parses and checks a record file; returns the record or why it is unusable. */
-export function validateRecord(text: string, key: string): TaskRecord | string {
+export async function validateRecord(text: string, key: string): Promise<TaskRecord | string> {
   let record: TaskRecord;
   try {
     record = JSON.parse(text);
@@ -79,7 +80,7 @@ export function validateRecord(text: string, key: string): TaskRecord | string {
   if (!record || typeof record !== "object") return "not an object";
   if (record.formatVersion !== CACHE_FORMAT_VERSION) return "written by another cache format";
   if (record.key !== key) return "its key does not match its file name";
-  if (typeof record.checksum !== "string" || recordChecksum(record) !== record.checksum) {
+  if (typeof record.checksum !== "string" || await recordChecksum(record) !== record.checksum) {
     return "checksum mismatch";
   }
   if (!Array.isArray(record.artifacts) || !record.manifest) return "fields missing";

@@ -147,9 +147,9 @@ export class TaskEngine {
   }
 
   /** The key of a task (the one recipe in task_key.ts). */
-  key(input: TaskKeyInput): TaskKey {
-    const manifest = keyManifest(input);
-    return { key: manifestKey(manifest), manifest };
+  async key(input: TaskKeyInput): Promise<TaskKey> {
+    const manifest = await keyManifest(input);
+    return { key: await manifestKey(manifest), manifest };
   }
 
   /** The stored result for a key, when reading the cache (a local miss asks the remote). */

@@ -13,7 +13,8 @@ import { type Component, isNode } from "../project/project.ts";
 import { detectToolchain, installMarker } from "../node/managers.ts";
 import { isDir as existsDir } from "../fs.ts";
 import { findVenv, installedDistributions, readPyvenvCfg, type Venv } from "../python/venv.ts";
-import { sha256Text, stableJson } from "./task_key.ts";
+import { sha256Hex } from "../hash.ts";
+import { stableJson } from "./task_key.ts";
 
 /** Options of the tool version readers. */
 export interface ToolVersionOptions {
@@ -55,21 +56,21 @@ export async function componentTools(
       tools: {
         node: await nodeVersion(opts),
         ...(tc.manager === "npm" ? {} : { manager: tc.manager }),
-        node_modules: lock ? sha256Text(lock) : "missing",
+        node_modules: lock ? await sha256Hex(lock) : "missing",
       },
     };
   }
   const venv = findVenv(component, { env: opts.env });
   if (!venv) return { tools: { python: "no venv" } };
-  return { tools: pythonTools(venv), venv };
+  return { tools: await pythonTools(venv), venv };
 }
 
 /** Python's version (pyvenv.cfg) and a hash of the venv's installed distributions. */
-export function pythonTools(venv: Venv): Record<string, string> {
+export async function pythonTools(venv: Venv): Promise<Record<string, string>> {
   const cfg = readPyvenvCfg(venv.dir);
   return {
     python: cfg.version ?? cfg.version_info ?? "unknown",
-    "python-packages": sha256Text(stableJson(installedDistributions(venv))),
+    "python-packages": await sha256Hex(stableJson(installedDistributions(venv))),
   };
 }
 

@@ -9,19 +9,14 @@
  */
 import * as path from "../path.ts";
 import { exists, readTextIfPresent } from "../fs.ts";
+import { sha256Hex } from "../hash.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
 import type { TestCase, TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import type { Manifest } from "../task/fingerprint.ts";
 import type { TaskEngine } from "../task/task.ts";
-import {
-  hashEnv,
-  type KeyManifest,
-  sha256Text,
-  stableJson,
-  type TaskKeyInput,
-} from "../task/task_key.ts";
+import { hashEnv, type KeyManifest, stableJson, type TaskKeyInput } from "../task/task_key.ts";
 import { type Venv } from "../python/venv.ts";
 import { parsePyproject, tomlTable } from "../python/pyproject.ts";
 /** One quality check's outcome. */
@@ -289,11 +284,11 @@ export async function describeComponents(
   return states;
 }
 
-export function serverCodeHash(state: ComponentState): string {
-  return sha256Text(stableJson({
+export async function serverCodeHash(state: ComponentState): Promise<string> {
+  return await sha256Hex(stableJson({
     inputs: state.manifest,
     tools: state.tools,
-    env: hashEnv(state.keyEnv),
+    env: await hashEnv(state.keyEnv),
   }));
 }
 
@@ -331,7 +326,7 @@ export async function keyInputFor(
       if (!hash) return undefined;
       dependencies[`${t.server.name}:openapi`] = hash;
     } else {
-      dependencies[`${t.server.name}:code`] = serverCodeHash(states.get(t.server.name)!);
+      dependencies[`${t.server.name}:code`] = await serverCodeHash(states.get(t.server.name)!);
     }
   }
   return {

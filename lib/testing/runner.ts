@@ -106,7 +106,7 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     if (known) return known;
     const state = states.get(server.name)!;
     const app = asgiApp(server);
-    const task = engine.key({
+    const task = await engine.key({
       task: CONTRACT_TASK,
       component: server.name,
       command: ["export-openapi", app],
@@ -126,7 +126,7 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
     if (!allowExport) return undefined;
     if (!state.venv || !server.app) {
       // Without an app to import, the server's code stands in for its contract.
-      const code = `code:${serverCodeHash(state)}`;
+      const code = `code:${await serverCodeHash(state)}`;
       contracts.set(server.name, code);
       return code;
     }
@@ -180,11 +180,13 @@ export async function planSuite(project: Project, opts: TestRunOptions): Promise
         () => t.server ? contractOf(t.server, allowExport) : Promise.resolve(undefined),
       );
       if (!input) continue;
-      const { key, manifest } = engine.key(input);
+      const { key, manifest } = await engine.key(input);
       t.input = input;
       t.manifest = manifest;
       t.key = key;
-      if (t.files) t.fullKey = engine.key({ ...input, command: fullCommand(input.command) }).key;
+      if (t.files) {
+        t.fullKey = (await engine.key({ ...input, command: fullCommand(input.command) })).key;
+      }
     }
   };
   narrowPythonTests(tasks, states, opts);

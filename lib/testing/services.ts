@@ -104,7 +104,7 @@ export class TestDatabase {
       // A migrated SQLite file depends only on the server's files and packages, so it is
       // kept as a task entry of the store ("testdb") and restored on later runs, sparing
       // Alembic's start-up until the server changes.
-      const template = sqlite ? testDbTask(this.opts.engine, server, state) : undefined;
+      const template = sqlite ? await testDbTask(this.opts.engine, server, state) : undefined;
       if (!template || !(await this.#restoreTemplate(server, template))) {
         const migrated = performance.now();
         await this.opts.ui.task(`migrate test database`, async () => {
@@ -188,7 +188,11 @@ export const TESTDB_TASK = "testdb";
 const TESTDB_FILE = "testdb/test.db";
 
 /** The task key of a server's migrated SQLite test database: its files, packages and variables. */
-function testDbTask(engine: TaskEngine, server: Component, state: ComponentState): TaskKey {
+function testDbTask(
+  engine: TaskEngine,
+  server: Component,
+  state: ComponentState,
+): Promise<TaskKey> {
   return engine.key({
     task: TESTDB_TASK,
     component: server.name,

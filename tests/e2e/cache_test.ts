@@ -19,7 +19,7 @@ async function populate(root: string): Promise<{ first: string; second: string; 
   const record = async (task: string, env: Record<string, string>) => {
     const files = await listInputs(root, { dirs: ["server"], include: ["rig.toml"] });
     const inputs = await fingerprint(root, files, { statCache: await StatCache.open(root) });
-    const manifest = keyManifest({
+    const manifest = await keyManifest({
       task,
       component: "server",
       command: task === "test" ? ["pytest", "-q"] : ["ruff", "check"],
@@ -27,7 +27,7 @@ async function populate(root: string): Promise<{ first: string; second: string; 
       tools: { python: "3.11.2" },
       env,
     });
-    const key = manifestKey(manifest);
+    const key = await manifestKey(manifest);
     await store.put(
       { key, task, component: "server", exitCode: 0, summary: null, durationMs: 2500, manifest },
       {
@@ -212,7 +212,9 @@ Deno.test("two copies of the reference project get identical input manifests and
   const b = await manifestOf(two.path);
   assert.ok(Object.keys(a).some((f) => f.startsWith("server/app/")));
   assert.deepEqual(b, a);
-  const key = (inputs: Record<string, string>) =>
-    manifestKey(keyManifest({ task: "test", component: "server", command: ["pytest"], inputs }));
-  assert.equal(key(b), key(a));
+  const key = async (inputs: Record<string, string>) =>
+    await manifestKey(
+      await keyManifest({ task: "test", component: "server", command: ["pytest"], inputs }),
+    );
+  assert.equal(await key(b), await key(a));
 });
