@@ -1,15 +1,15 @@
 import * as path from "../lib/path.ts";
 import { openCacheStore } from "../lib/task/cache_open.ts";
 import { appOutputOf } from "../lib/builder/app_build.ts";
-import { type Command, type Context, defineProjectCommand, type Options } from "../lib/command.ts";
+import { type Command, type Context, type Options } from "../lib/command.ts";
+import { defineComponentCommand } from "../lib/project/component_command.ts";
 import type { BuildResult } from "../lib/builder/artifacts.ts";
 import { buildProject } from "../lib/builder/build.ts";
 import type { DockerMode } from "../lib/builder/build_plan.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, type Project } from "../lib/project/project.ts";
-import { loadProject } from "../lib/project/load_project.ts";
-import { componentOptions, selectComponents } from "../lib/project/selection.ts";
+import { selectComponents } from "../lib/project/selection.ts";
 import { runTestSuite } from "../lib/testing/runner.ts";
 import { describeSummary } from "../lib/testing/plan.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
@@ -59,8 +59,9 @@ const OPTIONS: Options = {
 };
 
 /** `rig build`: validated artifacts under dist/, one version, container images. */
-export const build: Command = defineProjectCommand({
+export const build: Command = defineComponentCommand({
   name: "build",
+  verb: "Build",
   summary: "Build and validate wheels, sdists, npm tarballs and images into dist/ (cached)",
   usage: [
     "build [COMPONENT...] [--<component>...] [--docker|--no-docker] [--skip-tests]",
@@ -90,8 +91,6 @@ export const build: Command = defineProjectCommand({
     "rig build --docker --base-image localhost/python:3.11",
     "rig build --docker --push 127.0.0.1:5000",
   ],
-  projectOptions: (project) => componentOptions(project, "Build"),
-  loadProject,
   conflicts: [["docker", "no-docker"]],
   async action(ctx, project, args) {
     const v = args.values;

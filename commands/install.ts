@@ -1,8 +1,7 @@
-import { type Command, defineProjectCommand, type Options } from "../lib/command.ts";
-import { componentOptions } from "../lib/project/selection.ts";
+import { type Command, type Options } from "../lib/command.ts";
+import { defineComponentCommand } from "../lib/project/component_command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type Component, getComponent, type Project } from "../lib/project/project.ts";
-import { loadProject } from "../lib/project/load_project.ts";
 import { ensureInstalled } from "../lib/install/install.ts";
 import { isPython } from "../lib/install/install_state.ts";
 import { addPackages } from "../lib/install/add_packages.ts";
@@ -36,8 +35,9 @@ const OPTIONS: Options = {
 };
 
 /** `rig install`: set up every component, or add packages to one. */
-export const install: Command = defineProjectCommand({
+export const install: Command = defineComponentCommand({
   name: "install",
+  verb: "Install into",
   summary: "Set up every component (venvs, pip/uv, npm), or add packages to one",
   usage: [
     "install [COMPONENT...] [--<component>...] [--force]",
@@ -62,13 +62,6 @@ export const install: Command = defineProjectCommand({
     "rig install zod --js-client",
     "rig install fastapi --dry-run",
   ],
-  projectOptions(project) {
-    const flags = componentOptions(project, "Install into");
-    // A component named like an option (e.g. "dev") is reached with --component NAME.
-    for (const name of Object.keys(OPTIONS)) delete flags[name];
-    return flags;
-  },
-  loadProject,
   // Packages may also follow "--".
   takesPassthrough: true,
   conflicts: [["dev", "prod"]],

@@ -1,8 +1,8 @@
-import { type Command, type Context, defineProjectCommand } from "../lib/command.ts";
+import { type Command, type Context } from "../lib/command.ts";
+import { defineComponentCommand } from "../lib/project/component_command.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
-import { loadProject } from "../lib/project/load_project.ts";
 import type { Project } from "../lib/project/project.ts";
-import { componentOptions, selectComponents } from "../lib/project/selection.ts";
+import { selectComponents } from "../lib/project/selection.ts";
 import { isInterrupted, processRunning, readJournal } from "../lib/release/journal.ts";
 import { rollbackAndReport, runRelease } from "../lib/release/release.ts";
 
@@ -28,8 +28,9 @@ const OPTIONS = {
 } as const;
 
 /** `rig release`: bump, changelog, build, commit, tag, push, publish, verify; roll back on failure. */
-export const release: Command = defineProjectCommand({
+export const release: Command = defineComponentCommand({
   name: "release",
+  verb: "Release",
   summary: "Version, tag, push, publish and verify a release; roll back on any failure",
   usage: [
     "release major|minor|patch|X.Y.Z [COMPONENT...] [--dry-run] [--no-push] [--no-publish]",
@@ -55,8 +56,6 @@ export const release: Command = defineProjectCommand({
     "rig release --rollback --yes",
     "rig release --resume",
   ],
-  projectOptions: (project) => componentOptions(project, "Release"),
-  loadProject,
   conflicts: [["rollback", "resume"]],
   async action(ctx, project, args) {
     const v = args.values;

@@ -23,15 +23,22 @@ export interface OutputSink {
   (line: string, stream: "stdout" | "stderr"): void;
 }
 
-/** Options for starting a child process. */
-export interface ProcOptions {
-  cwd?: string;
-  /** The complete environment of the child; nothing is inherited. */
+/**
+ * What every call that may start a tool is given: the complete environment
+ * its children run with (nothing is inherited) and the signal that cancels
+ * them. Option types of such calls extend it.
+ */
+export interface SpawnScope {
   env: Record<string, string>;
+  /** Aborting stops every process tree the call started. */
+  signal?: AbortSignal;
+}
+
+/** Options for starting a child process. */
+export interface ProcOptions extends SpawnScope {
+  cwd?: string;
   /** Kill the process tree after this many milliseconds. */
   timeoutMs?: number;
-  /** Aborting stops the process tree. */
-  signal?: AbortSignal;
   /** Text written to the child's stdin, which is then closed. */
   stdin?: string;
   /** Receives each output line as it arrives (streaming). */

@@ -13,7 +13,7 @@ import { exists } from "../fs.ts";
 import { RigError } from "../errors.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { npmEnv } from "../node/npm.ts";
-import { run, tail } from "../proc.ts";
+import { run, type SpawnScope, tail } from "../proc.ts";
 import { sleep } from "../net.ts";
 
 /** `//host[:port]/path/`: the key prefix npm uses for a registry's credentials. */
@@ -73,9 +73,7 @@ export async function writeUserconfig(
 }
 
 /** Options of npm release calls. */
-export interface NpmReleaseOptions {
-  env: Record<string, string>;
-  signal?: AbortSignal;
+export interface NpmReleaseOptions extends SpawnScope {
   /** The component folder (its .npmrc applies). */
   cwd: string;
   registry: string;

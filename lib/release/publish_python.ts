@@ -7,7 +7,7 @@
  */
 import * as path from "../path.ts";
 import { MissingToolError, RigError } from "../errors.ts";
-import { run, tail, which } from "../proc.ts";
+import { run, type SpawnScope, tail, which } from "../proc.ts";
 import { sleep } from "../net.ts";
 import { defaultPython, findVenv, sitePackages, venvLayout } from "../python/venv.ts";
 import type { Component } from "../project/project.ts";
@@ -135,9 +135,7 @@ export async function filesOnIndex(
 }
 
 /** Options of the Python verification. */
-export interface VerifyPythonOptions {
-  env: Record<string, string>;
-  signal?: AbortSignal;
+export interface VerifyPythonOptions extends SpawnScope {
   /** Scratch venv folder (recreated). */
   venvDir: string;
   component: Component;

@@ -1,0 +1,34 @@
+/**
+ * Commands that work on the project's components (build, release, install):
+ * each loads the project and takes one flag per component (`--server`,
+ * `--js-client`, …) beside its own options, through this one definition.
+ */
+import { type Command, defineProjectCommand, type ProjectCommandDefinition } from "../command.ts";
+import { loadProject } from "./load_project.ts";
+import type { Project } from "./project.ts";
+import { componentOptions } from "./selection.ts";
+
+/** A component command: a project command whose project options are the component flags. */
+export interface ComponentCommandDefinition
+  extends Omit<ProjectCommandDefinition<Project>, "loadProject" | "projectOptions"> {
+  /** The verb of each component flag's help, e.g. "Build" → "Build the server component (server)". */
+  verb: string;
+}
+
+/**
+ * The Command of a component command. A component named like one of the
+ * command's own options (e.g. "dev") gets no flag of its own, so it cannot
+ * hide the option; it is still reached by name (or `--component NAME`).
+ */
+export function defineComponentCommand(definition: ComponentCommandDefinition): Command {
+  const { verb, ...command } = definition;
+  return defineProjectCommand({
+    ...command,
+    projectOptions(project) {
+      const flags = componentOptions(project, verb);
+      for (const name of Object.keys(command.options)) delete flags[name];
+      return flags;
+    },
+    loadProject,
+  });
+}
