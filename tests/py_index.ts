@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import assert from "node:assert/strict";
-import { REPO_ROOT, type RigRun } from "./helpers.ts";
+import { REPO_ROOT, rigProcess, type RigRun } from "./helpers.ts";
 import { installedDistributions, venvLayout } from "../lib/python/venv.ts";
 
 const MAKE_WHEELS = path.join(REPO_ROOT, "tests", "testdata", "wheels-src", "make_wheels.py");
@@ -113,6 +113,13 @@ export function serveIndex(dir: string): Promise<PyIndex> {
   return Promise.resolve(index);
 }
 
+/** Creates `dir`, builds `specs` into it and serves them (dispose the index to stop it). */
+export async function wheelIndex(dir: string, specs: WheelSpec[] = TEST_WHEELS): Promise<PyIndex> {
+  await Deno.mkdir(dir, { recursive: true });
+  await buildWheels(dir, specs);
+  return await serveIndex(dir);
+}
+
 /** The test packages the uv and Poetry tests install. */
 export const TEST_WHEELS: WheelSpec[] = [
   { name: "rigdemo-a", version: "1.0" },
@@ -190,4 +197,93 @@ export async function assertUnchanged(before: Map<string, string>, what: string)
   for (const [file, text] of before) {
     assert.equal(await Deno.readTextFile(file), text, `${what}: ${path.basename(file)} changed`);
   }
+}
+
+/** A uv or Poetry project locked against the test index, with the files rig must keep. */
+export interface LockedProject {
+  root: string;
+  env: Record<string, string>;
+  pyproject: string;
+  lock: string;
+  venv: string;
+  /** What rig's hint says updates the lock: "uv lock", "poetry lock". */
+  lockCommand: string;
+}
+
+/** The project in `root` whose lock is `lockName`, run by rig with `env`. */
+export function lockedProject(
+  root: string,
+  lockName: string,
+  lockCommand: string,
+  env: Record<string, string>,
+): LockedProject {
+  return {
+    root,
+    env,
+    pyproject: path.join(root, "pyproject.toml"),
+    lock: path.join(root, lockName),
+    venv: path.join(root, ".venv"),
+    lockCommand,
+  };
+}
+
+/** `rig install` puts exactly the locked versions of `names` into .venv; returns the lock's versions. */
+export async function assertInstallsLock(
+  project: LockedProject,
+  names: string[],
+): Promise<{ run: RigRun; locked: Record<string, string> }> {
+  const run = await rigProcess(["install"], { cwd: project.root, env: project.env });
+  assert.equal(run.code, 0, show(run));
+  const locked = lockedVersions(project.lock);
+  assert.deepEqual(demoDists(project.venv), Object.fromEntries(names.map((n) => [n, locked[n]])));
+  return { run, locked };
+}
+
+/**
+ * Edits pyproject.toml (`edit`: what to replace, and with what) so the lock is out of date:
+ * install and doctor are exit 3 saying `stale` with the fix, and nothing changes.
+ */
+export async function assertStaleLockRefused(
+  project: LockedProject,
+  edit: [string, string],
+  stale: RegExp,
+): Promise<void> {
+  const { root, env, pyproject, lock, venv } = project;
+  const text = await Deno.readTextFile(pyproject);
+  await Deno.writeTextFile(pyproject, text.replace(...edit));
+  const before = await snapshot([pyproject, lock]);
+  const dists = demoDists(venv);
+  const run = await rigProcess(["install"], { cwd: root, env });
+  assert.equal(run.code, 3, show(run));
+  assert.match(run.stderr, stale);
+  assert.match(
+    run.stderr,
+    new RegExp(`hint: Update the lock with: ${project.lockCommand}, then run: rig install`),
+  );
+  const doctor = await rigProcess(["doctor"], { cwd: root, env });
+  assert.equal(doctor.code, 3, show(doctor));
+  assert.match(doctor.stdout + doctor.stderr, stale);
+  assert.doesNotMatch(doctor.stdout, /no blocking problems|Everything looks good/);
+  await assertUnchanged(before, `stale ${path.basename(lock)}`);
+  assert.deepEqual(demoDists(venv), dists);
+}
+
+/** A spec disjoint with rigdemo-a>=1,<2, and an add the resolver cannot satisfy, change nothing. */
+export async function assertConflictsChangeNothing(project: LockedProject): Promise<void> {
+  const { root, env, pyproject, lock, venv } = project;
+  const before = await snapshot([pyproject, lock]);
+  const dists = demoDists(venv);
+  // Disjoint with the declared rigdemo-a>=1,<2: refused before anything runs.
+  const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
+  assert.equal(disjoint.code, 1, show(disjoint));
+  assert.match(
+    disjoint.stderr,
+    /already requires "rigdemo-a>=1,<2", and no version satisfies both/,
+  );
+  await assertUnchanged(before, "disjoint spec");
+  // rigdemo-e needs rigdemo-a>=2: only the manager's resolver finds the conflict; rig rolls back.
+  const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
+  assert.notEqual(conflict.code, 0, show(conflict));
+  await assertUnchanged(before, "unresolvable add");
+  assert.deepEqual(demoDists(venv), dists);
 }

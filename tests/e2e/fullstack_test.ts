@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
 import { copyReferenceProject, git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
-import { buildWheels, serveIndex } from "../py_index.ts";
+import { wheelIndex } from "../py_index.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
 const HAS_UV = (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
@@ -141,9 +141,9 @@ Deno.test({
       await git(root, "checkout", "-q", "--", "backend/app/crud.py");
     });
 
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), [{ name: "pytest-timeout", version: "9.9" }]);
-    await using index = await serveIndex(dir.join("wheels"));
+    await using index = await wheelIndex(dir.join("wheels"), [
+      { name: "pytest-timeout", version: "9.9" },
+    ]);
     // The local index first (pytest-timeout), PyPI for what it does not have.
     const addEnv = { ...env, UV_EXTRA_INDEX_URL: index.simple };
 

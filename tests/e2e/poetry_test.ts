@@ -5,19 +5,18 @@
  * poetry.lock together, conflicts and a stale lock changing nothing.
  */
 import assert from "node:assert/strict";
-import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { rigProcess, tempDir } from "../helpers.ts";
 import {
-  assertUnchanged,
-  buildWheels,
+  assertConflictsChangeNothing,
+  assertInstallsLock,
+  assertStaleLockRefused,
   demoDists,
+  lockedProject,
   lockedVersions,
   runTool,
-  serveIndex,
   show,
-  snapshot,
-  TEST_WHEELS as WHEELS,
+  wheelIndex,
   which,
 } from "../py_index.ts";
 
@@ -32,9 +31,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-poetry-");
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), WHEELS);
-    await using index = await serveIndex(dir.join("wheels"));
+    await using index = await wheelIndex(dir.join("wheels"));
     const root = dir.join("poetrydemo");
     await dir.write({
       "poetrydemo/pyproject.toml": [
@@ -64,21 +61,15 @@ Deno.test({
     };
     delete poetryEnv.VIRTUAL_ENV;
     await runTool(["poetry", "lock", "--no-interaction"], root, poetryEnv);
-    const env = { RIG_CACHE_DIR: dir.join("cache") };
-    const pyproject = path.join(root, "pyproject.toml");
-    const lock = path.join(root, "poetry.lock");
-    const venv = path.join(root, ".venv");
+    const project = lockedProject(root, "poetry.lock", "poetry lock", {
+      RIG_CACHE_DIR: dir.join("cache"),
+    });
+    const { env, pyproject, lock, venv } = project;
 
     await t.step(
       "rig install installs poetry.lock's versions into .venv, dev group included",
       async () => {
-        const run = await rigProcess(["install"], { cwd: root, env });
-        assert.equal(run.code, 0, show(run));
-        const locked = lockedVersions(lock);
-        assert.deepEqual(demoDists(venv), {
-          "rigdemo-a": locked["rigdemo-a"]!,
-          "pytest-rigdemo": locked["pytest-rigdemo"]!,
-        });
+        await assertInstallsLock(project, ["rigdemo-a", "pytest-rigdemo"]);
         const again = await rigProcess(["install"], { cwd: root, env });
         assert.match(again.stdout + again.stderr, /up to date/, show(again));
       },
@@ -107,38 +98,17 @@ Deno.test({
 
     await t.step(
       "a conflicting spec leaves pyproject.toml and poetry.lock byte-identical",
-      async () => {
-        const before = await snapshot([pyproject, lock]);
-        const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
-        assert.equal(disjoint.code, 1, show(disjoint));
-        await assertUnchanged(before, "disjoint spec");
-        const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
-        assert.notEqual(conflict.code, 0, show(conflict));
-        await assertUnchanged(before, "unresolvable add");
-      },
+      () => assertConflictsChangeNothing(project),
     );
 
     await t.step(
       "a poetry.lock out of date is exit 3 with the fix, in install and doctor",
-      async () => {
-        const text = await Deno.readTextFile(pyproject);
-        await Deno.writeTextFile(
-          pyproject,
-          text.replace('"rigdemo-a>=1,<2"', '"rigdemo-a>=1,<2", "rigdemo-b"'),
-        );
-        const before = await snapshot([pyproject, lock]);
-        const run = await rigProcess(["install"], { cwd: root, env });
-        assert.equal(run.code, 3, show(run));
-        assert.match(run.stderr, /"poetry\.lock" is out of date with pyproject\.toml/);
-        assert.match(run.stderr, /hint: Update the lock with: poetry lock, then run: rig install/);
-        const doctor = await rigProcess(["doctor"], { cwd: root, env });
-        assert.equal(doctor.code, 3, show(doctor));
-        assert.match(
-          doctor.stdout + doctor.stderr,
+      () =>
+        assertStaleLockRefused(
+          project,
+          ['"rigdemo-a>=1,<2"', '"rigdemo-a>=1,<2", "rigdemo-b"'],
           /"poetry\.lock" is out of date with pyproject\.toml/,
-        );
-        await assertUnchanged(before, "stale poetry.lock");
-      },
+        ),
     );
   },
 });

@@ -9,15 +9,19 @@ import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { git, python3Executable, rigProcess, tempDir } from "../helpers.ts";
 import {
+  assertConflictsChangeNothing,
+  assertInstallsLock,
+  assertStaleLockRefused,
   assertUnchanged,
   buildWheels,
   demoDists,
+  lockedProject,
   lockedVersions,
+  type PyIndex,
   runTool,
-  serveIndex,
   show,
   snapshot,
-  TEST_WHEELS as WHEELS,
+  wheelIndex,
   type WheelSpec,
   which,
 } from "../py_index.ts";
@@ -47,6 +51,14 @@ if (!UV_WHEEL) {
   );
 }
 
+/** Locks the project in `root` with uv against the test index. */
+async function uvLock(root: string, index: PyIndex, cacheDir: string): Promise<void> {
+  await runTool(["uv", "lock", "--default-index", index.simple], root, {
+    ...Deno.env.toObject(),
+    UV_CACHE_DIR: cacheDir,
+  });
+}
+
 /** A folder with only python3 and git on it, to stand for a machine without uv. */
 async function pathWithoutUv(dir: string): Promise<string> {
   const bin = path.join(dir, "bin-without-uv");
@@ -69,8 +81,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-uv-");
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), WHEELS);
+    await using index = await wheelIndex(dir.join("wheels"));
     const root = dir.join("uvdemo");
     await dir.write({
       "uvdemo/pyproject.toml": [
@@ -90,32 +101,26 @@ Deno.test({
       "uvdemo/rig.toml": '[project]\nname = "uvdemo"\n',
       "uvdemo/.gitignore": ".venv/\n",
     });
-    await using index = await serveIndex(dir.join("wheels"));
-    await runTool(["uv", "lock", "--default-index", index.simple], root, {
-      ...Deno.env.toObject(),
-      UV_CACHE_DIR: dir.join("uv-cache"),
-    });
+    await uvLock(root, index, dir.join("uv-cache"));
     await git(root, "init", "-q", "-b", "main");
     await git(root, "add", "-A");
     await git(root, "commit", "-qm", "init");
     // rigdemo-c 1.5 appears after locking: the locked install keeps 1.0.
     await buildWheels(dir.join("wheels"), NEWER);
-    const env = { PIP_INDEX_URL: index.simple, RIG_CACHE_DIR: dir.join("cache") };
-    const pyproject = path.join(root, "pyproject.toml");
-    const lock = path.join(root, "uv.lock");
-    const venv = path.join(root, ".venv");
+    const project = lockedProject(root, "uv.lock", "uv lock", {
+      PIP_INDEX_URL: index.simple,
+      RIG_CACHE_DIR: dir.join("cache"),
+    });
+    const { env, pyproject, lock, venv } = project;
 
     await t.step("rig install syncs exactly the locked versions, dev group included", async () => {
-      const run = await rigProcess(["install"], { cwd: root, env });
-      assert.equal(run.code, 0, show(run));
+      const { run, locked } = await assertInstallsLock(project, [
+        "rigdemo-a",
+        "rigdemo-c",
+        "pytest-rigdemo",
+      ]);
       assert.match(run.stderr + run.stdout, /uv/);
-      const locked = lockedVersions(lock);
       assert.equal(locked["rigdemo-c"], "1.0");
-      assert.deepEqual(demoDists(venv), {
-        "rigdemo-a": locked["rigdemo-a"]!,
-        "rigdemo-c": "1.0",
-        "pytest-rigdemo": locked["pytest-rigdemo"]!,
-      });
     });
 
     await t.step("a second rig install does nothing; rig info and doctor name uv", async () => {
@@ -131,26 +136,11 @@ Deno.test({
     await t.step(
       "a lock out of date with pyproject.toml is exit 3 with the fix, in install and doctor alike",
       async () => {
-        const text = await Deno.readTextFile(pyproject);
-        await Deno.writeTextFile(
-          pyproject,
-          text.replace('"rigdemo-c>=1"', '"rigdemo-c>=1", "rigdemo-d"'),
-        );
-        const before = await snapshot([pyproject, lock]);
-        const dists = demoDists(venv);
-        const run = await rigProcess(["install"], { cwd: root, env });
-        assert.equal(run.code, 3, show(run));
-        assert.match(run.stderr, /"uv\.lock" is out of date with pyproject\.toml: .*rigdemo-d/);
-        assert.match(run.stderr, /hint: Update the lock with: uv lock, then run: rig install/);
-        const doctor = await rigProcess(["doctor"], { cwd: root, env });
-        assert.equal(doctor.code, 3, show(doctor));
-        assert.match(
-          doctor.stdout + doctor.stderr,
+        await assertStaleLockRefused(
+          project,
+          ['"rigdemo-c>=1"', '"rigdemo-c>=1", "rigdemo-d"'],
           /"uv\.lock" is out of date with pyproject\.toml: .*rigdemo-d/,
         );
-        assert.doesNotMatch(doctor.stdout, /no blocking problems|Everything looks good/);
-        await assertUnchanged(before, "stale lock");
-        assert.deepEqual(demoDists(venv), dists);
         await git(root, "checkout", "-q", "--", "pyproject.toml");
       },
     );
@@ -191,21 +181,7 @@ Deno.test({
     await t.step(
       "a conflicting spec leaves pyproject.toml and uv.lock byte-identical",
       async () => {
-        const before = await snapshot([pyproject, lock]);
-        const dists = demoDists(venv);
-        // Disjoint with the declared rigdemo-a>=1,<2: refused before anything runs.
-        const disjoint = await rigProcess(["install", "rigdemo-a>=2"], { cwd: root, env });
-        assert.equal(disjoint.code, 1, show(disjoint));
-        assert.match(
-          disjoint.stderr,
-          /already requires "rigdemo-a>=1,<2", and no version satisfies both/,
-        );
-        await assertUnchanged(before, "disjoint spec");
-        // rigdemo-e needs rigdemo-a>=2: only uv's resolver finds the conflict; rig rolls back.
-        const conflict = await rigProcess(["install", "rigdemo-e"], { cwd: root, env });
-        assert.notEqual(conflict.code, 0, show(conflict));
-        await assertUnchanged(before, "unresolvable add");
-        assert.deepEqual(demoDists(venv), dists);
+        await assertConflictsChangeNothing(project);
         const status = await git(root, "status", "--porcelain");
         assert.doesNotMatch(status, /journal/);
       },
@@ -263,9 +239,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-uvtool-");
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), WHEELS);
-    await using index = await serveIndex(dir.join("wheels"));
+    await using index = await wheelIndex(dir.join("wheels"));
     const root = dir.join("proj");
     await dir.write({
       "proj/pyproject.toml":
@@ -273,10 +247,7 @@ Deno.test({
         'dependencies = ["rigdemo-a>=1,<2"]\n\n[tool.uv]\npackage = false\n',
       "proj/rig.toml": '[project]\nname = "p"\n',
     });
-    await runTool(["uv", "lock", "--default-index", index.simple], root, {
-      ...Deno.env.toObject(),
-      UV_CACHE_DIR: dir.join("uv-cache"),
-    });
+    await uvLock(root, index, dir.join("uv-cache"));
     const env = {
       PATH: await pathWithoutUv(dir.path),
       RIG_CACHE_DIR: dir.join("cache"),
@@ -306,9 +277,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-groups-");
-    await Deno.mkdir(dir.join("wheels"));
-    await buildWheels(dir.join("wheels"), WHEELS);
-    await using index = await serveIndex(dir.join("wheels"));
+    await using index = await wheelIndex(dir.join("wheels"));
     const root = dir.join("groups");
     await dir.write({
       "groups/requirements.txt": "rigdemo-a>=1,<2\n",
