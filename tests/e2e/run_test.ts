@@ -80,18 +80,27 @@ Deno.test({
     const server = path.join(root, "server");
     let firstSeconds = 0;
     let rig: RigChild | undefined;
+    /** Stops the rig still running, if any, and starts `rig run` on a free port with `args`. */
+    const start = async (...args: string[]) => {
+      if (rig) await rig.stop("SIGTERM");
+      const port = freePort();
+      rig = startRig(root, ["--port", String(port), ...args]);
+      return { child: rig, port };
+    };
+    /** start, then waits up to `timeoutMs` for the server to be ready. */
+    const serve = async (timeoutMs: number, ...args: string[]) => {
+      const { child, port } = await start(...args);
+      const ready = await child.waitFor(READY, timeoutMs);
+      return { child, port, ready, out: child.output() };
+    };
     try {
       await t.step(
         "a first run sets everything up and serves /health, register and login",
         async () => {
-          const port = freePort();
-          if (rig) await rig.stop("SIGTERM");
-          rig = startRig(root, ["--port", String(port)]);
-          const ready = await rig.waitFor(READY, 600_000);
+          const { port, ready, out } = await serve(600_000);
           firstSeconds = readySeconds(ready);
           const base = ready[1]!;
           assert.equal(base, `http://127.0.0.1:${port}`);
-          const out = rig.output();
           assert.match(out, /✓ environment development from \.env \(\d+ keys\)/);
           assert.match(out, /✓ install server/);
           assert.match(
@@ -160,12 +169,8 @@ Deno.test({
       await t.step(
         "a second run skips install and migrations and serves the same data",
         async () => {
-          const port = freePort();
-          if (rig) await rig.stop("SIGTERM");
-          rig = startRig(root, ["--port", String(port)]);
-          const ready = await rig.waitFor(READY, 120_000);
+          const { child, ready, out } = await serve(120_000);
           const secondSeconds = readySeconds(ready);
-          const out = rig.output();
           assert.match(out, /- install server up to date/);
           assert.match(out, /- migrations up to date \(at 0002\)/);
           assert.match(out, /✓ database sqlite data\/dev\.db from DATABASE_URL \(\.env line \d+\)/);
@@ -177,7 +182,7 @@ Deno.test({
           assert.equal(loggedIn.status, 200, "the user registered in the first run is still there");
           await loggedIn.body?.cancel();
           // A closed terminal (SIGHUP) reaches only rig; it must stop the server like Ctrl-C.
-          assert.equal(await rig.stop("SIGHUP"), 0);
+          assert.equal(await child.stop("SIGHUP"), 0);
           rig = undefined;
           assert.deepEqual(processesMentioning(server), []);
         },
@@ -260,10 +265,7 @@ Deno.test({
               'ready = { log = "client watching" }\n',
           );
           try {
-            if (rig) await rig.stop("SIGTERM");
-            rig = startRig(root, ["--port", String(freePort()), "--no-install", "--no-reload"]);
-            await rig.waitFor(READY, 120_000);
-            const out = rig.output();
+            const { child, out } = await serve(120_000, "--no-install", "--no-reload");
             assert.match(out, /- install --no-install/);
             assert.match(out, /python-client dev/);
             const health = out.search(/server +│ .*GET \/health/);
@@ -271,7 +273,7 @@ Deno.test({
             assert.ok(health >= 0 && client > health, out);
             const pids = processesMentioning("client watching");
             assert.equal(pids.length, 1);
-            assert.equal(await rig.stop("SIGINT"), 0);
+            assert.equal(await child.stop("SIGINT"), 0);
             rig = undefined;
             assert.deepEqual(processesMentioning("client watching"), []);
             assert.deepEqual(processesMentioning(server), []);
@@ -284,9 +286,7 @@ Deno.test({
       await t.step(
         "a crashed server ends rig run with exit code 1 and a JSON document",
         async () => {
-          const port = freePort();
-          if (rig) await rig.stop("SIGTERM");
-          rig = startRig(root, ["--port", String(port), "--no-reload", "--json"]);
+          const { child, port } = await start("--no-reload", "--json");
           let healthy = false;
           for (let i = 0; i < 600 && !healthy; i++) {
             try {
@@ -297,17 +297,17 @@ Deno.test({
               await new Promise((r) => setTimeout(r, 100));
             }
           }
-          assert.ok(healthy, rig.output());
+          assert.ok(healthy, child.output());
           // rig polls /health every 100ms: give it time to see the server ready too.
           await new Promise((r) => setTimeout(r, 1500));
           const uvicorn = processesMentioning(
             ["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", String(port)].join("\0"),
           );
-          assert.equal(uvicorn.length, 1, rig.output());
+          assert.equal(uvicorn.length, 1, child.output());
           Deno.kill(uvicorn[0]!, "SIGKILL");
-          const code = await rig.stop("SIGCONT");
-          const out = rig.output();
-          const json = rig.stdout();
+          const code = await child.stop("SIGCONT");
+          const out = child.output();
+          const json = child.stdout();
           rig = undefined;
           assert.equal(code, 1, out);
           assert.match(out, /error: "server" exited with signal SIGKILL/);
@@ -341,12 +341,8 @@ Deno.test({
         ignore: PG_MISSING !== undefined,
         async fn() {
           await using pg = await startPostgres();
-          const port = freePort();
           const url = pg.url("authserver_dev", "postgresql+psycopg");
-          if (rig) await rig.stop("SIGTERM");
-          rig = startRig(root, ["--port", String(port), "--db", url]);
-          const ready = await rig.waitFor(READY, 120_000);
-          const out = rig.output();
+          const { child, ready, out } = await serve(120_000, "--db", url);
           assert.match(out, /✓ database postgresql 127\.0\.0\.1:\d+\/authserver_dev \(created\)/);
           assert.match(out, /✓ migrations 2 applied/);
           const registered = await register(ready[1]!, "grace@example.com");
@@ -355,7 +351,7 @@ Deno.test({
           const loggedIn = await login(ready[1]!, "grace@example.com");
           assert.equal(loggedIn.status, 200);
           await loggedIn.body?.cancel();
-          assert.equal(await rig.stop("SIGINT"), 0);
+          assert.equal(await child.stop("SIGINT"), 0);
           rig = undefined;
 
           const down = freePort();
