@@ -9,6 +9,17 @@ import {
 import { isLoopbackRegistry } from "../lib/builder/image_push.ts";
 import { tempDir, writeFiles } from "./helpers.ts";
 
+/** A temp folder with component "server" holding `files`; `assemble()` builds its context into ctx/. */
+async function serverComponent(files: Record<string, string>) {
+  const dir = await tempDir();
+  const component = dir.join("server");
+  await writeFiles(component, files);
+  return Object.assign(dir, {
+    component,
+    assemble: () => assembleContext(component, dir.join("ctx")),
+  });
+}
+
 Deno.test(".dockerignore patterns are anchored at the context root, exclude folders and honour !", () => {
   const rules = compileDockerignore("# comment\n*.pyc\n/build\ndocs/\n**/__pycache__\n!keep.pyc\n");
   assert.ok(isDockerignored(rules, "a.pyc"));
@@ -21,9 +32,7 @@ Deno.test(".dockerignore patterns are anchored at the context root, exclude fold
 });
 
 Deno.test("the assembled context leaves out .env files, .git, venvs and ignored files, and hashes the rest", async () => {
-  await using dir = await tempDir();
-  const component = dir.join("server");
-  await writeFiles(component, {
+  await using dir = await serverComponent({
     "app/main.py": "app = 1\n",
     ".env": "SECRET_KEY=x\n",
     ".env.production": "SECRET_KEY=y\n",
@@ -34,38 +43,34 @@ Deno.test("the assembled context leaves out .env files, .git, venvs and ignored 
     "notes.txt": "n\n",
     ".dockerignore": "notes.txt\n.env.example\n",
   });
-  const first = await assembleContext(component, dir.join("ctx"));
+  const first = await dir.assemble();
   assert.deepEqual(first.files.map((f) => f.path), [".dockerignore", "app/main.py"]);
   assert.equal(first.defaultIgnore, false);
-  const again = await assembleContext(component, dir.join("ctx"));
+  const again = await dir.assemble();
   assert.equal(again.hash, first.hash);
-  await Deno.writeTextFile(path.join(component, "app/main.py"), "app = 2\n");
-  assert.notEqual((await assembleContext(component, dir.join("ctx"))).hash, first.hash);
+  await Deno.writeTextFile(path.join(dir.component, "app/main.py"), "app = 2\n");
+  assert.notEqual((await dir.assemble()).hash, first.hash);
 });
 
 Deno.test("without a .dockerignore rig's default rules apply and go into the context", async () => {
-  await using dir = await tempDir();
-  const component = dir.join("server");
-  await writeFiles(component, {
+  await using dir = await serverComponent({
     "app/main.py": "\n",
     "node_modules/x/index.js": "\n",
     "dist/a.whl": "\n",
     ".env.example": "K=\n",
   });
-  const context = await assembleContext(component, dir.join("ctx"));
+  const context = await dir.assemble();
   assert.deepEqual(context.files.map((f) => f.path), ["app/main.py"]);
   assert.equal(context.defaultIgnore, true);
   assert.match(await Deno.readTextFile(dir.join("ctx/.dockerignore")), /node_modules/);
 });
 
 Deno.test("a symlink leaving the component is refused with the fix", async () => {
-  await using dir = await tempDir();
-  const component = dir.join("server");
-  await writeFiles(component, { "app/main.py": "\n" });
-  await writeFiles(dir.path, { "outside.txt": "secret\n" });
-  await Deno.symlink(dir.join("outside.txt"), path.join(component, "link.txt"));
+  await using dir = await serverComponent({ "app/main.py": "\n" });
+  await dir.write({ "outside.txt": "secret\n" });
+  await Deno.symlink(dir.join("outside.txt"), path.join(dir.component, "link.txt"));
   await assert.rejects(
-    () => assembleContext(component, dir.join("ctx")),
+    () => dir.assemble(),
     /"link\.txt" is a symlink to a file outside the component/,
   );
 });
