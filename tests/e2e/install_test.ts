@@ -8,7 +8,15 @@ import * as path from "node:path";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
 import { journalFile } from "../../lib/install/install_journal.ts";
 import { which } from "../../lib/proc.ts";
-import { baseEnv, REPO_ROOT, rigInProcess, spawnRig, type TempDir, tempDir } from "../helpers.ts";
+import {
+  baseEnv,
+  REPO_ROOT,
+  rigInProcess,
+  spawnRig,
+  type TempDir,
+  tempDir,
+  tempDirWith,
+} from "../helpers.ts";
 import {
   buildWheels as buildWheelsInto,
   type PyIndex,
@@ -51,6 +59,36 @@ async function serveIndex(): Promise<PyIndex> {
   return serveWheels(await buildWheels());
 }
 
+/**
+ * What an install of rigdemo-d into component "tool" leaves when its rig dies (pid 999999 is
+ * gone): requirements.txt edited from `original` and the journal that would roll it back to
+ * `original` and the venv to `before`.
+ */
+async function interruptedAdd(
+  dir: TempDir,
+  original: string,
+  before: Record<string, string>,
+): Promise<void> {
+  const file = dir.join("tool/requirements.txt");
+  await Deno.writeTextFile(file, original + "rigdemo-d>=0.3\n");
+  await Deno.mkdir(path.dirname(journalFile(dir.path)), { recursive: true });
+  await Deno.writeTextFile(
+    journalFile(dir.path),
+    JSON.stringify({
+      version: 1,
+      component: "tool",
+      kind: "python",
+      pid: 999999,
+      startedAt: new Date().toISOString(),
+      action: "pip install rigdemo-d",
+      files: [{ path: file, content: original }],
+      venvDir: dir.join("tool/.venv"),
+      before,
+      installer: "pip",
+    }),
+  );
+}
+
 /** A project that installs with pip from `index`: its env and rig run in its folder. */
 function pipProject(index: PyIndex, dir: TempDir) {
   const env = {
@@ -86,8 +124,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     await using index = await serveIndex();
-    await using dir = await tempDir();
-    await dir.write({
+    await using dir = await tempDirWith({
       "rig.toml": '[project]\nname = "demo"\n',
       "server/alembic.ini": "[alembic]\n",
       "server/requirements.txt": "# server deps\nrigdemo-b<2\n",
@@ -280,23 +317,7 @@ Deno.test({
           env: { PIP_DISABLE_PIP_VERSION_CHECK: "1" },
         }).output();
         assert.ok(out.success, new TextDecoder().decode(out.stderr));
-        await Deno.writeTextFile(dir.join("tool/requirements.txt"), original + "rigdemo-d>=0.3\n");
-        await Deno.mkdir(path.dirname(journalFile(dir.path)), { recursive: true });
-        await Deno.writeTextFile(
-          journalFile(dir.path),
-          JSON.stringify({
-            version: 1,
-            component: "tool",
-            kind: "python",
-            pid: 999999,
-            startedAt: new Date().toISOString(),
-            action: "pip install rigdemo-d",
-            files: [{ path: dir.join("tool/requirements.txt"), content: original }],
-            venvDir: dir.join("tool/.venv"),
-            before,
-            installer: "pip",
-          }),
-        );
+        await interruptedAdd(dir, original, before);
         const run = await rig("install");
         assert.equal(run.code, 0, show(run));
         assert.match(
@@ -316,21 +337,10 @@ Deno.test({
     await t.step("rig doctor also finishes an interrupted rollback", async () => {
       const file = dir.join("tool/requirements.txt");
       const original = read(file);
-      await Deno.writeTextFile(file, original + "rigdemo-d>=0.3\n");
-      await Deno.writeTextFile(
-        journalFile(dir.path),
-        JSON.stringify({
-          version: 1,
-          component: "tool",
-          kind: "python",
-          pid: 999999,
-          startedAt: new Date().toISOString(),
-          action: "pip install rigdemo-d",
-          files: [{ path: file, content: original }],
-          venvDir: dir.join("tool/.venv"),
-          before: installedDistributions(venvLayout(dir.join("tool/.venv"))),
-          installer: "pip",
-        }),
+      await interruptedAdd(
+        dir,
+        original,
+        installedDistributions(venvLayout(dir.join("tool/.venv"))),
       );
       const run = await rig("doctor");
       assert.equal(run.code, 0, show(run));
@@ -487,8 +497,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using dir = await tempDir();
-    await dir.write({
+    await using dir = await tempDirWith({
       "src/tiny/package.json": JSON.stringify({
         name: "rig-tiny",
         version: "1.0.0",
