@@ -9,7 +9,7 @@ import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task/task_key.ts";
 import { signerFromKey } from "../lib/task/signing.ts";
-import { freePort, git, tempDir } from "./helpers.ts";
+import { freePort, git, tempDir, tempDirWith } from "./helpers.ts";
 
 /** Stores in these tests share one signing key and restore below out/ and dist/. */
 const TEST_KEY = "rig cache test key";
@@ -49,8 +49,10 @@ async function putEntry(
 }
 
 Deno.test("a stored task result is found, replays its log and restores its artifacts", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "dist/pkg.whl": "wheel bytes", "dist/sub/readme.txt": "hi" });
+  await using dir = await tempDirWith({
+    "dist/pkg.whl": "wheel bytes",
+    "dist/sub/readme.txt": "hi",
+  });
   await Deno.chmod(dir.join("dist/pkg.whl"), 0o755);
   const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, {
@@ -116,8 +118,7 @@ Deno.test("a truncated, tampered or misnamed record is a miss and is removed", a
 });
 
 Deno.test("restoring from a missing or corrupt blob throws a RigError instead of missing silently", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "out/a.txt": "artifact" });
+  await using dir = await tempDirWith({ "out/a.txt": "artifact" });
   const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"], log: "the log" });
   const blob = store.blobPath(record.artifacts[0]!.sha256);
@@ -140,8 +141,7 @@ Deno.test("restoring from a missing or corrupt blob throws a RigError instead of
 });
 
 Deno.test("a corrupt blob's error names the file and the hash mismatch", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "out/a.txt": "artifact" });
+  await using dir = await tempDirWith({ "out/a.txt": "artifact" });
   const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
   await Deno.writeTextFile(store.blobPath(record.artifacts[0]!.sha256), "tampered");
@@ -153,12 +153,10 @@ Deno.test("a corrupt blob's error names the file and the hash mismatch", async (
 
 Deno.test("restoring into an unwritable folder throws a RigError naming the file", async () => {
   // A file where a folder must go fails even as root, which ignores permission bits.
-  await using dir = await tempDir();
-  await dir.write({ "out/a.txt": "artifact" });
+  await using dir = await tempDirWith({ "out/a.txt": "artifact" });
   const store = new CacheStore(dir.path, TEST_STORE);
   const record = await putEntry(store, 1, { artifacts: ["out/a.txt"] });
-  await using dest = await tempDir();
-  await dest.write({ out: "a file where the folder should be" });
+  await using dest = await tempDirWith({ out: "a file where the folder should be" });
   await assert.rejects(store.restore(record, dest.path), (error: RigError) => {
     assert.ok(error instanceof RigError);
     assert.match(error.message, /Cannot restore "out\/a.txt" from the cache/);
@@ -289,8 +287,10 @@ const SCRIPT_STORE = `
 `;
 
 Deno.test("several processes writing the same entries at once leave a valid store", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "out/big.bin": "x".repeat(2_000_000), "out/small.txt": "s" });
+  await using dir = await tempDirWith({
+    "out/big.bin": "x".repeat(2_000_000),
+    "out/small.txt": "s",
+  });
   const script = `
     import { CacheStore } from ${JSON.stringify(CACHE_MODULE)};
     import { keyManifest, manifestKey } from ${JSON.stringify(KEY_MODULE)};

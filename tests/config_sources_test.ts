@@ -13,7 +13,7 @@ import {
 } from "../lib/env/sources.ts";
 import { databaseOverrides, renameDatabase, resolveDatabase } from "../lib/db/db_config.ts";
 import { EnvironmentError } from "../lib/errors.ts";
-import { git, tempDir } from "./helpers.ts";
+import { git, tempDir, tempDirWith } from "./helpers.ts";
 
 const NO_SOURCES = () => undefined;
 
@@ -29,8 +29,7 @@ Deno.test("placeholders are the values people leave to be replaced, not ordinary
 });
 
 Deno.test("an environment reads .env.NAME over .env over the example, each value with its file and line", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".env.example": "# The port\nPORT=8000\nEXTRA=from-example\nSECRET_KEY=changethis\n",
     ".env": "PORT=9000\nSECRET_KEY=changethis\nLOCAL=1\n",
     ".env.test": "PORT=9100\n",

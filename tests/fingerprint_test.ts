@@ -16,7 +16,7 @@ import {
   type TaskKeyInput,
 } from "../lib/task/task_key.ts";
 import { userCacheDir, userDownloadCacheDir } from "../lib/cache_paths.ts";
-import { git, tempDir } from "./helpers.ts";
+import { git, tempDir, tempDirWith } from "./helpers.ts";
 
 const env = Deno.env.toObject();
 const PAST = new Date(Date.now() - 3_600_000);
@@ -33,8 +33,7 @@ async function keyOf(root: string, opts: { statCache?: StatCache } = {}): Promis
 }
 
 Deno.test("listInputs lists tracked and untracked files but not ignored ones in a git repo", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".gitignore": "*.log\nbuild/\n",
     "src/a.py": "a",
     "src/b.py": "b",
@@ -65,8 +64,7 @@ Deno.test("listInputs lists tracked and untracked files but not ignored ones in 
 });
 
 Deno.test("listInputs applies .gitignore rules outside git, with nesting and negation", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".gitignore": "*.tmp\n/out\nlogs/\n!keep.tmp\n",
     "a.txt": "a",
     "b.tmp": "b",
@@ -120,8 +118,7 @@ Deno.test("gitignore patterns follow git's anchoring, folder and double-star rul
 });
 
 Deno.test("a content change, an added, a deleted or a renamed file changes the key", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "src/a.py": "print(1)\n", "src/b.py": "print(2)\n" });
+  await using dir = await tempDirWith({ "src/a.py": "print(1)\n", "src/b.py": "print(2)\n" });
   const base = await keyOf(dir.path);
   assert.equal(await keyOf(dir.path), base);
 
@@ -145,8 +142,7 @@ Deno.test("a content change, an added, a deleted or a renamed file changes the k
 });
 
 Deno.test("touching a file's mtime alone does not change the key, with or without a stat cache", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "a.txt": "same", "b.txt": "other" });
+  await using dir = await tempDirWith({ "a.txt": "same", "b.txt": "other" });
   await ageAll(dir.path, ["a.txt", "b.txt"]);
   const statCache = await StatCache.load(dir.join(".rig/cache/stat-cache.bin"));
   const before = await keyOf(dir.path, { statCache });
@@ -158,8 +154,7 @@ Deno.test("touching a file's mtime alone does not change the key, with or withou
 });
 
 Deno.test("the stat cache skips unchanged files and re-hashes changed ones", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "a.txt": "one", "b.txt": "two", "c.txt": "three" });
+  await using dir = await tempDirWith({ "a.txt": "one", "b.txt": "two", "c.txt": "three" });
   await ageAll(dir.path, ["a.txt", "b.txt", "c.txt"]);
   const file = dir.join(".rig/cache/stat-cache.bin");
   const files = ["a.txt", "b.txt", "c.txt"];
@@ -188,8 +183,7 @@ Deno.test("the stat cache skips unchanged files and re-hashes changed ones", asy
 });
 
 Deno.test("a corrupt stat cache file is treated as empty", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "a.txt": "x", ".rig/cache/stat-cache.bin": "{not json" });
+  await using dir = await tempDirWith({ "a.txt": "x", ".rig/cache/stat-cache.bin": "{not json" });
   const cache = await StatCache.open(dir.path);
   assert.equal(cache.size, 0);
   const manifest = await fingerprint(dir.path, ["a.txt"], { statCache: cache });
@@ -214,8 +208,7 @@ Deno.test("keys are identical when the project is copied elsewhere", async () =>
 });
 
 Deno.test("CRLF and LF text files hash equally when .gitattributes declares text or text=auto", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".gitattributes": "*.txt text\n*.md text=auto\n*.bin binary\n",
     "lf.txt": "a\nb\n",
     "crlf.txt": "a\r\nb\r\n",
@@ -240,8 +233,7 @@ Deno.test("CRLF and LF text files hash equally when .gitattributes declares text
 });
 
 Deno.test("CRLF and LF text files hash equally when core.autocrlf is true", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "lf.py": "x\ny\n", "crlf.py": "x\r\ny\r\n" });
+  await using dir = await tempDirWith({ "lf.py": "x\ny\n", "crlf.py": "x\r\ny\r\n" });
   await git(dir.path, "init", "-q");
   await git(dir.path, "config", "core.autocrlf", "true");
   const files = await listInputs(dir.path, { dirs: ["."], env });
@@ -253,8 +245,7 @@ Deno.test("CRLF and LF text files hash equally when core.autocrlf is true", asyn
 });
 
 Deno.test("a nested .gitattributes applies to its own folder only", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "sub/.gitattributes": "*.txt text\n",
     "sub/lf.txt": "a\n",
     "sub/crlf.txt": "a\r\n",
@@ -297,8 +288,7 @@ Deno.test("crlfToLf and looksBinary follow git's conversion rules", () => {
 });
 
 Deno.test("missing and non-regular files are left out of a fingerprint", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "a.txt": "a", "sub/b.txt": "b" });
+  await using dir = await tempDirWith({ "a.txt": "a", "sub/b.txt": "b" });
   const m = await fingerprint(dir.path, ["a.txt", "gone.txt", "sub"]);
   assert.deepEqual(Object.keys(m), ["a.txt"]);
 });
@@ -451,8 +441,7 @@ Deno.test("hash workers give the same manifest as hashing on the main thread", a
 });
 
 Deno.test("the stat cache file round-trips unicode paths and all text modes", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".gitattributes": "*.md text\n*.txt text=auto\n",
     "héllo wörld/ünïcode.md": "x\r\n",
     "a.txt": "y\r\n",

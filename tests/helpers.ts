@@ -26,6 +26,16 @@ export async function tempDir(prefix = "rig-test-"): Promise<TempDir> {
   };
 }
 
+/** Creates a disposable temp directory holding `files` ({ "relative/path": "content" }). */
+export async function tempDirWith(
+  files: Record<string, string>,
+  prefix?: string,
+): Promise<TempDir> {
+  const dir = await tempDir(prefix);
+  await dir.write(files);
+  return dir;
+}
+
 /** Writes files given as { "relative/path": "content" } below `root`. */
 export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [name, content] of Object.entries(files)) {

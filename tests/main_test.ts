@@ -3,7 +3,7 @@ import { main, report, withoutDenoNodeShim } from "../main.ts";
 import { COMMANDS } from "../commands/mod.ts";
 import { EnvironmentError, ProcessError, RigError, UsageError } from "../lib/errors.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
-import { rigInProcess, tempDir } from "./helpers.ts";
+import { rigInProcess, tempDirWith } from "./helpers.ts";
 
 Deno.test("rig --help lists every command with an example", async () => {
   const result = await rigInProcess(["--help"]);
@@ -76,8 +76,7 @@ Deno.test("an unknown command flag suggests a command or global flag and exits 2
 });
 
 Deno.test("global flags work after the command too", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "web/package.json": "{}" });
+  await using dir = await tempDirWith({ "web/package.json": "{}" });
   const result = await rigInProcess(["info", "--json", "-C", dir.path]);
   assert.equal(result.code, 0, result.stderr);
   const doc = JSON.parse(result.stdout);
@@ -144,8 +143,7 @@ Deno.test("--json errors print a machine-readable document on stdout", async () 
 });
 
 Deno.test("main runs the command with the -C folder and the given environment", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "clients/js/package.json": "{}" });
+  await using dir = await tempDirWith({ "clients/js/package.json": "{}" });
   const stdout = new BufferWriter();
   const code = await main(["-C", dir.path, "--json", "info"], {
     stdout,
@@ -171,8 +169,10 @@ Deno.test("Deno's own node shim is taken off PATH so a missing Node.js is report
 });
 
 Deno.test("a command's help lists the flags its project gives it, one per component", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "clients/js/package.json": "{}", "server/requirements.txt": "fastapi\n" });
+  await using dir = await tempDirWith({
+    "clients/js/package.json": "{}",
+    "server/requirements.txt": "fastapi\n",
+  });
   for (const command of ["test", "build", "install"]) {
     const result = await rigInProcess(["-C", dir.path, command, "--help"]);
     assert.equal(result.code, 0, result.stderr);

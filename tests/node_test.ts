@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, tempDir } from "./helpers.ts";
+import { git, tempDir, tempDirWith } from "./helpers.ts";
 import {
   detectToolchain,
   installArgv,
@@ -28,8 +28,7 @@ import type { Component } from "../lib/project/project.ts";
 const pkg = (data: Record<string, unknown>) => JSON.stringify(data);
 
 Deno.test("the lockfile picks the package manager and its frozen install", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "npm/package.json": pkg({ name: "a" }),
     "npm/package-lock.json": "{}",
     "pnpm/package.json": pkg({ name: "b" }),
@@ -69,8 +68,7 @@ Deno.test("the lockfile picks the package manager and its frozen install", async
 });
 
 Deno.test("packageManager in package.json wins over lockfiles", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "app/package.json": pkg({ name: "a", packageManager: "yarn@4.5.0+sha512.abc" }),
     "app/package-lock.json": "{}",
   });
@@ -84,8 +82,7 @@ Deno.test("packageManager in package.json wins over lockfiles", async () => {
 });
 
 Deno.test("workspace members install once at the workspace root", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "package.json": pkg({
       name: "root",
       private: true,
@@ -228,8 +225,7 @@ Deno.test("the output folder comes from the framework, its config or the build s
 });
 
 Deno.test("the API URL variables are the framework's public ones in .env files and sources", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ".env": "VITE_API_URL=http://localhost:8000\nVITE_TITLE=Notes\nSECRET=x\n",
     ".env.production": "NEXT_PUBLIC_BACKEND=https://api.example.com\n",
     "src/api.ts":
@@ -254,8 +250,7 @@ Deno.test("a dev server is ready once it prints its local URL", () => {
 });
 
 Deno.test("generated API clients are found by generator, config or a script naming openapi.json", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "a/package.json": pkg({
       devDependencies: { "openapi-typescript": "7" },
       scripts: { "gen": "openapi-typescript ../backend/openapi.json -o src/schema.d.ts" },
@@ -290,8 +285,7 @@ Deno.test("generated API clients are found by generator, config or a script nami
 });
 
 Deno.test("a frontend that generates a client depends on the server wherever it lives", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "api/pyproject.toml": '[project]\nname = "api"\nversion = "0.1.0"\n',
     "api/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
     "web/package.json": pkg({
@@ -330,8 +324,7 @@ Deno.test("hints name the component flags the project has", () => {
 });
 
 Deno.test("the work tree guard puts back rewritten, deleted and created files byte for byte", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "web/src/a.ts": "const a = 1\n",
     "web/src/b.ts": "export {}\n",
     "web/.env": "VITE_API_URL=http://localhost:8000\n",

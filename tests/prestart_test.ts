@@ -10,7 +10,7 @@ import { alembicCommand, envPyPath, findAlembicDir } from "../lib/db/alembic.ts"
 import { loadProject } from "../lib/project/load_project.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { RigError } from "../lib/errors.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, tempDirWith } from "./helpers.ts";
 
 const PYTHON = Deno.env.get("RIG_PYTHON") ?? "python3";
 const ENV = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: Deno.env.get("HOME") ?? "/" };
@@ -70,8 +70,7 @@ Deno.test("prestart commands run in order with the app's environment; the first 
 });
 
 Deno.test("rig.toml prestart takes a list of commands, only on a python-app", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "backend/alembic.ini": "[alembic]\nscript_location = app/alembic\n",
     "backend/pyproject.toml": '[project]\nname = "app"\nversion = "0.1.0"\n',
     "lib/pyproject.toml": '[project]\nname = "lib"\nversion = "0.1.0"\n',
@@ -98,8 +97,7 @@ test_prestart = "python -m app.test_seed"
 });
 
 Deno.test("Alembic runs from the folder with alembic.ini, up to the project root; hints name env.py and the venv's alembic", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "alembic.ini": "[alembic]\nscript_location = %(here)s/alembic\n",
     "alembic/env.py": "",
     "services/api/pyproject.toml": "",

@@ -3,7 +3,7 @@ import { ConfigError } from "../lib/errors.ts";
 import { dependents, toArgv, topoOrder } from "../lib/project/project.ts";
 import { detectComponents } from "../lib/project/detect.ts";
 import { findRoot, loadProject } from "../lib/project/load_project.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, tempDirWith } from "./helpers.ts";
 
 const FASTAPI_MAIN = "from fastapi import FastAPI\n\napp = FastAPI(title='x')\n";
 
@@ -17,8 +17,7 @@ const LAYOUT = {
 };
 
 Deno.test("the reference layout gives server, python-client and js-client with client dependencies", async () => {
-  await using dir = await tempDir();
-  await dir.write(LAYOUT);
+  await using dir = await tempDirWith(LAYOUT);
   const project = await loadProject(dir.path);
   assert.deepEqual(
     project.components.map((c) => [c.name, c.kind, c.path, c.dependsOn]),
@@ -37,23 +36,23 @@ Deno.test("the reference layout gives server, python-client and js-client with c
 });
 
 Deno.test("a FastAPI app without alembic is still a python-app", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "api/requirements.txt": "fastapi\n", "api/main.py": FASTAPI_MAIN });
+  await using dir = await tempDirWith({
+    "api/requirements.txt": "fastapi\n",
+    "api/main.py": FASTAPI_MAIN,
+  });
   const [component] = await detectComponents(dir.path);
   assert.equal(component?.kind, "python-app");
   assert.equal(component?.app, "main:app");
 });
 
 Deno.test("missing folders leave only the components that exist", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "clients/js/package.json": "{}" });
+  await using dir = await tempDirWith({ "clients/js/package.json": "{}" });
   const project = await loadProject(dir.path);
   assert.deepEqual(project.components.map((c) => [c.name, c.dependsOn]), [["js-client", []]]);
 });
 
 Deno.test("a project with only a JS client at its root is one node-lib named after the folder", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "package.json": "{}", "src/index.ts": "" });
+  await using dir = await tempDirWith({ "package.json": "{}", "src/index.ts": "" });
   const project = await loadProject(dir.path);
   assert.equal(project.components.length, 1);
   assert.equal(project.components[0]?.kind, "node-lib");
@@ -67,8 +66,7 @@ Deno.test("an empty folder has no components", async () => {
 });
 
 Deno.test("node_modules, venvs and hidden folders are never components", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "web/package.json": "{}",
     "node_modules/x/package.json": "{}",
     ".venv/lib/pyproject.toml": "",
@@ -79,16 +77,14 @@ Deno.test("node_modules, venvs and hidden folders are never components", async (
 });
 
 Deno.test("the root is the nearest folder with rig.toml, else the git root", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "a/b/c/x.txt": "", "a/rig.toml": "", ".git/HEAD": "" });
+  await using dir = await tempDirWith({ "a/b/c/x.txt": "", "a/rig.toml": "", ".git/HEAD": "" });
   assert.equal(findRoot(dir.join("a/b/c")), dir.join("a"));
   await Deno.remove(dir.join("a/rig.toml"));
   assert.equal(findRoot(dir.join("a/b/c")), dir.path);
 });
 
 Deno.test("rig.toml renames, overrides and adds components", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ...LAYOUT,
     "docs/index.md": "",
     "rig.toml": `
@@ -129,8 +125,7 @@ async function configError(
   toml: string,
   files: Record<string, string> = LAYOUT,
 ): Promise<ConfigError> {
-  await using dir = await tempDir();
-  await dir.write({ ...files, "rig.toml": toml });
+  await using dir = await tempDirWith({ ...files, "rig.toml": toml });
   const error = await loadProject(dir.path).then(() => undefined, (e) => e);
   assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
   assert.equal(error.exitCode, 3);
@@ -182,8 +177,10 @@ Deno.test("command strings split into arguments with quotes", () => {
 });
 
 Deno.test("renaming the server keeps the clients' inferred dependency on it", async () => {
-  await using dir = await tempDir();
-  await dir.write({ ...LAYOUT, "rig.toml": `[components.api]\npath = "server"\n` });
+  await using dir = await tempDirWith({
+    ...LAYOUT,
+    "rig.toml": `[components.api]\npath = "server"\n`,
+  });
   const project = await loadProject(dir.path);
   assert.deepEqual(project.components.find((c) => c.name === "js-client")?.dependsOn, ["api"]);
 });
@@ -194,8 +191,7 @@ Deno.test("an invalid readiness table in rig.toml is refused", async () => {
 });
 
 Deno.test("an app built by a factory function is found in the module that imports FastAPI", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "server/requirements.txt": "fastapi\n",
     "server/app/__init__.py": "",
     "server/app/main.py":

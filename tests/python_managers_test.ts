@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { tempDir } from "./helpers.ts";
+import { tempDir, tempDirWith } from "./helpers.ts";
 import { detectManager, findUvWorkspace, workspaceSources } from "../lib/python/managers.ts";
 import { readUvLock, uvLockDifferences } from "../lib/python/uv.ts";
 import { extraGroups } from "../lib/python/poetry.ts";
@@ -18,8 +18,7 @@ import { REPO_ROOT } from "./helpers.ts";
 const FULLSTACK = path.join(REPO_ROOT, "examples", "fullstack");
 
 Deno.test("the manager comes from the project's files: uv.lock, [tool.uv], poetry.lock, [tool.poetry], else pip", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "a/pyproject.toml": '[project]\nname = "a"\n',
     "a/uv.lock": "version = 1\n",
     "b/pyproject.toml": '[project]\nname = "b"\n[tool.uv]\ndev-dependencies = ["pytest"]\n',
@@ -42,8 +41,9 @@ Deno.test("the manager comes from the project's files: uv.lock, [tool.uv], poetr
 });
 
 Deno.test("a malformed pyproject.toml is a ConfigError naming the file and line", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "pyproject.toml": '[project]\nname = "x"\ndependencies = [\n' });
+  await using dir = await tempDirWith({
+    "pyproject.toml": '[project]\nname = "x"\ndependencies = [\n',
+  });
   assert.throws(() => detectManager(dir.path, dir.path), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.match(error.message, /"pyproject\.toml" line \d+: is not valid TOML/);
@@ -124,8 +124,7 @@ Deno.test("uv.lock out of date with a pyproject is found offline, naming the req
 });
 
 Deno.test("Poetry's optional dev and test groups are asked for; default groups need nothing", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "pyproject.toml": [
       "[tool.poetry.group.dev]",
       "optional = true",
@@ -184,8 +183,7 @@ Deno.test("quality checks come from the project's configuration, never a fixed l
 });
 
 Deno.test("a Python project at the root is a component next to subfolder components", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "rig.toml": '[project]\nname = "mono"\n\n[components.api]\npath = "api"\nkind = "python-app"\n',
     "pyproject.toml": '[tool.poetry]\nname = "shop"\n[tool.poetry.dependencies]\nfastapi = "*"\n',
     "shop/__init__.py": "",

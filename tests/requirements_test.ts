@@ -14,7 +14,7 @@ import {
   requirementsOf,
   specifiersDisjoint,
 } from "../lib/python/requirements.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, tempDirWith } from "./helpers.ts";
 
 const SAMPLE = `# Runtime dependencies
 --index-url https://pypi.org/simple
@@ -134,8 +134,7 @@ Deno.test("appendLine adds a missing final newline and keeps CRLF files CRLF", (
 });
 
 Deno.test("requirementIncludes follows -r and -c recursively without loops", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "requirements-dev.txt": "-r requirements.txt\npytest\n",
     "requirements.txt": "-c constraints/c.txt\nhttpx\n",
     "constraints/c.txt": "-r ../requirements.txt\nhttpx<1\n",

@@ -10,7 +10,7 @@ import {
   selectComponents,
 } from "../lib/project/selection.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
-import { git, tempDir } from "./helpers.ts";
+import { git, tempDirWith } from "./helpers.ts";
 
 const FILES = {
   "server/alembic.ini": "[alembic]\n",
@@ -24,8 +24,7 @@ const FILES = {
 };
 
 Deno.test("componentOptions and selectComponents follow the detected component names", async () => {
-  await using dir = await tempDir();
-  await dir.write(FILES);
+  await using dir = await tempDirWith(FILES);
   const project = await loadProject(dir.path);
   assert.deepEqual(Object.keys(componentOptions(project)), [
     "js-client",
@@ -49,8 +48,7 @@ Deno.test("componentOptions and selectComponents follow the detected component n
 });
 
 Deno.test("selectChanged adds dependents only when the dependency's contract changed", async () => {
-  await using dir = await tempDir();
-  await dir.write(FILES);
+  await using dir = await tempDirWith(FILES);
   const project = await loadProject(dir.path);
   const names = (cs: { name: string }[]) => cs.map((c) => c.name);
   const changes = groupChanges(project, ["server/app/main.py", "README.md"]);
@@ -83,8 +81,7 @@ Deno.test("selectChanged adds dependents only when the dependency's contract cha
 });
 
 Deno.test("changedFiles compares the working tree with HEAD or with the merge-base of a ref", async () => {
-  await using dir = await tempDir();
-  await dir.write(FILES);
+  await using dir = await tempDirWith(FILES);
   const env = { PATH: Deno.env.get("PATH") ?? "", HOME: dir.path };
   await git(dir.path, "init", "-q", "-b", "main");
   await git(dir.path, "add", "-A");
@@ -117,8 +114,7 @@ Deno.test("changedFiles compares the working tree with HEAD or with the merge-ba
 });
 
 Deno.test("files declared as a component's inputs in rig.toml select it when they change", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ...FILES,
     "shared/schema.json": "{}",
     "rig.toml": '[components.js-client]\ninputs = ["../../shared/*.json"]\n',

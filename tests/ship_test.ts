@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { formatSha256Sums, parseSha256Sums, writeSha256Sums } from "../lib/ship/checksums.ts";
 import { compareVersions } from "../lib/ship/launcher_notice.ts";
 import { readZip, writeZip } from "../lib/archive.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, tempDirWith } from "./helpers.ts";
 
 Deno.test("SHA256SUMS files are what sha256sum -c checks, and read back", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "rig-a": "one", "rig-b.exe": "two" });
+  await using dir = await tempDirWith({ "rig-a": "one", "rig-b.exe": "two" });
   const entries = await writeSha256Sums(dir.path, ["rig-b.exe", "rig-a", "missing"]);
   assert.deepEqual(entries.map(([name]) => name), ["rig-a", "rig-b.exe"]);
   const check = await new Deno.Command("sha256sum", {

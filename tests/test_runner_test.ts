@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { hermeticEnv, undeclaredVariables } from "../lib/task/hermetic_env.ts";
 import { integrationTestFiles, pytestTestPaths, pythonTestFiles } from "../lib/testing/plan.ts";
 import { parseCoverageJson, pytestArgv, readNodeResult } from "../lib/testing/component_tests.ts";
-import { rigInProcess, tempDir } from "./helpers.ts";
+import { rigInProcess, tempDirWith } from "./helpers.ts";
 
 Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {
   const env = hermeticEnv(
@@ -127,8 +127,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using dir = await tempDir();
-    await dir.write({
+    await using dir = await tempDirWith({
       "rig.toml": [
         "[components.tool]",
         'path = "tool"',

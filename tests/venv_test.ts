@@ -17,7 +17,7 @@ import {
 import { ensureVenv } from "../lib/python/venv_ensure.ts";
 import { installerEnv } from "../lib/python/pip.ts";
 import { npmEnv } from "../lib/node/npm.ts";
-import { baseEnv, tempDir } from "./helpers.ts";
+import { baseEnv, tempDir, tempDirWith } from "./helpers.ts";
 
 function component(dir: string, extra: Partial<Component> = {}): Component {
   return { ...makeComponent(dir, dir, "python-app"), name: "server", path: "server", ...extra };
@@ -41,8 +41,7 @@ Deno.test("venvBin and venvEnv point at the venv's scripts folder", () => {
 });
 
 Deno.test("findVenv prefers .venv, then venv, then env, and honours rig.toml venv", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "env/pyvenv.cfg": "home = /usr/bin\n",
     "venv/pyvenv.cfg": "home = /usr/bin\n",
   });
@@ -54,8 +53,7 @@ Deno.test("findVenv prefers .venv, then venv, then env, and honours rig.toml ven
 });
 
 Deno.test("findVenv uses an activated VIRTUAL_ENV only inside the component or when asked to", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "server/custom/pyvenv.cfg": "home = /usr/bin\n",
     "elsewhere/pyvenv.cfg": "home = /usr/bin\n",
   });
@@ -72,8 +70,7 @@ Deno.test("findVenv uses an activated VIRTUAL_ENV only inside the component or w
 });
 
 Deno.test("pythonRequirements collects rig.toml, requires-python and .python-version", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "c/pyproject.toml": '[project]\nname = "x"\nrequires-python = ">=3.9"\n',
     ".python-version": "3.11\n",
   });
@@ -158,8 +155,10 @@ Deno.test("pip, uv and npm use the shared user cache and the user's index settin
 });
 
 Deno.test("ensureVenv never deletes a broken venv activated from outside the component", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "elsewhere/pyvenv.cfg": "home = /nowhere\n", "server/app.py": "" });
+  await using dir = await tempDirWith({
+    "elsewhere/pyvenv.cfg": "home = /nowhere\n",
+    "server/app.py": "",
+  });
   await Deno.mkdir(dir.join("elsewhere/bin"));
   await Deno.symlink("/nowhere/python3", dir.join("elsewhere/bin/python"));
   const { ui } = quietUi();

@@ -8,7 +8,7 @@ import {
   findVersionSites,
   planBump,
 } from "../lib/builder/version_bump.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDirWith } from "./helpers.ts";
 
 const PACKAGE_JSON = `{
   "name": "@demo/client",
@@ -86,8 +86,7 @@ Deno.test("findJsonStrings locates nested string values and ignores look-alikes"
 });
 
 Deno.test("findVersionSites finds every version statement of the project", async () => {
-  await using dir = await tempDir();
-  await dir.write(FIXTURE);
+  await using dir = await tempDirWith(FIXTURE);
   const project = await loadProject(dir.path);
   const sites = await findVersionSites(project);
   assert.deepEqual(
@@ -105,8 +104,7 @@ Deno.test("findVersionSites finds every version statement of the project", async
 });
 
 Deno.test("applyBump sets one version everywhere and keeps formatting", async () => {
-  await using dir = await tempDir();
-  await dir.write(FIXTURE);
+  await using dir = await tempDirWith(FIXTURE);
   const project = await loadProject(dir.path);
   const plan = await planBump(await findVersionSites(project), "minor");
   assert.equal(plan.from, "0.1.0");
@@ -130,8 +128,7 @@ Deno.test("applyBump sets one version everywhere and keeps formatting", async ()
 });
 
 Deno.test("planBump refuses disagreeing versions unless an explicit version is given", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     ...FIXTURE,
     "clients/js/package.json": PACKAGE_JSON.replace("0.1.0", "0.3.0"),
   });
@@ -151,8 +148,7 @@ Deno.test("planBump refuses disagreeing versions unless an explicit version is g
 });
 
 Deno.test("applyBump restores every file when one edit fails", async () => {
-  await using dir = await tempDir();
-  await dir.write(FIXTURE);
+  await using dir = await tempDirWith(FIXTURE);
   const project = await loadProject(dir.path);
   const plan = await planBump(await findVersionSites(project), "patch");
   let writes = 0;

@@ -6,7 +6,14 @@ import { detectEngine } from "../../lib/container_engine.ts";
 import { loadProject } from "../../lib/project/load_project.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { validateWheel, ValidationError } from "../../lib/python/wheel.ts";
-import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  rigInProcess,
+  rigProcess,
+  tempDir,
+  tempDirWith,
+} from "../helpers.ts";
 
 const WHEEL = "dist/python-client/authserver_client-0.1.0-py3-none-any.whl";
 const SDIST = "dist/python-client/authserver_client-0.1.0.tar.gz";
@@ -73,8 +80,7 @@ Deno.test("detectEngine explains how to get an engine when none is on PATH", asy
 });
 
 Deno.test("chooseDockerfile renders rig's template when the component has no Dockerfile", async () => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "api/requirements.txt": "fastapi\n",
     "api/alembic.ini": "[alembic]\n",
     "api/app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
@@ -104,8 +110,9 @@ Deno.test("chooseDockerfile renders rig's template when the component has no Doc
 });
 
 Deno.test("rig build rejects contradictory or misplaced options with exit 2", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "lib/pyproject.toml": '[project]\nname = "x"\nversion = "1.0.0"\n' });
+  await using dir = await tempDirWith({
+    "lib/pyproject.toml": '[project]\nname = "x"\nversion = "1.0.0"\n',
+  });
   const cases: [string[], RegExp][] = [
     [["--docker", "--no-docker"], /"--docker" and "--no-docker" cannot be used together/],
     [["--dry-run"], /Option "--dry-run" only works with "--bump"/],
@@ -302,8 +309,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using dir = await tempDir("rig-build-venv-");
-    await dir.write({
+    await using dir = await tempDirWith({
       "lib/pyproject.toml": [
         "[build-system]",
         'requires = ["setuptools>=61"]',
@@ -315,7 +321,7 @@ Deno.test({
       ].join("\n"),
       "lib/tinylib/__init__.py": "VALUE = 1\n",
       "rig.toml": '[project]\nname = "tiny"\n',
-    });
+    }, "rig-build-venv-");
     // What `python -m venv` leaves when it is killed before ensurepip ran: a venv with no pip.
     const cut = await new Deno.Command("python3", {
       args: ["-m", "venv", "--without-pip", dir.join(".rig/build/venv")],

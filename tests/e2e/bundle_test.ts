@@ -15,6 +15,7 @@ import {
   rigCommand,
   runProgram,
   tempDir,
+  tempDirWith,
 } from "../helpers.ts";
 
 function runBundle(bundle: string, args: string[], cwd: string) {
@@ -98,8 +99,9 @@ Deno.test({
     });
 
     await t.step("env generate writes templates carried inside the bundle", async () => {
-      await using bare = await tempDir("rig-bundle-env-");
-      await bare.write({ "server/app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n" });
+      await using bare = await tempDirWith({
+        "server/app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+      }, "rig-bundle-env-");
       await bare.write({ "server/requirements.txt": "fastapi\n" });
       const out = await runBundle(bundle, ["-y", "env", "generate"], bare.path);
       assert.equal(out.code, 0, out.stderr);

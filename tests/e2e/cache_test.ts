@@ -11,6 +11,7 @@ import {
   rigProcess,
   scrub,
   tempDir,
+  tempDirWith,
 } from "../helpers.ts";
 
 /** Caches two runs of `test server` (before and after an edit) and one `lint server`. */
@@ -49,8 +50,7 @@ async function populate(root: string): Promise<{ first: string; second: string; 
 }
 
 Deno.test("rig cache stats, show, diff, prune and clean work end to end", async (t) => {
-  await using dir = await tempDir();
-  await dir.write({
+  await using dir = await tempDirWith({
     "rig.toml": '[project]\nname = "demo"\n',
     "server/app.py": "print('hello')\n",
     "server/coverage.json": '{"total": 91}\n',

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { copyReferenceProject, git, rigInProcess, rigProcess, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  rigInProcess,
+  rigProcess,
+  tempDir,
+  tempDirWith,
+} from "../helpers.ts";
 
 const BASE = `# Shared by every environment
 
@@ -276,8 +283,10 @@ Deno.test("rig env reports a malformed template line with file and line", async 
 });
 
 Deno.test("rig env generate offers rig's default templates when the project has none", async () => {
-  await using dir = await tempDir();
-  await dir.write({ "server/requirements.txt": "fastapi\n", ".gitignore": ".env*\n" });
+  await using dir = await tempDirWith({
+    "server/requirements.txt": "fastapi\n",
+    ".gitignore": ".env*\n",
+  });
   const refused = await rigInProcess(["env", "generate"], { cwd: dir.path });
   assert.equal(refused.code, 3);
   assert.match(refused.stderr, /No environment templates in "config"/);

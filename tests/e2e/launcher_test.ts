@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { DENO_VERSION, GITATTRIBUTES_LINES, renderLauncher } from "../../lib/ship/committed.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { git, rigInProcess, runProgram, type TempDir, tempDir } from "../helpers.ts";
+import { git, rigInProcess, runProgram, type TempDir, tempDir, tempDirWith } from "../helpers.ts";
 import { testToolsDir } from "../servers/common.ts";
 
 /** Where .ci/run keeps the deno wheel from PyPI. */
@@ -273,8 +273,7 @@ Deno.test("rig self update needs a committed rig, and rig self needs a known sub
 });
 
 Deno.test("a committed rig older than the running one is reported once", async () => {
-  await using dir = await tempDir();
-  await dir.write({ ".rig-tool/version": "0.0.1\n", "sub/.keep": "" });
+  await using dir = await tempDirWith({ ".rig-tool/version": "0.0.1\n", "sub/.keep": "" });
   const env = { RIG_CACHE_DIR: dir.join("cache") };
   const first = await rigInProcess(["info"], { cwd: dir.join("sub"), env });
   assert.match(

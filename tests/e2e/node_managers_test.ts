@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, REPO_ROOT, rigProcess, type TempDir, tempDir } from "../helpers.ts";
+import { git, REPO_ROOT, rigProcess, type TempDir, tempDir, tempDirWith } from "../helpers.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { which } from "../../lib/proc.ts";
 
@@ -145,8 +145,7 @@ Deno.test({
     "rig test runs node scripts once, reports no test script as no tests, and never changes the work tree",
   ignore: !which("npm", env),
   async fn() {
-    await using dir = await tempDir();
-    await dir.write({
+    await using dir = await tempDirWith({
       ".gitignore": "node_modules/\n.rig/\n.venv/\n*.egg-info/\n",
       // No test script; a lint that rewrites a tracked file and creates another.
       "web/package.json": SCRIPTS_PACKAGE({

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, rigInProcess, tempDir } from "../helpers.ts";
+import { git, rigInProcess, tempDirWith } from "../helpers.ts";
 
 Deno.test({
   name: "rig release --no-push --no-publish commits and makes per-component tags locally",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using dir = await tempDir("rig-release-local-");
-    await dir.write({
+    await using dir = await tempDirWith({
       "rig.toml":
         `[project]\nname = "tools"\n\n[release]\ntags = "per-component"\nbranch = "trunk"\n`,
       "lib/package.json": JSON.stringify(
@@ -35,7 +34,7 @@ Deno.test({
       ) + "\n",
       "lib/index.js": "module.exports = 42;\n",
       ".gitignore": "node_modules/\ndist/\n",
-    });
+    }, "rig-release-local-");
     await git(dir.path, "init", "-q", "-b", "trunk");
     await git(dir.path, "config", "user.name", "Release Tester");
     await git(dir.path, "config", "user.email", "release@test.invalid");
