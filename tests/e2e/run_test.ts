@@ -93,6 +93,9 @@ Deno.test({
       const ready = await child.waitFor(READY, timeoutMs);
       return { child, port, ready, out: child.output() };
     };
+    /** One `rig run` on a free port that is expected to fail before serving, run to its end. */
+    const runOnce = (...args: string[]) =>
+      rigProcess(["-C", root, "run", "--port", String(freePort()), ...args]);
     try {
       await t.step(
         "a first run sets everything up and serves /health, register and login",
@@ -215,7 +218,7 @@ Deno.test({
               '    op.execute("THIS IS NOT SQL")\n\n\ndef downgrade() -> None:\n    pass\n',
           );
           try {
-            const result = await rigProcess(["-C", root, "run", "--port", String(freePort())]);
+            const result = await runOnce();
             assert.equal(result.code, 1, result.stderr);
             assert.match(result.stderr, /✗ migrations/);
             assert.match(
@@ -239,7 +242,7 @@ Deno.test({
         await Deno.writeTextFile(path.join(versions, "0003_left.py"), head("0003a"));
         await Deno.writeTextFile(path.join(versions, "0003_right.py"), head("0003b"));
         try {
-          const result = await rigProcess(["-C", root, "run", "--port", String(freePort())]);
+          const result = await runOnce();
           assert.equal(result.code, 1, result.stderr);
           assert.match(
             result.stderr,
@@ -321,15 +324,7 @@ Deno.test({
       );
 
       await t.step("an unsupported database URL names what is supported", async () => {
-        const result = await rigProcess([
-          "-C",
-          root,
-          "run",
-          "--port",
-          String(freePort()),
-          "--db",
-          "mysql://root:topsecret@127.0.0.1/app",
-        ]);
+        const result = await runOnce("--db", "mysql://root:topsecret@127.0.0.1/app");
         assert.equal(result.code, 3, result.stderr);
         assert.match(result.stderr, /Unsupported database "mysql"/);
         assert.match(result.stderr, /SQLite .* PostgreSQL/);
@@ -355,15 +350,10 @@ Deno.test({
           rig = undefined;
 
           const down = freePort();
-          const refused = await rigProcess([
-            "-C",
-            root,
-            "run",
-            "--port",
-            String(freePort()),
+          const refused = await runOnce(
             "--db",
             `postgresql+psycopg://app:hunter2@127.0.0.1:${down}/auth`,
-          ]);
+          );
           assert.equal(refused.code, 3, refused.stderr);
           assert.match(
             refused.stderr,
