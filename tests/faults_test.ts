@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { describeReap, reapOrphans, runDir } from "../lib/proc_registry.ts";
 import {
   copyReferenceProject,
-  git,
+  gitRepository,
   groupMembers,
   type LiveRig,
   liveRig,
@@ -289,9 +289,7 @@ Deno.test({
     const tmp = dir.join("tmp");
     await Deno.mkdir(tmp);
     const env = { TMPDIR: tmp };
-    await git(root, "init", "-q");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "reference project");
+    await gitRepository(root, { message: "reference project" });
     const installed = await rigProcess(["-C", root, "install"], { env });
     assert.equal(installed.code, 0, installed.stderr);
     const db = path.join(root, "server", "data", "dev.db");

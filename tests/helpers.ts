@@ -311,6 +311,16 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/** Makes `root` a git repository (on `branch`, else git's default) with everything in it committed. */
+export async function gitRepository(
+  root: string,
+  options: { branch?: string; message?: string } = {},
+): Promise<void> {
+  await git(root, "init", "-q", ...(options.branch ? ["-b", options.branch] : []));
+  await git(root, "add", "-A");
+  await git(root, "commit", "-qm", options.message ?? "init");
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -380,7 +390,5 @@ export async function npmProject(root: string, libs: string[], rigToml = ""): Pr
     files[`libs/${lib}/index.js`] = `module.exports = ${JSON.stringify(lib)};\n`;
   }
   await writeFiles(root, files);
-  await git(root, "init", "-q", "-b", "main");
-  await git(root, "add", "-A");
-  await git(root, "commit", "-qm", "init");
+  await gitRepository(root, { branch: "main" });
 }

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { rememberedGitListing } from "../lib/task/listing_memo.ts";
 import { ALWAYS_EXCLUDED_DIRS } from "../lib/task/input_listing.ts";
 import { gitListingFile } from "../lib/cache_paths.ts";
-import { git, tempDir, writeFiles } from "./helpers.ts";
+import { git, gitRepository, tempDir, writeFiles } from "./helpers.ts";
 
 const env = Deno.env.toObject();
 /** An environment in which git cannot start: a listing then can only come from the memo. */
@@ -26,9 +26,7 @@ function age(root: string): void {
 async function repo(files: Record<string, string>): Promise<{ root: string } & AsyncDisposable> {
   const dir = await tempDir();
   await writeFiles(dir.path, files);
-  await git(dir.path, "init", "-q");
-  await git(dir.path, "add", "-A");
-  await git(dir.path, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init");
+  await gitRepository(dir.path);
   age(dir.path);
   return { root: dir.path, [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, tempDir, tempDirWith } from "./helpers.ts";
+import { git, gitRepository, tempDir, tempDirWith } from "./helpers.ts";
 import {
   detectToolchain,
   installArgv,
@@ -332,9 +332,7 @@ Deno.test("the work tree guard puts back rewritten, deleted and created files by
     ".gitignore": "node_modules/\n.env\n",
     "other/keep.txt": "not guarded\n",
   });
-  await git(dir.path, "init", "-q");
-  await git(dir.path, "add", "-A");
-  await git(dir.path, "commit", "-qm", "init");
+  await gitRepository(dir.path);
   await Deno.chmod(dir.join("web/src/b.ts"), 0o755);
   const files = ["web/src/a.ts", "web/src/b.ts", "web/.env"];
   const before = await Promise.all(files.map((f) => sha256File(dir.join(f))));

@@ -13,7 +13,15 @@ import { recordChecksum, type TaskRecord } from "../lib/task/cache_record.ts";
 import { CacheStore } from "../lib/task/cache.ts";
 import { RestoreRejectedError } from "../lib/task/restore_policy.ts";
 import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
-import { freePort, git, npmProject, rigProcess, tempDir, writeFiles } from "./helpers.ts";
+import {
+  freePort,
+  git,
+  gitRepository,
+  npmProject,
+  rigProcess,
+  tempDir,
+  writeFiles,
+} from "./helpers.ts";
 import { TURBO_BIN, turboServer } from "./turbo_server.ts";
 
 const encoder = new TextEncoder();
@@ -476,9 +484,7 @@ Deno.test({
         "",
       ].join("\n"),
     });
-    await git(root, "init", "-q", "-b", "main");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root, { branch: "main" });
     const env = {
       SERVICE_API_TOKEN: processToken,
       RIG_CACHE_SIGNING_KEY: KEY,

@@ -10,7 +10,7 @@ import {
   selectComponents,
 } from "../lib/project/selection.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
-import { git, tempDirWith } from "./helpers.ts";
+import { git, gitRepository, tempDirWith } from "./helpers.ts";
 
 const FILES = {
   "server/alembic.ini": "[alembic]\n",
@@ -83,9 +83,7 @@ Deno.test("selectChanged adds dependents only when the dependency's contract cha
 Deno.test("changedFiles compares the working tree with HEAD or with the merge-base of a ref", async () => {
   await using dir = await tempDirWith(FILES);
   const env = { PATH: Deno.env.get("PATH") ?? "", HOME: dir.path };
-  await git(dir.path, "init", "-q", "-b", "main");
-  await git(dir.path, "add", "-A");
-  await git(dir.path, "commit", "-qm", "init");
+  await gitRepository(dir.path, { branch: "main" });
   assert.equal(await gitRoot(path.join(dir.path, "server"), { env }), dir.path);
   assert.match((await shortSha(dir.path, { env }))!, /^[0-9a-f]{7,}$/);
   assert.deepEqual((await changedFiles(dir.path, { env })).files, []);

@@ -9,6 +9,7 @@ import { validateWheel, ValidationError } from "../../lib/python/wheel.ts";
 import {
   copyReferenceProject,
   git,
+  gitRepository,
   rigInProcess,
   rigProcess,
   tempDir,
@@ -133,9 +134,7 @@ Deno.test({
   async fn(t) {
     await using dir = await tempDir("rig-build-");
     const root = await copyReferenceProject(dir.join("authserver"));
-    await git(root, "init", "-q");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root);
     const build = async (...args: string[]) => {
       const out = await rigInProcess(["--json", "build", ...args], { cwd: root, env: NO_ENGINE });
       return { ...out, doc: out.stdout ? JSON.parse(out.stdout) as BuildJson : undefined };

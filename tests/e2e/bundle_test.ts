@@ -10,7 +10,7 @@ import { RIG_VERSION } from "../../lib/version.ts";
 import {
   baseEnv,
   copyReferenceProject,
-  git,
+  gitRepository,
   REPO_ROOT,
   rigCommand,
   runProgram,
@@ -44,9 +44,7 @@ Deno.test({
     assert.equal(info.bytes, (await Deno.stat(bundle)).size);
     assert.ok(isBundle(await Deno.readTextFile(bundle)), "the bundle starts with its header");
     const root = await copyReferenceProject(dir.join("authserver"));
-    await git(root, "init", "-q", "-b", "main");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root, { branch: "main" });
 
     await t.step("--version and --help", async () => {
       const version = await runBundle(bundle, ["--version"], root);

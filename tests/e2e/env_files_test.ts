@@ -5,7 +5,7 @@
  * development and fail production, and no tracked file is ever written.
  */
 import assert from "node:assert/strict";
-import { git, rigInProcess, tempDir } from "../helpers.ts";
+import { git, gitRepository, rigInProcess, tempDir } from "../helpers.ts";
 
 const DOTENV = `# Local settings; replace the placeholders before deploying.
 PROJECT_NAME="Notes"
@@ -27,9 +27,7 @@ async function fixture(files: Record<string, string>) {
     "backend/app/__init__.py": "",
     ...files,
   });
-  await git(dir.path, "init", "-q");
-  await git(dir.path, "add", "-A");
-  await git(dir.path, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init");
+  await gitRepository(dir.path);
   return dir;
 }
 

@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  gitRepository,
+  rigProcess,
+  spawnRig,
+  tempDir,
+} from "../helpers.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { which } from "../../lib/proc.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
@@ -42,9 +49,7 @@ Deno.test({
   async fn(t) {
     await using dir = await tempDir();
     const root = await copyReferenceProject(dir.join("fullstack"), "fullstack");
-    await git(root, "init", "-q");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "fullstack");
+    await gitRepository(root, { message: "fullstack" });
     const frontend = path.join(root, "frontend");
 
     await t.step("rig install installs the frontend with pnpm from its lockfile", async () => {

@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { installedDistributions, venvLayout } from "../../lib/python/venv.ts";
-import { copyReferenceProject, git, rigProcess, type RigRun, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  gitRepository,
+  rigProcess,
+  type RigRun,
+  tempDir,
+} from "../helpers.ts";
 import { wheelIndex } from "../py_index.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
@@ -51,9 +58,7 @@ Deno.test({
     await using dir = await tempDir("rig-fullstack-");
     await using pg = await startPostgres();
     const root = await copyReferenceProject(dir.join("fullstack"), "fullstack");
-    await git(root, "init", "-q", "-b", "main");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root, { branch: "main" });
     // rig test makes its throwaway database on the server the POSTGRES_* parts name.
     const env = { POSTGRES_SERVER: "127.0.0.1", POSTGRES_PORT: String(pg.port) };
     const pyproject = path.join(root, "backend", "pyproject.toml");

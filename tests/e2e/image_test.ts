@@ -3,7 +3,7 @@
 // nothing changed, and pushes it to a local registry.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { copyReferenceProject, git, rigInProcess, tempDir } from "../helpers.ts";
+import { copyReferenceProject, git, gitRepository, rigInProcess, tempDir } from "../helpers.ts";
 import { ensureTestBaseImage, imageTestsUnavailable, startRegistry } from "../image_base.ts";
 
 const unavailable = imageTestsUnavailable();
@@ -44,9 +44,7 @@ Deno.test({
     await using dir = await tempDir("rig-image-");
     const root = await copyReferenceProject(dir.join("authserver"));
     await Deno.writeTextFile(path.join(root, "server/.env"), `SECRET_KEY=${PLANTED}\n`);
-    await git(root, "init", "-q");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root);
     const sha = (await git(root, "rev-parse", "--short", "HEAD")).trim();
     const build = async (...args: string[]) => {
       const out = await rigInProcess(

@@ -6,7 +6,15 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, REPO_ROOT, rigProcess, type TempDir, tempDir, tempDirWith } from "../helpers.ts";
+import {
+  git,
+  gitRepository,
+  REPO_ROOT,
+  rigProcess,
+  type TempDir,
+  tempDir,
+  tempDirWith,
+} from "../helpers.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { which } from "../../lib/proc.ts";
 
@@ -26,9 +34,7 @@ async function fixture(dir: TempDir, manager: string, extra: Record<string, stri
     path.join(app, "vendor", "tiny-dep-1.0.0.tgz"),
   );
   await dir.write({ ".gitignore": "node_modules/\n.rig/\n", ...extra });
-  await git(dir.path, "init", "-q");
-  await git(dir.path, "add", "-A");
-  await git(dir.path, "commit", "-qm", "fixture");
+  await gitRepository(dir.path, { message: "fixture" });
   return app;
 }
 
@@ -160,9 +166,7 @@ Deno.test({
       "rig.toml":
         "[components.lib]\nlint = [\"python3\", \"-c\", \"open('lib/__init__.py','w').write('X=2\\\\n')\"]\n",
     });
-    await git(dir.path, "init", "-q");
-    await git(dir.path, "add", "-A");
-    await git(dir.path, "commit", "-qm", "fixture");
+    await gitRepository(dir.path, { message: "fixture" });
     const before = await treeHashes(dir.path);
     const status = await git(dir.path, "status", "--porcelain");
     const result = await rigProcess(["-C", dir.path, "test", "--lint-only"]);
@@ -208,9 +212,7 @@ Deno.test({
       "web/runner.js": runner,
       "tool/package.json": SCRIPTS_PACKAGE({ dev: "node x.js", test: "vitest-not-installed run" }),
     });
-    await git(dir.path, "init", "-q");
-    await git(dir.path, "add", "-A");
-    await git(dir.path, "commit", "-qm", "fixture");
+    await gitRepository(dir.path, { message: "fixture" });
     const ok = await rigProcess(["-C", dir.path, "test", "--web", "--json"]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     const doc = JSON.parse(ok.stdout);
@@ -245,9 +247,7 @@ Deno.test({
       "web/src/main.js": "console.log(1)\n",
       "web/vite.config.js": "export default {}\n",
     });
-    await git(dir.path, "init", "-q");
-    await git(dir.path, "add", "-A");
-    await git(dir.path, "commit", "-qm", "fixture");
+    await gitRepository(dir.path, { message: "fixture" });
     const ok = await rigProcess(["-C", dir.path, "build", "--skip-tests"]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /web\s+web\/dist\s+1\.0\.0\s+.*built/);
@@ -315,9 +315,7 @@ Deno.test({
       dir.join("vendor", "tiny-dep-1.0.0.tgz"),
     );
     await dir.write({ ".gitignore": "node_modules/\n.rig/\n" });
-    await git(dir.path, "init", "-q");
-    await git(dir.path, "add", "-A");
-    await git(dir.path, "commit", "-qm", "fixture");
+    await gitRepository(dir.path, { message: "fixture" });
     const before = await treeHashes(dir.path);
     const result = await rigProcess(["-C", dir.path, "-v", "install"]);
     const output = result.stdout + result.stderr;

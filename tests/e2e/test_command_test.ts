@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  gitRepository,
+  rigProcess,
+  spawnRig,
+  tempDir,
+} from "../helpers.ts";
 import { parseJunit } from "../../lib/testing/junit.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
@@ -60,9 +67,7 @@ Deno.test({
   async fn(t) {
     await using dir = await tempDir("rig-e2e-test-");
     const root = await copyReferenceProject(dir.join("authserver"));
-    await git(root, "init", "-q", "-b", "main");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root, { branch: "main" });
     const names = (doc: JsonDoc) => doc.components.map((c) => c.name).sort();
 
     await t.step("a full run reports tests, coverage and checks, with JUnit XML", async () => {

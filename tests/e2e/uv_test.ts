@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { git, python3Executable, rigProcess, tempDir } from "../helpers.ts";
+import { git, gitRepository, python3Executable, rigProcess, tempDir } from "../helpers.ts";
 import {
   assertConflictsChangeNothing,
   assertInstallsLock,
@@ -102,9 +102,7 @@ Deno.test({
       "uvdemo/.gitignore": ".venv/\n",
     });
     await uvLock(root, index, dir.join("uv-cache"));
-    await git(root, "init", "-q", "-b", "main");
-    await git(root, "add", "-A");
-    await git(root, "commit", "-qm", "init");
+    await gitRepository(root, { branch: "main" });
     // rigdemo-c 1.5 appears after locking: the locked install keeps 1.0.
     await buildWheels(dir.join("wheels"), NEWER);
     const project = lockedProject(root, "uv.lock", "uv lock", {
