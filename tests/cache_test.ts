@@ -385,29 +385,44 @@ function remoteServer(token: string) {
   };
 }
 
+/**
+ * Opens stores with the remote cache `settings` and the signing key, each sending `token` (none
+ * when undefined) as RIG_TOKEN; every store's warnings go to `warnings` (a new list unless given).
+ */
+function remoteStores(
+  settings: { url: string; team?: string; tokenEnv?: string },
+  warnings: string[] = [],
+) {
+  const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
+  const open = (root: string, token?: string) =>
+    openCacheStore(root, {
+      env: {
+        ...(token === undefined ? {} : { RIG_TOKEN: token }),
+        RIG_CACHE_SIGNING_KEY: TEST_KEY,
+      },
+      remoteCache: settings,
+      ui,
+    });
+  return { warnings, open };
+}
+
 Deno.test("the remote cache shares entries between two checkouts through the Turborepo API", async () => {
   await using remote = remoteServer("s3cret");
   await using one = await tempDir();
   await using two = await tempDir();
   await one.write({ "dist/server/app.whl": "wheel" });
-  const settings = { url: remote.url, team: "team_rig", tokenEnv: "RIG_TOKEN" };
-  const warnings: string[] = [];
-  const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
-  const writer = openCacheStore(one.path, {
-    env: { RIG_TOKEN: "s3cret", RIG_CACHE_SIGNING_KEY: TEST_KEY },
-    remoteCache: settings,
-    ui,
+  const { warnings, open } = remoteStores({
+    url: remote.url,
+    team: "team_rig",
+    tokenEnv: "RIG_TOKEN",
   });
+  const writer = open(one.path, "s3cret");
   const build = { artifacts: ["dist/server/app.whl"], log: "built\n", task: "build" };
   const record = await putEntry(writer, 1, build);
   assert.ok(remote.artifacts.has(`team_rig/${record.key}`));
   assert.ok(remote.requests.includes(`PUT /v8/artifacts/${record.key}?teamId=team_rig`));
 
-  const reader = openCacheStore(two.path, {
-    env: { RIG_TOKEN: "s3cret", RIG_CACHE_SIGNING_KEY: TEST_KEY },
-    remoteCache: settings,
-    ui,
-  });
+  const reader = open(two.path, "s3cret");
   const found = await reader.get(record.key);
   assert.ok(found, "a local miss is served by the remote cache");
   assert.equal(await reader.readLog(found), "built\n");
@@ -425,14 +440,8 @@ Deno.test("the remote cache shares entries between two checkouts through the Tur
 Deno.test("remote cache trouble is one warning and a miss, never a failure", async () => {
   await using remote = remoteServer("right");
   await using dir = await tempDir();
-  const settings = { url: remote.url, team: "t", tokenEnv: "RIG_TOKEN" };
-  const warnings: string[] = [];
-  const ui = { debug: () => {}, warn: (text: string) => warnings.push(text) };
-  const store = openCacheStore(dir.path, {
-    env: { RIG_TOKEN: "wrong", RIG_CACHE_SIGNING_KEY: TEST_KEY },
-    remoteCache: settings,
-    ui,
-  });
+  const { warnings, open } = remoteStores({ url: remote.url, team: "t", tokenEnv: "RIG_TOKEN" });
+  const store = open(dir.path, "wrong");
   const record = await putEntry(store, 1);
   assert.equal(await store.get("e".repeat(64)), undefined);
   assert.ok(await store.get(record.key), "the local cache still works");
@@ -442,20 +451,12 @@ Deno.test("remote cache trouble is one warning and a miss, never a failure", asy
   // A corrupt artifact on the server is a miss as well.
   await using other = await tempDir();
   remote.artifacts.set(`t/${"d".repeat(64)}`, new TextEncoder().encode("garbage"));
-  const reader = openCacheStore(other.path, {
-    env: { RIG_TOKEN: "right", RIG_CACHE_SIGNING_KEY: TEST_KEY },
-    remoteCache: settings,
-    ui,
-  });
+  const reader = open(other.path, "right");
   assert.equal(await reader.get("d".repeat(64)), undefined);
   assert.match(warnings.at(-1)!, /"dddddddddddd" carries no signature \(x-artifact-tag\)/);
 
   // An unreachable server too.
-  const down = openCacheStore(other.path, {
-    env: { RIG_CACHE_SIGNING_KEY: TEST_KEY },
-    remoteCache: { url: `http://127.0.0.1:${freePort()}` },
-    ui,
-  });
+  const down = remoteStores({ url: `http://127.0.0.1:${freePort()}` }, warnings).open(other.path);
   assert.equal(await down.get("c".repeat(64)), undefined);
   assert.match(warnings.at(-1)!, /Cannot reach the remote cache/);
 });
