@@ -37,9 +37,9 @@ import {
   corruptBlob,
   missingBlob,
   type NewTaskRecord,
-  recordChecksum,
   type TaskRecord,
   validateRecord,
+  type ValidRecord,
 } from "./cache_record.ts";
 import { DEFAULT_MAX_BYTES } from "./cache_limits.ts";
 import { CacheEventLog } from "./cache_events.ts";
@@ -213,26 +213,26 @@ export class CacheStore {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
-    const problem = await validateRecord(text, key);
-    if (typeof problem === "string") {
-      this.#debug(`Cache record "${key.slice(0, 12)}" is unusable (${problem}): removed`);
+    const valid = await validateRecord(text, key);
+    if (typeof valid === "string") {
+      this.#debug(`Cache record "${key.slice(0, 12)}" is unusable (${valid}): removed`);
       await Deno.remove(file).catch(() => {});
       return undefined;
     }
-    if (!(await this.#verified(problem, file))) return undefined;
-    if (mtime) problem.lastUsedAt = mtime.toISOString();
-    return problem;
+    if (!(await this.#verified(valid, file))) return undefined;
+    if (mtime) valid.record.lastUsedAt = mtime.toISOString();
+    return valid.record;
   }
 
   /** Checks a record's signature; a forged or foreign record is a loud warning and is removed. */
-  async #verified(record: TaskRecord, file: string): Promise<boolean> {
+  async #verified({ record, canonical }: ValidRecord, file: string): Promise<boolean> {
     if (typeof record.signature !== "string") {
       // Written by a rig before records were signed: never used, not worth a warning.
       this.#debug(`Cache record "${record.key.slice(0, 12)}" is unsigned (older rig): removed`);
       await Deno.remove(file).catch(() => {});
       return false;
     }
-    if (await this.#signer.verify(canonicalRecordBytes(record), record.signature)) return true;
+    if (await this.#signer.verify(canonical, record.signature)) return true;
     this.#warn(
       `Cache record "${record.key.slice(0, 12)}" (${record.task} of "${record.component}") ` +
         `failed signature verification and was ignored: ${file}`,
@@ -483,10 +483,11 @@ export class CacheStore {
    * its hash. Throws a RigError otherwise.
    */
   async importEntry(key: string, entry: PackedEntry): Promise<TaskRecord> {
-    const record = await validateRecord(JSON.stringify(entry.record), key);
-    if (typeof record === "string") {
-      throw new RigError(`Cache entry "${key.slice(0, 12)}" is unusable: ${record}`);
+    const valid = await validateRecord(JSON.stringify(entry.record), key);
+    if (typeof valid === "string") {
+      throw new RigError(`Cache entry "${key.slice(0, 12)}" is unusable: ${valid}`);
     }
+    const { record } = valid;
     const refs = [...record.artifacts, ...(record.log ? [record.log] : [])];
     for (const ref of refs) {
       const bytes = entry.blobs.get(ref.sha256);
@@ -508,8 +509,12 @@ export class CacheStore {
 
   /** Adds the checksum and the signature to a record body. */
   async #seal(body: Omit<TaskRecord, "checksum" | "signature">): Promise<TaskRecord> {
-    const checksum = await recordChecksum(body);
-    const signature = await this.#signer.sign(canonicalRecordBytes(body));
+    // One serialisation for both: the checksum is the SHA-256 of the bytes that are signed.
+    const canonical = canonicalRecordBytes(body);
+    const [checksum, signature] = await Promise.all([
+      sha256Hex(canonical),
+      this.#signer.sign(canonical),
+    ]);
     return { ...body, checksum, signature };
   }
 

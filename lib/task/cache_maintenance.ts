@@ -83,12 +83,13 @@ export async function listEntries(
     } catch {
       continue; // removed by another process meanwhile
     }
-    const record = await validateRecord(text, key);
-    if (typeof record === "string") {
-      debug(`Cache record "${key.slice(0, 12)}" is unusable (${record}): removed`);
+    const valid = await validateRecord(text, key);
+    if (typeof valid === "string") {
+      debug(`Cache record "${key.slice(0, 12)}" is unusable (${valid}): removed`);
       await Deno.remove(file).catch(() => {});
       continue;
     }
+    const { record } = valid;
     out.push({
       key,
       task: record.task,

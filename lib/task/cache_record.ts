@@ -5,7 +5,8 @@
 import * as path from "../path.ts";
 import { RigError } from "../errors.ts";
 import { sha256Hex } from "../hash.ts";
-import { CACHE_FORMAT_VERSION, type KeyManifest, stableJson } from "./task_key.ts";
+import { CACHE_FORMAT_VERSION, type KeyManifest } from "./task_key.ts";
+import { canonicalRecordBytes } from "./signing.ts";
 
 /** A file stored in the blob store. */
 export interface BlobRef {
@@ -61,16 +62,27 @@ export interface NewTaskRecord {
   manifest: KeyManifest;
 }
 
-/** The checksum stored in a record: SHA-256 over its stable JSON without checksum and lastUsedAt. */
+/**
+ * The checksum stored in a record: SHA-256 over its canonical bytes (stable
+ * JSON without checksum, signature and lastUsedAt), the bytes it is signed over.
+ */
 export function recordChecksum(
   record: Omit<TaskRecord, "checksum" | "signature"> | TaskRecord,
 ): Promise<string> {
-  const { lastUsedAt: _used, ...rest } = record as TaskRecord;
-  return sha256Hex(stableJson({ ...rest, checksum: undefined, signature: undefined }));
+  return sha256Hex(canonicalRecordBytes(record));
 }
 
-/** Parses and checks a record file; returns the record or why it is unusable. */
-export async function validateRecord(text: string, key: string): Promise<TaskRecord | string> {
+/** A record that passed `validateRecord`, with the canonical bytes its signature covers. */
+export interface ValidRecord {
+  record: TaskRecord;
+  canonical: Uint8Array;
+}
+
+/**
+ * Parses and checks a record file; returns the record (and its canonical bytes,
+ * serialised once for the checksum and the signature) or why it is unusable.
+ */
+export async function validateRecord(text: string, key: string): Promise<ValidRecord | string> {
   let record: TaskRecord;
   try {
     record = JSON.parse(text);
@@ -80,11 +92,11 @@ export async function validateRecord(text: string, key: string): Promise<TaskRec
   if (!record || typeof record !== "object") return "not an object";
   if (record.formatVersion !== CACHE_FORMAT_VERSION) return "written by another cache format";
   if (record.key !== key) return "its key does not match its file name";
-  if (typeof record.checksum !== "string" || await recordChecksum(record) !== record.checksum) {
-    return "checksum mismatch";
-  }
+  if (typeof record.checksum !== "string") return "checksum mismatch";
+  const canonical = canonicalRecordBytes(record);
+  if (await sha256Hex(canonical) !== record.checksum) return "checksum mismatch";
   if (!Array.isArray(record.artifacts) || !record.manifest) return "fields missing";
-  return record;
+  return { record, canonical };
 }
 
 export function safeRelative(file: string): string {
