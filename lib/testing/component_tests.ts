@@ -7,6 +7,7 @@ import * as path from "../path.ts";
 import { pythonChecks } from "../python/quality.ts";
 import { exists } from "../fs.ts";
 import { InterruptedError } from "../errors.ts";
+import { lockFile, withLock } from "../lock.ts";
 import { type OutputSink, runCombined, tail } from "../proc.ts";
 import { parseConsoleCounts, parseJunit, type TestCase, type TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
@@ -462,21 +463,32 @@ export async function runTask(
   };
   // Tests and checks are independent: two lanes keep both cores busy.
   // rig never changes the work tree: a check that rewrites files is undone and reported.
-  const guard = t.task === "test" && ctx.mode !== "no-lint"
-    ? await WorktreeGuard.capture(ctx.project.root, { dirs: [c.path], env: ctx.env })
-    : undefined;
-  try {
-    await Promise.all([testLane(), checkLane(guard)]);
-    const late = await guard?.restore();
-    if (late?.length) {
-      ctx.ui.warn(
-        `The tests of "${c.name}" changed ${describeChanges(late)}; rig put them back`,
-        "Make the tests write to a temp folder",
-      );
+  const lanes = async () => {
+    const guard = t.task === "test" && ctx.mode !== "no-lint"
+      ? await WorktreeGuard.capture(ctx.project.root, { dirs: [c.path], env: ctx.env })
+      : undefined;
+    try {
+      await Promise.all([testLane(), checkLane(guard)]);
+      const late = await guard?.restore();
+      if (late?.length) {
+        ctx.ui.warn(
+          `The tests of "${c.name}" changed ${describeChanges(late)}; rig put them back`,
+          "Make the tests write to a temp folder",
+        );
+      }
+    } finally {
+      await guard?.dispose();
     }
-  } finally {
-    await guard?.dispose();
-  }
+  };
+  // Two rigs testing one component at once would share its tools' caches (two mypy runs on
+  // one .mypy_cache crash) and undo each other's files: the second waits for the first.
+  if (t.task === "test") {
+    await withLock(lockFile(ctx.project.root, `test-${c.name}`), {
+      what: `testing ${c.name}`,
+      signal: ctx.signal,
+      onWait: (message) => ctx.ui.info(message),
+    }, lanes);
+  } else await lanes();
   // Report checks in their usual order (a covered check is listed where it belongs).
   const order = checksFor(ctx.project, c, state).map((ch) => ch.name);
   summary.checks = checkResults.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
