@@ -57,7 +57,7 @@ export const test: Command = {
     "rig test --json --junit reports/",
     "rig test --server -- -k login -x",
   ],
-  projectOptions: (project) => componentOptions(project),
+  projectOptions: (project) => componentOptions(project, "Test", OPTIONS),
   async run(ctx, argv) {
     const project = await loadProject(ctx.cwd);
     mark("project model");

@@ -15,20 +15,12 @@ export interface ComponentCommandDefinition
   verb: string;
 }
 
-/**
- * The Command of a component command. A component named like one of the
- * command's own options (e.g. "dev") gets no flag of its own, so it cannot
- * hide the option; it is still reached by name (or `--component NAME`).
- */
+/** The Command of a component command (component flags as `componentOptions` makes them). */
 export function defineComponentCommand(definition: ComponentCommandDefinition): Command {
   const { verb, ...command } = definition;
   return defineProjectCommand({
     ...command,
-    projectOptions(project) {
-      const flags = componentOptions(project, verb);
-      for (const name of Object.keys(command.options)) delete flags[name];
-      return flags;
-    },
+    projectOptions: (project) => componentOptions(project, verb, command.options),
     loadProject,
   });
 }

@@ -10,10 +10,19 @@ import { UsageError } from "../errors.ts";
 import * as path from "../path.ts";
 import { type Component, isExtraInput, owningComponent, type Project } from "./project.ts";
 
-/** One boolean option per component, named after it (`--server`, `--js-client`). */
-export function componentOptions(project: ComponentList, verb = "Test"): Options {
+/**
+ * One boolean option per component, named after it (`--server`, `--js-client`).
+ * A component named like one of the command's `own` options (e.g. "dev") gets
+ * no flag, so it cannot hide the option; it is still reached by name.
+ */
+export function componentOptions(
+  project: ComponentList,
+  verb = "Test",
+  own: Options = {},
+): Options {
   const options: Options = {};
   for (const c of project.components) {
+    if (c.name in own) continue;
     options[c.name] = {
       type: "boolean",
       description: `${verb} the ${c.name} component (${c.path})`,
