@@ -6,7 +6,7 @@ import { defineComponentCommand } from "../lib/project/component_command.ts";
 import type { BuildResult } from "../lib/builder/artifacts.ts";
 import { buildProject } from "../lib/builder/build.ts";
 import type { DockerMode } from "../lib/builder/build_plan.ts";
-import { EnvironmentError, UsageError } from "../lib/errors.ts";
+import { EnvironmentError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, type Project } from "../lib/project/project.ts";
 import { selectComponents } from "../lib/project/selection.ts";
@@ -21,21 +21,27 @@ import {
 } from "../lib/builder/version_bump.ts";
 import { posixRelative } from "../lib/fs.ts";
 
+const BUMP_EXAMPLE = { option: "bump", hint: "Example: rig build --bump patch --dry-run" };
+
 const OPTIONS: Options = {
   docker: {
     type: "boolean",
     description: "Require the container image: exit 3 when no engine answers",
+    conflicts: ["no-docker"],
   },
   "no-docker": { type: "boolean", description: "Do not build container images" },
   push: {
     type: "string",
     value: "REGISTRY",
     description: "With --docker: push every image tag to REGISTRY (host[:port]) and read it back",
+    conflicts: ["no-docker"],
+    requires: { option: "docker", hint: "Example: rig build --docker --push 127.0.0.1:5000" },
   },
   "base-image": {
     type: "string",
     value: "IMAGE",
     description: "Build images on IMAGE (the Dockerfile's BASE_IMAGE argument)",
+    conflicts: ["no-docker"],
   },
   "skip-tests": { type: "boolean", description: "Build without running the tests first" },
   bump: {
@@ -46,11 +52,17 @@ const OPTIONS: Options = {
   "dry-run": {
     type: "boolean",
     description: "With --bump: show the version changes, edit nothing",
+    requires: BUMP_EXAMPLE,
   },
-  "no-build": { type: "boolean", description: "With --bump: edit the versions, build nothing" },
+  "no-build": {
+    type: "boolean",
+    description: "With --bump: edit the versions, build nothing",
+    requires: BUMP_EXAMPLE,
+  },
   "allow-dirty": {
     type: "boolean",
     description: "With --bump: allow uncommitted changes in the git work tree",
+    requires: BUMP_EXAMPLE,
   },
   "no-install-check": {
     type: "boolean",
@@ -91,28 +103,8 @@ export const build: Command = defineComponentCommand({
     "rig build --docker --base-image localhost/python:3.11",
     "rig build --docker --push 127.0.0.1:5000",
   ],
-  conflicts: [["docker", "no-docker"]],
   async action(ctx, project, args) {
     const v = args.values;
-    if ((v.push !== undefined || v["base-image"] !== undefined) && v["no-docker"]) {
-      throw new UsageError(
-        `Options "--push" and "--base-image" build images: they cannot be used with "--no-docker"`,
-      );
-    }
-    if (v.push !== undefined && !v.docker) {
-      throw new UsageError(
-        `Option "--push" needs "--docker"`,
-        "Example: rig build --docker --push 127.0.0.1:5000",
-      );
-    }
-    for (const flag of ["dry-run", "no-build", "allow-dirty"]) {
-      if (v[flag] && v.bump === undefined) {
-        throw new UsageError(
-          `Option "--${flag}" only works with "--bump"`,
-          "Example: rig build --bump patch --dry-run",
-        );
-      }
-    }
     const components = selectComponents(project, { values: v, names: args.positionals });
     let bump: BumpDocument | undefined;
     if (typeof v.bump === "string") {

@@ -17,6 +17,7 @@ const OPTIONS: Options = {
     type: "boolean",
     description:
       "Record the packages as development dependencies (requirements-dev.txt, dev extra, devDependencies)",
+    conflicts: ["prod"],
   },
   group: {
     type: "string",
@@ -64,7 +65,6 @@ export const install: Command = defineComponentCommand({
   ],
   // Packages may also follow "--".
   takesPassthrough: true,
-  conflicts: [["dev", "prod"]],
   async action(ctx, project, args) {
     const componentFlags = install.projectOptions!(project);
     const v = args.values;

@@ -20,6 +20,7 @@ const OPTIONS = {
   rollback: {
     type: "boolean",
     description: "Finish the rollback of an interrupted release (see rig doctor)",
+    conflicts: ["resume"],
   },
   resume: {
     type: "boolean",
@@ -56,7 +57,6 @@ export const release: Command = defineComponentCommand({
     "rig release --rollback --yes",
     "rig release --resume",
   ],
-  conflicts: [["rollback", "resume"]],
   async action(ctx, project, args) {
     const v = args.values;
     if (v.resume) return await resumeRelease(ctx, project);

@@ -1,6 +1,6 @@
 import * as path from "../lib/path.ts";
 import type { Command, Options } from "../lib/command.ts";
-import { parseFlags, rejectConflicts } from "../lib/command.ts";
+import { parseFlags, rejectMisusedOptions } from "../lib/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs_atomic.ts";
 import { renderJunit, type TestCase } from "../lib/testing/junit.ts";
@@ -24,7 +24,11 @@ const OPTIONS: Options = {
     description:
       "[REF] Only components an edit can affect: changed files vs HEAD (or vs the merge-base with REF), plus dependents",
   },
-  "no-lint": { type: "boolean", description: "Run tests only, no quality checks" },
+  "no-lint": {
+    type: "boolean",
+    description: "Run tests only, no quality checks",
+    conflicts: ["lint-only"],
+  },
   "lint-only": { type: "boolean", description: "Run quality checks only, no tests" },
   force: { type: "boolean", short: "f", description: "Ignore cached results and run everything" },
   explain: { type: "boolean", description: "Say why each component ran or was cached" },
@@ -65,7 +69,7 @@ export const test: Command = {
     const options = { ...OPTIONS, ...this.projectOptions!(project) };
     delete options.changed;
     const args = parseFlags("test", options, own);
-    rejectConflicts(args, [["no-lint", "lint-only"]]);
+    rejectMisusedOptions(options, args);
     const v = args.values;
     let components = selectComponents(project, { values: v, names: args.positionals });
     let changedMap: Map<string, string[]> | undefined;

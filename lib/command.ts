@@ -39,6 +39,10 @@ export interface OptionSpec {
   /** Shown in help after the flag, e.g. `REF`. */
   value?: string;
   description: string;
+  /** Options that cannot be given together with this one (like clap's `conflicts_with`). */
+  conflicts?: readonly string[];
+  /** The option this one only works with, and the hint shown when it is missing (an example). */
+  requires?: { readonly option: string; readonly hint: string };
 }
 
 /** A command's option table, keyed by long name. */
@@ -149,8 +153,6 @@ function flagError(
 export interface CommandDefinition extends Omit<Command, "run"> {
   /** Whether it takes positional arguments (subcommands included); refused when not. */
   takesArguments?: boolean;
-  /** Pairs of options that cannot be used together. */
-  conflicts?: [string, string][];
   /** Runs the command with its parsed flags and arguments; returns the exit code. */
   action(ctx: Context, args: ParsedArgs): Promise<number>;
 }
@@ -163,21 +165,19 @@ export interface ProjectCommandDefinition<P extends ComponentList>
   loadProject(cwd: string): Promise<P>;
   /** Whether it takes arguments after `--`; refused when not. */
   takesPassthrough?: boolean;
-  /** Pairs of options that cannot be used together. */
-  conflicts?: [string, string][];
   /** Runs the command in its project with its parsed flags and arguments; returns the exit code. */
   action(ctx: Context, project: P, args: ParsedArgs): Promise<number>;
 }
 
 /** The Command that parses argv against the definition's options, then runs its action. */
 export function defineCommand(definition: CommandDefinition): Command {
-  const { takesArguments, conflicts = [], action, ...command } = definition;
+  const { takesArguments, action, ...command } = definition;
   return {
     ...command,
     async run(ctx, argv) {
       const args = parseFlags(command.name, command.options, argv);
       if (!takesArguments) rejectPositionals(command.name, args);
-      rejectConflicts(args, conflicts);
+      rejectMisusedOptions(command.options, args);
       return await action(ctx, args);
     },
   };
@@ -190,7 +190,7 @@ export function defineCommand(definition: CommandDefinition): Command {
 export function defineProjectCommand<P extends ComponentList>(
   definition: ProjectCommandDefinition<P>,
 ): Command {
-  const { loadProject, takesPassthrough, conflicts = [], action, ...command } = definition;
+  const { loadProject, takesPassthrough, action, ...command } = definition;
   return {
     ...command,
     async run(ctx, argv) {
@@ -203,7 +203,7 @@ export function defineProjectCommand<P extends ComponentList>(
           `Run: rig ${command.name} --help`,
         );
       }
-      rejectConflicts(args, conflicts);
+      rejectMisusedOptions(options, args);
       return await action(ctx, project, args);
     },
   };
@@ -238,11 +238,25 @@ export function subcommandOf(
   return [sub, rest];
 }
 
-/** Refuses two options given together that cannot be. */
-export function rejectConflicts(args: ParsedArgs, conflicts: [string, string][]): void {
-  for (const [a, b] of conflicts) {
-    if (args.values[a] && args.values[b]) {
-      throw new UsageError(`Options "--${a}" and "--${b}" cannot be used together`);
+/**
+ * Refuses options given against their table's `conflicts` and `requires`: every conflict
+ * first, then every missing requirement, each in the table's order.
+ */
+export function rejectMisusedOptions(options: Options, args: ParsedArgs): void {
+  const given = (name: string) => args.values[name] !== undefined && args.values[name] !== false;
+  const used = Object.entries(options).filter(([name]) => given(name));
+  for (const [name, spec] of used) {
+    const other = spec.conflicts?.find(given);
+    if (other !== undefined) {
+      throw new UsageError(`Options "--${name}" and "--${other}" cannot be used together`);
+    }
+  }
+  for (const [name, { requires }] of used) {
+    if (requires && !given(requires.option)) {
+      throw new UsageError(
+        `Option "--${name}" only works with "--${requires.option}"`,
+        requires.hint,
+      );
     }
   }
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
 import { FlagError, type FlagSpec, parseFlagList } from "../lib/flags.ts";
+import { type Options, parseFlags, rejectMisusedOptions } from "../lib/command.ts";
+import { UsageError } from "../lib/errors.ts";
 
 const OPTIONS: Record<string, FlagSpec> = {
   force: { type: "boolean", short: "f" },
@@ -91,4 +93,40 @@ Deno.test("a refused flag says which problem it is and names the option", () => 
   assert.deepEqual(problem(["--ref"]), { kind: "missing-value", name: "ref" });
   assert.deepEqual(problem(["--force=yes"]), { kind: "unexpected-value", name: "force" });
   assert.deepEqual(problem(["--ref", "-f"]), { kind: "ambiguous-value", name: "ref", value: "-f" });
+});
+
+Deno.test("options given against their declared conflicts or requirements are refused, conflicts first", () => {
+  const options: Options = {
+    docker: { type: "boolean", description: "", conflicts: ["no-docker"] },
+    "no-docker": { type: "boolean", description: "" },
+    push: {
+      type: "string",
+      description: "",
+      conflicts: ["no-docker"],
+      requires: { option: "docker", hint: "Example: rig build --docker --push R" },
+    },
+  };
+  const refusal = (argv: string[]) => {
+    try {
+      rejectMisusedOptions(options, parseFlags("build", options, argv));
+    } catch (error) {
+      assert.ok(error instanceof UsageError);
+      return { message: error.message, hint: error.hint };
+    }
+    return undefined;
+  };
+  assert.equal(refusal(["--docker", "--push", "R"]), undefined);
+  assert.equal(refusal(["--no-docker"]), undefined);
+  assert.deepEqual(refusal(["--no-docker", "--docker"]), {
+    message: 'Options "--docker" and "--no-docker" cannot be used together',
+    hint: undefined,
+  });
+  assert.deepEqual(refusal(["--push", "R", "--no-docker"]), {
+    message: 'Options "--push" and "--no-docker" cannot be used together',
+    hint: undefined,
+  });
+  assert.deepEqual(refusal(["--push", "R"]), {
+    message: 'Option "--push" only works with "--docker"',
+    hint: "Example: rig build --docker --push R",
+  });
 });

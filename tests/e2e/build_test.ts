@@ -117,6 +117,8 @@ Deno.test("rig build rejects contradictory or misplaced options with exit 2", as
   const cases: [string[], RegExp][] = [
     [["--docker", "--no-docker"], /"--docker" and "--no-docker" cannot be used together/],
     [["--dry-run"], /Option "--dry-run" only works with "--bump"/],
+    [["--push", "127.0.0.1:5000"], /Option "--push" only works with "--docker"/],
+    [["--base-image", "python:3.11", "--no-docker"], /"--base-image" and "--no-docker" cannot/],
     [["--bump", "1.0"], /Invalid version "1\.0"/],
     [["nope"], /No component named "nope"/],
   ];
