@@ -8,12 +8,12 @@ import * as path from "../path.ts";
 import { parseEnvText } from "../env/env_file.ts";
 import { environmentSecrets } from "../env/env_mask.ts";
 import { sha256Hex } from "../hash.ts";
-import { run } from "../proc.ts";
+import { run, type SpawnScope } from "../proc.ts";
 import type { Component, Project } from "../project/project.ts";
 import type { CacheStore } from "../task/cache.ts";
 import { keyManifest, manifestKey } from "../task/task_key.ts";
 import { assembleContext, baseImages } from "./image_context.ts";
-import { checkImage, inspectImage } from "./image_check.ts";
+import { checkImage, type ImageAppConfig, inspectImage } from "./image_check.ts";
 import { type PushedTag, pushImage } from "./image_push.ts";
 import type { Engine } from "../container_engine.ts";
 import { buildImage, chooseDockerfile, ensureBaseImages, imageTags } from "./docker.ts";
@@ -34,14 +34,12 @@ export interface ImageOutcome {
   defaultIgnore: boolean;
 }
 
-/** Options of `buildComponentImage`. */
-export interface ImageOptions {
+/**
+ * Options of `buildComponentImage`: the engine runs with the scope's environment and signal;
+ * the app's configuration and secrets are what the image is checked with.
+ */
+export interface ImageOptions extends SpawnScope, ImageAppConfig {
   engine: Engine;
-  env: Record<string, string>;
-  /** The configuration the app needs to import (checked inside the image). */
-  appEnv: Record<string, string>;
-  /** Secret values of the configuration: no layer may carry one. */
-  secrets: string[];
   /** The image name (repository), e.g. the project's name. */
   name: string;
   version: string;
@@ -55,7 +53,6 @@ export interface ImageOptions {
   /** Installs the component itself (`pip install .`) in rig's template. */
   installPackage: boolean;
   cache?: CacheStore;
-  signal?: AbortSignal;
   onLine?: (line: string) => void;
   onUpdate?: (text: string) => void;
 }
@@ -131,6 +128,7 @@ export async function buildComponentImage(
       secrets: [...options.secrets, ...await projectSecrets(project.root, component.dir)],
       appEnv: options.appEnv,
       env,
+      signal: options.signal,
       workDir: path.join(options.workDir, "inspect"),
     });
     await options.cache?.put({

@@ -7,7 +7,7 @@
 import * as path from "../path.ts";
 import { decompress, readTar } from "../archive.ts";
 import { RigError } from "../errors.ts";
-import { run } from "../proc.ts";
+import { run, type SpawnScope } from "../proc.ts";
 import type { Engine } from "../container_engine.ts";
 
 /** A built image that fails validation; the message lists every problem. */
@@ -52,18 +52,21 @@ export async function inspectImage(
   };
 }
 
-/** What to expect of an image. */
-export interface ImageExpectations {
+/** What an image's app is checked with: the configuration it imports with, the secrets it hides. */
+export interface ImageAppConfig {
+  /** The configuration the app reads at import (passed through a 0600 env file, never argv). */
+  appEnv: Record<string, string>;
+  /** Secret values that must not appear in any layer rig added. */
+  secrets: string[];
+}
+
+/** What to expect of an image; the engine runs with the scope's environment and signal. */
+export interface ImageExpectations extends SpawnScope, ImageAppConfig {
   /** The ASGI app, e.g. `app.main:app`. */
   app: string;
   port: number;
   /** How many layers belong to the base image (not scanned for project files). */
   baseLayers: number;
-  /** Secret values of the project that must not appear in any layer rig added. */
-  secrets: string[];
-  /** The configuration the app reads at import (passed through a 0600 env file, never argv). */
-  appEnv: Record<string, string>;
-  env: Record<string, string>;
   /** A scratch folder for the saved image. */
   workDir: string;
 }
@@ -123,7 +126,7 @@ async function importInImage(
   module: string,
   expect: ImageExpectations,
 ): Promise<{ ok: boolean; detail: string }> {
-  const env = expect.env;
+  const { env, signal } = expect;
   const code = `import ${module}`;
   await Deno.mkdir(expect.workDir, { recursive: true });
   const envFile = path.join(expect.workDir, "app.env");
@@ -150,7 +153,7 @@ async function importInImage(
       config.id,
       "-c",
       code,
-    ], { env, timeoutMs: 60_000 });
+    ], { env, signal, timeoutMs: 60_000 });
   } finally {
     await Deno.remove(envFile).catch(() => {});
   }
@@ -159,7 +162,7 @@ async function importInImage(
   if (![125, 126, 127].includes(viaRun.code) || engine.name !== "podman") {
     return { ok: false, detail: lastLine(viaRun.stderr || viaRun.stdout) };
   }
-  const mount = await run([engine.program, "image", "mount", config.id], { env });
+  const mount = await run([engine.program, "image", "mount", config.id], { env, signal });
   if (!mount.success) {
     return {
       ok: false,
@@ -181,6 +184,7 @@ async function importInImage(
         ...expect.appEnv,
         RIG_CODE: code,
       },
+      signal,
       timeoutMs: 60_000,
     });
     return inRoot.success
@@ -211,7 +215,7 @@ async function scanLayers(
   const saveArgs = engine.name === "podman" ? ["--format", "docker-archive"] : [];
   const saved = await run(
     [engine.program, "save", ...saveArgs, "-o", archive, config.id],
-    { env: expect.env },
+    { env: expect.env, signal: expect.signal },
   );
   if (!saved.success) return [`it cannot be saved for inspection: ${lastLine(saved.stderr)}`];
   const problems: string[] = [];
