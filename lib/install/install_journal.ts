@@ -13,6 +13,7 @@ import type { Ui } from "../ui.ts";
 import { installedDistributions, venvLayout } from "../python/venv.ts";
 import { type Installer, pipInstall, pipUninstall } from "../python/pip.ts";
 import { posixRelative } from "../fs.ts";
+import type { SpawnScope } from "../proc.ts";
 
 /** What an in-flight `rig install PKG` may have changed. */
 export interface Journal {
@@ -41,11 +42,9 @@ export interface Journal {
   resync?: { argv: string[]; cwd: string; env: Record<string, string> };
 }
 
-/** Options of journal operations. */
-export interface JournalOptions {
-  env: Record<string, string>;
+/** Options of journal operations: a rollback's tools run in the scope's environment. */
+export interface JournalOptions extends SpawnScope {
   ui: Ui;
-  signal?: AbortSignal;
 }
 
 /** Where the journal lives. */
@@ -113,12 +112,15 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
-/** Restores the journal's files and environment, then removes the journal. */
-export async function rollback(
+/**
+ * Restores the journal's files and environment, removes the journal, then says what it
+ * restored ("Rolled back: ...").
+ */
+async function rollback(
   root: string,
   journal: Journal,
   opts: JournalOptions,
-): Promise<string[]> {
+): Promise<void> {
   const notes: string[] = [];
   await stopChild(journal.childPid);
   for (const file of journal.files) {
@@ -195,7 +197,7 @@ export async function rollback(
   // The install state stays: the next run's fingerprint and installed-version check tell
   // whether the rollback brought everything back to what was recorded.
   await endJournal(root);
-  return notes;
+  opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
 }
 
 /** Finishes the rollback an interrupted `rig install PKG` left behind (no-op without a journal). */
@@ -213,8 +215,7 @@ export async function finishInterrupted(root: string, opts: JournalOptions): Pro
   opts.ui.warn(
     `An earlier "rig install" (${journal.action}) of component "${journal.component}" was interrupted; rolling it back`,
   );
-  const notes = await rollback(root, journal, opts);
-  opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
+  await rollback(root, journal, opts);
   return true;
 }
 
@@ -258,8 +259,7 @@ export async function rollBackAfter(
   const what = error instanceof InterruptedError ? "Interrupted" : "Install failed";
   opts.ui.warn(`${what}; rolling back ${journal.component}`);
   try {
-    const notes = await rollback(project.root, journal, { env: opts.env, ui: opts.ui });
-    opts.ui.info(`Rolled back: ${notes.length ? notes.join("; ") : "nothing had changed"}`);
+    await rollback(project.root, journal, { env: opts.env, ui: opts.ui });
   } catch (rollbackError) {
     opts.ui.warn(
       `Rollback did not finish: ${(rollbackError as Error).message.split("\n")[0]}`,
