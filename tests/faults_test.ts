@@ -16,6 +16,7 @@ import {
   processesMentioning,
   rigProcess,
   tempDir,
+  testWithProcesses,
 } from "./helpers.ts";
 import { freePort } from "../lib/net.ts";
 
@@ -278,11 +279,9 @@ def downgrade():
     pass
 `;
 
-Deno.test({
+testWithProcesses({
   name: "rig survives kill -9, two rigs at once, broken caches and moved projects without loss",
   ignore: !LINUX,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-faults-e2e-");
     const root = await copyReferenceProject(dir.join("authserver"));

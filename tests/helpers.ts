@@ -11,6 +11,17 @@ export interface TempDir extends AsyncDisposable {
   join(...parts: string[]): string;
 }
 
+/**
+ * Deno.test for a test that starts rig, servers or tools as child processes: Deno's resource
+ * and op sanitizers are off, since children, their pipes and timers outlive the steps that
+ * start them.
+ */
+export function testWithProcesses(
+  definition: Omit<Deno.TestDefinition, "sanitizeResources" | "sanitizeOps">,
+): void {
+  Deno.test({ ...definition, sanitizeResources: false, sanitizeOps: false });
+}
+
 /** Creates a disposable temp directory. */
 export async function tempDir(prefix = "rig-test-"): Promise<TempDir> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix }));

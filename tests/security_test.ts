@@ -20,6 +20,7 @@ import {
   npmProject,
   rigProcess,
   tempDir,
+  testWithProcesses,
   writeFiles,
 } from "./helpers.ts";
 import { TURBO_BIN, turboServer } from "./turbo_server.ts";
@@ -92,10 +93,8 @@ function rig(args: string[], cwd: string, env: Record<string, string>) {
 const LIBS = ["hook", "tracked", "symlink", "absolute", "dotdot", "otherkey", "unsigned"];
 const KEY = "security-test-signing-key-0123456789";
 
-Deno.test({
+testWithProcesses({
   name: "forged local cache records are rejected before any write and the build runs normally",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-security-");
     const root = dir.join("project");
@@ -223,12 +222,10 @@ if (TURBO_MISSING) {
   console.log("ignoring the remote cache attack test: turborepo-remote-cache is not installed");
 }
 
-Deno.test({
+testWithProcesses({
   name:
     "forged artifacts on a turborepo-remote-cache server are refused, and read-only runs never upload",
   ignore: TURBO_MISSING,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-security-remote-");
     const SHARED = "team-shared-signature-key";
@@ -452,10 +449,8 @@ async function runBriefly(root: string, env: Record<string, string>, port: numbe
   return text;
 }
 
-Deno.test({
+testWithProcesses({
   name: "planted secrets never leave rig: not in any output, .rig/, JUnit XML or the user cache",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-sweep-");
     const marker = dir.join("started");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { hermeticEnv, undeclaredVariables } from "../lib/task/hermetic_env.ts";
 import { integrationTestFiles, pytestTestPaths, pythonTestFiles } from "../lib/testing/plan.ts";
 import { parseCoverageJson, pytestArgv, readNodeResult } from "../lib/testing/component_tests.ts";
-import { rigInProcess, tempDirWith } from "./helpers.ts";
+import { rigInProcess, tempDirWith, testWithProcesses } from "./helpers.ts";
 
 Deno.test("hermeticEnv keeps the allow-list, declared variables and the test configuration only", () => {
   // What the allow-list and the declaration keep, unchanged.
@@ -113,10 +113,8 @@ Deno.test("coverage JSON and node test output are read into numbers", () => {
   assert.equal(failed.failure, "1 test failed");
 });
 
-Deno.test({
+testWithProcesses({
   name: "rig test runs rig.toml commands hermetically and keys the cache on declared variables",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDirWith({
       "rig.toml": [

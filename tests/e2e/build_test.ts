@@ -14,6 +14,7 @@ import {
   rigProcess,
   tempDir,
   tempDirWith,
+  testWithProcesses,
 } from "../helpers.ts";
 
 const WHEEL = "dist/python-client/authserver_client-0.1.0-py3-none-any.whl";
@@ -129,10 +130,8 @@ Deno.test("rig build rejects contradictory or misplaced options with exit 2", as
   }
 });
 
-Deno.test({
+testWithProcesses({
   name: "rig build makes validated artifacts, restores them from cache and rebuilds only changes",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-build-");
     const root = await copyReferenceProject(dir.join("authserver"));
@@ -305,10 +304,8 @@ with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) 
   },
 });
 
-Deno.test({
+testWithProcesses({
   name: "a build venv left without pip by a killed rig is made again, not trusted",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDirWith({
       "lib/pyproject.toml": [

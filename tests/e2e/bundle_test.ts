@@ -16,6 +16,7 @@ import {
   runProgram,
   tempDir,
   tempDirWith,
+  testWithProcesses,
 } from "../helpers.ts";
 
 function runBundle(bundle: string, args: string[], cwd: string) {
@@ -32,10 +33,8 @@ Deno.test("the bundle embeds the hash worker once and refuses a bundle it cannot
   assert.throws(() => embedWorker("no worker here", worker), /starts it 0 times, expected once/);
 });
 
-Deno.test({
+testWithProcesses({
   name: "the bundle alone runs help, info, install, test and build on the reference project",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-bundle-");
     // Built away from the source tree: the bundle must need nothing beside it.

@@ -10,7 +10,15 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { freePort } from "../../lib/net.ts";
 import { run, which } from "../../lib/proc.ts";
-import { baseEnv, copyReferenceProject, git, rigProcess, spawnRig, tempDir } from "../helpers.ts";
+import {
+  baseEnv,
+  copyReferenceProject,
+  git,
+  rigProcess,
+  spawnRig,
+  tempDir,
+  testWithProcesses,
+} from "../helpers.ts";
 import { PG_BIN, PG_MISSING, startPostgres } from "../pg.ts";
 
 const PASSWORD = "s3cret-pg-pw";
@@ -113,11 +121,9 @@ async function waitForOutput(
   throw new Error(`rig run output never matched ${pattern}:\n${text}`);
 }
 
-Deno.test({
+testWithProcesses({
   name: "a project configured by POSTGRES_* parts runs, seeds and tests on a throwaway database",
   ignore: SKIP !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-fullstack-db-");
     await using pg = await startPostgres({ password: PASSWORD });

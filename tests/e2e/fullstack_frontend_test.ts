@@ -14,6 +14,7 @@ import {
   rigProcess,
   spawnRig,
   tempDir,
+  testWithProcesses,
 } from "../helpers.ts";
 import { sha256File } from "../../lib/hash.ts";
 import { which } from "../../lib/proc.ts";
@@ -41,11 +42,9 @@ async function treeHashes(root: string): Promise<Record<string, string>> {
   return out;
 }
 
-Deno.test({
+testWithProcesses({
   name: "the fullstack frontend installs with pnpm, tests, builds, catches API drift and runs",
   ignore: missing.length > 0,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir();
     const root = await copyReferenceProject(dir.join("fullstack"), "fullstack");

@@ -19,6 +19,7 @@ import {
   rigProcess,
   type RigRun,
   tempDir,
+  testWithProcesses,
 } from "../helpers.ts";
 import { wheelIndex } from "../py_index.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
@@ -47,13 +48,11 @@ function lockPackages(file: string): LockPackage[] {
 
 const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, "-");
 
-Deno.test({
+testWithProcesses({
   name:
     "examples/fullstack installs exactly uv.lock, tests green with its own checks, and adds packages through uv",
   // The backend's database is PostgreSQL from POSTGRES_* in the tracked .env.
   ignore: !HAS_UV || PG_MISSING !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-fullstack-");
     await using pg = await startPostgres();

@@ -3,7 +3,14 @@
 // nothing changed, and pushes it to a local registry.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { copyReferenceProject, git, gitRepository, rigInProcess, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  gitRepository,
+  rigInProcess,
+  tempDir,
+  testWithProcesses,
+} from "../helpers.ts";
 import { ensureTestBaseImage, imageTestsUnavailable, startRegistry } from "../image_base.ts";
 
 const unavailable = imageTestsUnavailable();
@@ -33,12 +40,10 @@ async function podman(...args: string[]): Promise<{ ok: boolean; out: string; er
 
 const PLANTED = "planted-Secret-Value-9f3a2b71";
 
-Deno.test({
+testWithProcesses({
   name:
     "rig build --docker builds, checks, reuses and pushes the reference server's image on a local base",
   ignore: unavailable !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     const base = await ensureTestBaseImage();
     await using dir = await tempDir("rig-image-");

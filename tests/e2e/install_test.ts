@@ -16,6 +16,7 @@ import {
   type TempDir,
   tempDir,
   tempDirWith,
+  testWithProcesses,
 } from "../helpers.ts";
 import {
   buildWheels as buildWheelsInto,
@@ -117,11 +118,9 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
   }
 }
 
-Deno.test({
+testWithProcesses({
   name:
     "rig install sets up components, skips unchanged ones, adds packages, refuses conflicts and rolls back failures",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using index = await serveIndex();
     await using dir = await tempDirWith({
@@ -452,11 +451,9 @@ Deno.test({
 const UV = which("uv", Deno.env.toObject());
 if (!UV) console.log("ignoring the uv install test: uv is not on PATH (pip install uv)");
 
-Deno.test({
+testWithProcesses({
   name: "rig install uses uv when asked and records packages the same way",
   ignore: !UV,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir();
     const uvBin = path.dirname(UV!);
@@ -491,11 +488,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name:
     "rig install runs npm for node components, skips when node_modules matches, and restores package.json on failure",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDirWith({
       "src/tiny/package.json": JSON.stringify({
@@ -599,10 +594,8 @@ dev = ["pytest-rigdemo"]
 line-length = 88
 `;
 
-Deno.test({
+testWithProcesses({
   name: "rig install edits pyproject.toml of package components in place",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using index = await serveIndex();
     await using dir = await tempDir();

@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { DENO_VERSION, GITATTRIBUTES_LINES, renderLauncher } from "../../lib/ship/committed.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { git, rigInProcess, runProgram, type TempDir, tempDir, tempDirWith } from "../helpers.ts";
+import {
+  git,
+  rigInProcess,
+  runProgram,
+  type TempDir,
+  tempDir,
+  tempDirWith,
+  testWithProcesses,
+} from "../helpers.ts";
 import { testToolsDir } from "../servers/common.ts";
 
 /** Where .ci/run keeps the deno wheel from PyPI. */
@@ -90,10 +98,8 @@ Deno.test("the launchers name this rig and the pinned Deno; rig.cmd has Windows 
   }
 });
 
-Deno.test({
+testWithProcesses({
   name: "the committed launcher runs rig with deno, npx or uvx and refuses what fails its checksum",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-launcher-");
     const root = await projectWithCommittedRig(dir);
@@ -213,11 +219,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name: "the launcher prefers this OS's committed binary after checking its checksum",
   ignore: !HOST_TARGET[`${Deno.build.os}-${Deno.build.arch}`],
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-launcher-bin-");
     // deno compile cannot run here (no denort runtime), so the compiled rig is

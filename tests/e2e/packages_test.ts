@@ -11,7 +11,7 @@ import { buildPackages } from "../../scripts/package.ts";
 import { DENO_VERSION } from "../../lib/ship/committed.ts";
 import { NPM_PACKAGE, PYPI_PACKAGE } from "../../lib/ship/packages.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
-import { copyReferenceProject, runProgram, tempDir } from "../helpers.ts";
+import { copyReferenceProject, runProgram, tempDir, testWithProcesses } from "../helpers.ts";
 import { testToolsDir } from "../servers/common.ts";
 import { hasPypiServer, startPypiServer } from "../servers/pypiserver.ts";
 import { ensureVerdaccio, startVerdaccio } from "../servers/verdaccio.ts";
@@ -55,11 +55,9 @@ async function assertInfo(rig: string[], dir: string) {
   ]);
 }
 
-Deno.test({
+testWithProcesses({
   name: "the npm package published to verdaccio installs with npm i -D and runs rig",
   ignore: NPM_MISSING !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-npm-package-");
     const { npm } = await buildPackages(dir.join("dist"));
@@ -97,11 +95,9 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name: "the wheel uploaded to pypiserver installs with pip in a fresh venv and runs rig",
   ignore: PYPI_MISSING !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-pypi-package-");
     const { wheel } = await buildPackages(dir.join("dist"));

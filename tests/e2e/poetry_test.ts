@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parse as parseToml } from "smol-toml";
-import { rigProcess, tempDir } from "../helpers.ts";
+import { rigProcess, tempDir, testWithProcesses } from "../helpers.ts";
 import {
   assertConflictsChangeNothing,
   assertInstallsLock,
@@ -23,12 +23,10 @@ import {
 const HAS_POETRY = which("poetry");
 if (!HAS_POETRY) console.log("ignored: the Poetry project test (poetry is not on PATH)");
 
-Deno.test({
+testWithProcesses({
   name:
     "a Poetry project installs its lock with the dev group, and rig install PKG runs poetry add",
   ignore: !HAS_POETRY,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-poetry-");
     await using index = await wheelIndex(dir.join("wheels"));

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { git, rigInProcess, tempDirWith } from "../helpers.ts";
+import { git, rigInProcess, tempDirWith, testWithProcesses } from "../helpers.ts";
 
-Deno.test({
+testWithProcesses({
   name: "rig release --no-push --no-publish commits and makes per-component tags locally",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDirWith({
       "rig.toml":

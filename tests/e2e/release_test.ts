@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { exists } from "../../lib/fs.ts";
-import { copyReferenceProject, git, rigInProcess, spawnRig, tempDir } from "../helpers.ts";
+import {
+  copyReferenceProject,
+  git,
+  rigInProcess,
+  spawnRig,
+  tempDir,
+  testWithProcesses,
+} from "../helpers.ts";
 import { startFakeGitHub } from "../servers/github.ts";
 import { hasPypiServer, startPypiServer } from "../servers/pypiserver.ts";
 import { ensureVerdaccio, startVerdaccio } from "../servers/verdaccio.ts";
@@ -43,11 +50,9 @@ def ping() -> dict[str, str]:
     return {"ping": "pong"}
 `;
 
-Deno.test({
+testWithProcesses({
   name: "rig release publishes, verifies, and rolls back every failure",
   ignore: missing.length > 0,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-release-");
     await using pypi = await startPypiServer(dir.join("pypi"));

@@ -5,7 +5,7 @@
  * without building anything.
  */
 import assert from "node:assert/strict";
-import { npmProject, rigProcess, tempDir } from "../helpers.ts";
+import { npmProject, rigProcess, tempDir, testWithProcesses } from "../helpers.ts";
 import { TURBO_BIN, turboServer } from "../turbo_server.ts";
 
 if (!TURBO_BIN) {
@@ -21,11 +21,9 @@ async function checkout(root: string, remote: string): Promise<void> {
   );
 }
 
-Deno.test({
+testWithProcesses({
   name: "a second clone restores a build from the remote cache instead of building",
   ignore: !TURBO_BIN,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-remote-build-");
     // The team shares the server's token and the artifact signature key (Turborepo's HMAC).

@@ -15,6 +15,7 @@ import {
   rigInProcess,
   rigProcess,
   tempDir,
+  testWithProcesses,
 } from "../helpers.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
 
@@ -70,10 +71,8 @@ function readySeconds(match: RegExpMatchArray): number {
   return Number(text.slice(0, -1));
 }
 
-Deno.test({
+testWithProcesses({
   name: "rig run starts the reference project, reloads, stops cleanly and reports failures",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-run-e2e-");
     const root = await copyReferenceProject(dir.join("authserver"));

@@ -11,6 +11,7 @@ import {
   rigProcess,
   spawnRig,
   tempDir,
+  testWithProcesses,
 } from "../helpers.ts";
 import { parseJunit } from "../../lib/testing/junit.ts";
 import { PG_MISSING, startPostgres } from "../pg.ts";
@@ -60,10 +61,8 @@ async function edit(file: string, from: string, to: string): Promise<void> {
   await Deno.writeTextFile(file, text.replace(from, to));
 }
 
-Deno.test({
+testWithProcesses({
   name: "rig test runs, caches and selects the reference project's suites",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-e2e-test-");
     const root = await copyReferenceProject(dir.join("authserver"));

@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { git, gitRepository, python3Executable, rigProcess, tempDir } from "../helpers.ts";
+import {
+  git,
+  gitRepository,
+  python3Executable,
+  rigProcess,
+  tempDir,
+  testWithProcesses,
+} from "../helpers.ts";
 import {
   assertConflictsChangeNothing,
   assertInstallsLock,
@@ -73,12 +80,10 @@ async function pathWithoutUv(dir: string): Promise<string> {
   return bin;
 }
 
-Deno.test({
+testWithProcesses({
   name:
     "a uv project installs exactly its lock, checks the lock, and adds packages to pyproject and uv.lock together",
   ignore: !HAS_UV,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     await using dir = await tempDir("rig-uv-");
     await using index = await wheelIndex(dir.join("wheels"));
@@ -187,12 +192,10 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name:
     "uv that is neither on PATH nor obtainable is exit 3 with the install command, and nothing changes",
   ignore: !HAS_UV,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-nouv-");
     const root = dir.join("proj");
@@ -229,12 +232,10 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name:
     "when uv is missing rig installs it into its tool environment once, saying so, and reuses it",
   ignore: !HAS_UV || !UV_WHEEL,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-uvtool-");
     await using index = await wheelIndex(dir.join("wheels"));
@@ -267,12 +268,10 @@ Deno.test({
   },
 });
 
-Deno.test({
+testWithProcesses({
   name: "PEP 735 dependency groups without uv or Poetry are installed with --group dev",
   // uv pip reads --group; pip needs 25.1+, which a fresh venv lacks and the test index cannot serve.
   ignore: !HAS_UV,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir("rig-groups-");
     await using index = await wheelIndex(dir.join("wheels"));
