@@ -9,7 +9,7 @@ import { packEntry, unpackEntry } from "../lib/task/remote_cache.ts";
 import { RigError, UsageError } from "../lib/errors.ts";
 import { keyManifest, manifestKey, type TaskKeyInput } from "../lib/task/task_key.ts";
 import { signerFromKey } from "../lib/task/signing.ts";
-import { freePort, git, tempDir, tempDirWith } from "./helpers.ts";
+import { freePort, git, type TempDir, tempDir, tempDirWith } from "./helpers.ts";
 
 /** Stores in these tests share one signing key and restore below out/ and dist/. */
 const TEST_KEY = "rig cache test key";
@@ -46,6 +46,26 @@ async function putEntry(
     },
     { log: opts.log ?? `log ${n}\n`, artifacts: opts.artifacts },
   );
+}
+
+/**
+ * Stores `count` entries, each with one artifact of `bytes` bytes; entry n was last used 10 - n
+ * hours ago, so entry 0 is the least recently used.
+ */
+async function putAgedEntries(
+  store: CacheStore,
+  dir: TempDir,
+  count: number,
+  bytes: number,
+): Promise<TaskRecord[]> {
+  const records: TaskRecord[] = [];
+  for (let n = 0; n < count; n++) {
+    await dir.write({ [`out/${n}.bin`]: String(n).repeat(bytes) });
+    records.push(await putEntry(store, n, { artifacts: [`out/${n}.bin`] }));
+    const used = new Date(Date.now() - (10 - n) * 3_600_000);
+    await Deno.utime(store.recordPath(records[n]!.key), used, used);
+  }
+  return records;
 }
 
 Deno.test("a stored task result is found, replays its log and restores its artifacts", async () => {
@@ -192,13 +212,7 @@ Deno.test("stats count entries, hits, misses and time saved per task kind", asyn
 Deno.test("prune removes least recently used entries down to a size and keeps entries in use", async () => {
   await using dir = await tempDir();
   const writer = new CacheStore(dir.path, { ...TEST_STORE, maxBytes: 0 });
-  const records: TaskRecord[] = [];
-  for (let n = 0; n < 5; n++) {
-    await dir.write({ [`out/${n}.bin`]: String(n).repeat(10_000) });
-    records.push(await putEntry(writer, n, { artifacts: [`out/${n}.bin`] }));
-    const used = new Date(Date.now() - (10 - n) * 3_600_000);
-    await Deno.utime(writer.recordPath(records[n]!.key), used, used);
-  }
+  const records = await putAgedEntries(writer, dir, 5, 10_000);
   // A later run: entry 0 is used again, so it is the most recent one now.
   const run = new CacheStore(dir.path, TEST_STORE);
   assert.ok(await run.get(records[0]!.key));
@@ -236,13 +250,7 @@ Deno.test("prune by age removes entries unused for longer than the limit", async
 Deno.test("a put over the size limit prunes older entries automatically", async () => {
   await using dir = await tempDir();
   const first = new CacheStore(dir.path, TEST_STORE);
-  const records: TaskRecord[] = [];
-  for (let n = 0; n < 3; n++) {
-    await dir.write({ [`out/${n}.bin`]: String(n).repeat(50_000) });
-    records.push(await putEntry(first, n, { artifacts: [`out/${n}.bin`] }));
-    const used = new Date(Date.now() - (10 - n) * 3_600_000);
-    await Deno.utime(first.recordPath(records[n]!.key), used, used);
-  }
+  const records = await putAgedEntries(first, dir, 3, 50_000);
   const limited = new CacheStore(dir.path, { ...TEST_STORE, maxBytes: 120_000 });
   await dir.write({ "out/new.bin": "n".repeat(50_000) });
   const added = await putEntry(limited, 9, { artifacts: ["out/new.bin"] });

@@ -12,6 +12,21 @@ import { readNodeFileCounts, splitNodeCounts } from "../lib/testing/node_counts.
 import { relocationProblem, scriptInterpreter } from "../lib/python/venv_health.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { tempDir } from "./helpers.ts";
+
+/** A rig that is gone: pid 2^22+1 is beyond Linux's pid_max. */
+const GONE_PID = 4194305;
+
+/** Writes the journal a running upgrade of `db` keeps, as the rig with `pid` left it. */
+async function writeUpgradeJournal(
+  db: string,
+  journal: { pid: number; existed: boolean; started?: string },
+): Promise<void> {
+  const { pid, existed, started = "" } = journal;
+  await Deno.writeTextFile(
+    `${db}.rig-upgrade.json`,
+    JSON.stringify({ pid, phase: "upgrading", existed, sideFiles: [], started }),
+  );
+}
 import { run } from "../lib/proc.ts";
 import { EnvironmentError } from "../lib/errors.ts";
 
@@ -21,17 +36,7 @@ Deno.test("an interrupted upgrade's backup is put back byte for byte, and only o
   await Deno.writeFile(db, new Uint8Array([1, 2, 3, 4]));
   await Deno.writeFile(`${db}.rig-backup`, new Uint8Array([9, 9, 9]));
   await Deno.writeTextFile(`${db}-journal`, "hot journal of the broken database");
-  // A journal whose rig (pid 2^22+1, beyond pid_max) is gone.
-  await Deno.writeTextFile(
-    `${db}.rig-upgrade.json`,
-    JSON.stringify({
-      pid: 4194305,
-      phase: "upgrading",
-      existed: true,
-      sideFiles: [],
-      started: "2026-01-01T00:00:00Z",
-    }),
-  );
+  await writeUpgradeJournal(db, { pid: GONE_PID, existed: true, started: "2026-01-01T00:00:00Z" });
   const message = await recoverInterruptedUpgrade(db);
   assert.match(
     message!,
@@ -48,16 +53,7 @@ Deno.test("an interrupted upgrade of a new database removes the half-made file",
   await using dir = await tempDir();
   const db = dir.join("new.db");
   await Deno.writeTextFile(db, "half migrated");
-  await Deno.writeTextFile(
-    `${db}.rig-upgrade.json`,
-    JSON.stringify({
-      pid: 4194305,
-      phase: "upgrading",
-      existed: false,
-      sideFiles: [],
-      started: "",
-    }),
-  );
+  await writeUpgradeJournal(db, { pid: GONE_PID, existed: false });
   assert.match((await recoverInterruptedUpgrade(db))!, /^Removed "new\.db", partly created/);
   assert.equal(await Deno.stat(db).catch(() => null), null);
 });
@@ -76,10 +72,8 @@ Deno.test("an upgrade another live rig is running is left alone", async () => {
   const db = dir.join("dev.db");
   await Deno.writeTextFile(db, "being migrated");
   await Deno.writeTextFile(`${db}.rig-backup`, "clean");
-  await Deno.writeTextFile(
-    `${db}.rig-upgrade.json`,
-    JSON.stringify({ pid: 1, phase: "upgrading", existed: true, sideFiles: [], started: "" }),
-  );
+  // pid 1 is always alive.
+  await writeUpgradeJournal(db, { pid: 1, existed: true });
   assert.equal(await recoverInterruptedUpgrade(db), undefined);
   assert.equal(await Deno.readTextFile(db), "being migrated");
   assert.equal(await Deno.readTextFile(`${db}.rig-backup`), "clean");

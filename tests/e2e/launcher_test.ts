@@ -298,25 +298,27 @@ Deno.test("a committed rig older than the running one is reported once", async (
   assert.match(launcher.stderr, /committed launcher \(\.\/rig\) is rig 0\.0\.2/);
 });
 
-function pythonExecutable(): string | undefined {
+/** What `python3 -c code` prints (trimmed), or undefined when it fails. */
+function python3Prints(code: string): string | undefined {
   const out = new Deno.Command("python3", {
-    args: ["-c", "import sys; print(sys.executable)"],
+    args: ["-c", code],
     stdout: "piped",
     stderr: "null",
   }).outputSync();
   return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
 }
 
+function pythonExecutable(): string | undefined {
+  return python3Prints("import sys; print(sys.executable)");
+}
+
 function resolveUvx(): string | undefined {
   // pyenv's shim needs pyenv on PATH; the real program sits beside the Python that installed it.
-  const out = new Deno.Command("python3", {
-    args: ["-c", "import uv, os; print(os.path.join(os.path.dirname(uv.find_uv_bin()), 'uvx'))"],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  const file = new TextDecoder().decode(out.stdout).trim();
+  const file = python3Prints(
+    "import uv, os; print(os.path.join(os.path.dirname(uv.find_uv_bin()), 'uvx'))",
+  );
   try {
-    return out.success && Deno.statSync(file).isFile ? file : undefined;
+    return file !== undefined && Deno.statSync(file).isFile ? file : undefined;
   } catch {
     return undefined;
   }
