@@ -98,7 +98,13 @@ function pipProject(index: PyIndex, dir: TempDir) {
     RIG_INSTALLER: "pip",
   };
   const rig = (...args: string[]) => rigInProcess(args, { cwd: dir.path, env });
-  return { env, rig };
+  // A rig run that must succeed (exit 0); its output is shown when it does not.
+  const rigOk = async (...args: string[]) => {
+    const run = await rig(...args);
+    assert.equal(run.code, 0, show(run));
+    return run;
+  };
+  return { env, rig, rigOk };
 }
 
 function read(file: string): string {
@@ -129,13 +135,12 @@ testWithProcesses({
       "server/requirements.txt": "# server deps\nrigdemo-b<2\n",
       "tool/requirements.txt": "rigdemo-c==1.0\n",
     });
-    const { env, rig } = pipProject(index, dir);
+    const { env, rig, rigOk } = pipProject(index, dir);
     const server = dir.join("server");
     const tool = dir.join("tool");
 
     await t.step("a fresh clone gets venvs and requirements", async () => {
-      const run = await rig("install");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install");
       assert.match(run.stderr, /✓ install server pip: created \.venv/);
       assert.match(run.stderr, /✓ install tool pip: created \.venv/);
       assert.deepEqual(dists(server), { "rigdemo-a": "1.0", "rigdemo-b": "1.0" });
@@ -157,8 +162,7 @@ testWithProcesses({
 
     await t.step("a changed requirement re-installs only that component", async () => {
       await Deno.writeTextFile(dir.join("tool/requirements.txt"), "rigdemo-c==1.5\n");
-      const run = await rig("install");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install");
       assert.match(run.stderr, /✓ install tool pip: "tool\/requirements\.txt" changed/);
       assert.match(run.stderr, /- install server up to date/);
       assert.deepEqual(dists(tool), { "rigdemo-c": "1.5" });
@@ -172,8 +176,7 @@ testWithProcesses({
         stderr: "null",
       }).output();
       assert.ok(out.success);
-      const run = await rig("install", "--tool");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install", "--tool");
       assert.match(
         run.stderr,
         /install tool pip: the environment changed since the last install \(rigdemo-c removed\)/,
@@ -182,8 +185,7 @@ testWithProcesses({
     });
 
     await t.step("rig install PKG records a runtime dependency in requirements.txt", async () => {
-      const run = await rig("install", "rigdemo-c");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install", "rigdemo-c");
       assert.equal(
         read(dir.join("server/requirements.txt")),
         "# server deps\nrigdemo-b<2\nrigdemo-c>=1.5\n",
@@ -198,14 +200,12 @@ testWithProcesses({
     });
 
     await t.step("development tools and --dev go to requirements-dev.txt", async () => {
-      let run = await rig("install", "pytest-rigdemo");
-      assert.equal(run.code, 0, show(run));
+      let run = await rigOk("install", "pytest-rigdemo");
       assert.equal(
         read(dir.join("server/requirements-dev.txt")),
         "-r requirements.txt\npytest-rigdemo>=0.1\n",
       );
-      run = await rig("install", "rigdemo-d", "--dev", "--server");
-      assert.equal(run.code, 0, show(run));
+      run = await rigOk("install", "rigdemo-d", "--dev", "--server");
       assert.equal(
         read(dir.join("server/requirements-dev.txt")),
         "-r requirements.txt\npytest-rigdemo>=0.1\nrigdemo-d>=0.3\n",
@@ -214,14 +214,12 @@ testWithProcesses({
         read(dir.join("server/requirements.txt")),
         "# server deps\nrigdemo-b<2\nrigdemo-c>=1.5\n",
       );
-      run = await rig("install");
-      assert.equal(run.code, 0, show(run));
+      run = await rigOk("install");
       assert.match(run.stderr, /Everything is up to date/);
     });
 
     await t.step("a user's specifier updates the existing line in place", async () => {
-      const run = await rig("install", "rigdemo-c>=1.0,<2");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install", "rigdemo-c>=1.0,<2");
       assert.equal(
         read(dir.join("server/requirements.txt")),
         "# server deps\nrigdemo-b<2\nrigdemo-c>=1.0,<2\n",
@@ -265,8 +263,7 @@ testWithProcesses({
 
     await t.step("--dry-run prints the change and does nothing", async () => {
       const before = read(dir.join("tool/requirements.txt"));
-      const run = await rig("install", "rigdemo-d", "--tool", "--dry-run");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install", "rigdemo-d", "--tool", "--dry-run");
       assert.match(
         run.stdout,
         /Would run \(in tool\): .*pip install -r requirements\.txt rigdemo-d/,
@@ -317,8 +314,7 @@ testWithProcesses({
         }).output();
         assert.ok(out.success, new TextDecoder().decode(out.stderr));
         await interruptedAdd(dir, original, before);
-        const run = await rig("install");
-        assert.equal(run.code, 0, show(run));
+        const run = await rigOk("install");
         assert.match(
           run.stderr,
           /An earlier "rig install" \(pip install rigdemo-d\) of component "tool" was interrupted; rolling it back/,
@@ -341,8 +337,7 @@ testWithProcesses({
         original,
         installedDistributions(venvLayout(dir.join("tool/.venv"))),
       );
-      const run = await rig("doctor");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("doctor");
       assert.match(
         run.stdout,
         /tool .*rolled back an interrupted install \(pip install rigdemo-d\)/,
@@ -352,8 +347,7 @@ testWithProcesses({
     });
 
     await t.step("component names as arguments select components", async () => {
-      const run = await rig("install", "tool");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install", "tool");
       assert.match(run.stderr, /- install tool up to date/);
       assert.doesNotMatch(run.stderr, /install server/);
     });
@@ -423,8 +417,7 @@ testWithProcesses({
           /server .*server\/\.venv: its interpreter "\/usr\/bin\/python3\.10-removed" no longer exists/,
         );
         assert.match(run.stdout, /fix: rig install --server \(recreates it\)/);
-        run = await rig("install");
-        assert.equal(run.code, 0, show(run));
+        run = await rigOk("install");
         assert.match(
           run.stderr,
           /Recreating server\/\.venv: its interpreter "\/usr\/bin\/python3\.10-removed" no longer exists/,
@@ -437,8 +430,7 @@ testWithProcesses({
           "rigdemo-d": "0.3",
           "pytest-rigdemo": "0.1",
         });
-        run = await rig("--json", "doctor");
-        assert.equal(run.code, 0, show(run));
+        run = await rigOk("--json", "doctor");
         const report = JSON.parse(run.stdout);
         const serverFinding = report.findings.find((f: { name: string }) => f.name === "server");
         assert.equal(serverFinding.severity, "ok");
@@ -608,20 +600,18 @@ testWithProcesses({
       "libdemo/_backend/rig_inline_backend.py": backend,
       "libdemo/src/libdemo/__init__.py": "VALUE = 1\n",
     });
-    const { rig } = pipProject(index, dir);
+    const { rig, rigOk } = pipProject(index, dir);
     const lib = dir.join("libdemo");
     const pyproject = dir.join("libdemo/pyproject.toml");
 
     await t.step("setup installs the package editable with its dev extra", async () => {
-      const run = await rig("install");
-      assert.equal(run.code, 0, show(run));
+      await rigOk("install");
       assert.deepEqual(dists(lib), { "rigdemo-c": "1.5", "pytest-rigdemo": "0.1" });
       assert.ok("libdemo" in installedDistributions(venvLayout(path.join(lib, ".venv"))));
     });
 
     await t.step("a runtime dependency is appended to [project] dependencies", async () => {
-      const run = await rig("install", "rigdemo-d");
-      assert.equal(run.code, 0, show(run));
+      await rigOk("install", "rigdemo-d");
       assert.equal(
         read(pyproject),
         LIB_PYPROJECT.replace(
@@ -632,11 +622,9 @@ testWithProcesses({
     });
 
     await t.step("--dev appends to the dev extra and a specifier updates an entry", async () => {
-      let run = await rig("install", "rigdemo-a", "--dev");
-      assert.equal(run.code, 0, show(run));
+      await rigOk("install", "rigdemo-a", "--dev");
       assert.match(read(pyproject), /^dev = \["pytest-rigdemo", "rigdemo-a>=2\.0"\]$/m);
-      run = await rig("install", "rigdemo-c>=1.5");
-      assert.equal(run.code, 0, show(run));
+      await rigOk("install", "rigdemo-c>=1.5");
       assert.match(read(pyproject), /^ {4}"rigdemo-c>=1\.5", {2}# the core dependency$/m);
     });
 
@@ -649,8 +637,7 @@ testWithProcesses({
     });
 
     await t.step("nothing changed: the next rig install skips", async () => {
-      const run = await rig("install");
-      assert.equal(run.code, 0, show(run));
+      const run = await rigOk("install");
       assert.match(run.stderr, /Everything is up to date/);
     });
   },

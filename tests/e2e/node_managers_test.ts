@@ -55,6 +55,18 @@ async function treeHashes(root: string): Promise<Record<string, string>> {
   return out;
 }
 
+/** A test that runs only where `tool` is on PATH, in a temporary folder of its own. */
+function testNeeding(tool: string, name: string, fn: (dir: TempDir) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !which(tool, env),
+    async fn() {
+      await using dir = await tempDir();
+      await fn(dir);
+    },
+  });
+}
+
 const MARKERS: Record<string, string | undefined> = {
   npm: "node_modules/.package-lock.json",
   pnpm: "node_modules/.modules.yaml",
@@ -65,11 +77,10 @@ const MARKERS: Record<string, string | undefined> = {
 for (const manager of ["npm", "pnpm", "yarn", "bun"]) {
   const missing = !which(manager, env);
   if (missing) console.log(`ignoring the ${manager} fixture: ${manager} is not installed`);
-  Deno.test({
-    name: `a ${manager} lockfile installs with ${manager}, frozen, and stays byte for byte`,
-    ignore: missing,
-    async fn() {
-      await using dir = await tempDir();
+  testNeeding(
+    manager,
+    `a ${manager} lockfile installs with ${manager}, frozen, and stays byte for byte`,
+    async (dir) => {
       const app = await fixture(dir, manager);
       const before = await treeHashes(dir.path);
       const first = await rigProcess(["-C", dir.path, "install"]);
@@ -90,16 +101,14 @@ for (const manager of ["npm", "pnpm", "yarn", "bun"]) {
       assert.equal(second.code, 0);
       assert.match(second.stdout + second.stderr, /install app\s+up to date/);
     },
-  });
+  );
 }
 
 for (const manager of ["npm", "pnpm"]) {
-  Deno.test({
-    name:
-      `a ${manager} lockfile that no longer matches package.json is an error and nothing is modified`,
-    ignore: !which(manager, env),
-    async fn() {
-      await using dir = await tempDir();
+  testNeeding(
+    manager,
+    `a ${manager} lockfile that no longer matches package.json is an error and nothing is modified`,
+    async (dir) => {
       const app = await fixture(dir, manager);
       const pkg = JSON.parse(await Deno.readTextFile(path.join(app, "package.json")));
       pkg.dependencies["left-pad"] = "1.3.0";
@@ -117,14 +126,13 @@ for (const manager of ["npm", "pnpm"]) {
       assert.deepEqual(await treeHashes(dir.path), before);
       assert.equal(await git(dir.path, "status", "--porcelain"), status);
     },
-  });
+  );
 }
 
-Deno.test({
-  name: "a missing package manager is exit 3 naming it and how to get it",
-  ignore: !which("node", env),
-  async fn() {
-    await using dir = await tempDir();
+testNeeding(
+  "node",
+  "a missing package manager is exit 3 naming it and how to get it",
+  async (dir) => {
     await fixture(dir, "pnpm");
     // A PATH with node, npm and git but no pnpm.
     const bin = dir.join("bin");
@@ -141,7 +149,7 @@ Deno.test({
       /"app" uses pnpm \(app\/pnpm-lock\.yaml\).*corepack enable pnpm.*npm i -g pnpm/,
     );
   },
-});
+);
 
 const SCRIPTS_PACKAGE = (scripts: Record<string, string>) =>
   JSON.stringify({ name: "web", version: "1.0.0", private: true, scripts }, null, 2);
@@ -195,11 +203,10 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "node tests run non-interactively, counts are parsed and a missing program is exit 3",
-  ignore: !which("npm", env),
-  async fn() {
-    await using dir = await tempDir();
+testNeeding(
+  "npm",
+  "node tests run non-interactively, counts are parsed and a missing program is exit 3",
+  async (dir) => {
     // A vitest-style runner that would watch on a terminal: it insists on CI=true and no stdin.
     const runner = [
       "if (process.env.CI !== 'true' || process.stdin.isTTY) { console.error('would watch'); process.exit(1); }",
@@ -227,14 +234,12 @@ Deno.test({
       /The "test" script of "tool" runs "vitest-not-installed".*rig install --tool/,
     );
   },
-});
+);
 
-Deno.test({
-  name:
-    "rig build records an app's output folder, rejects a build without index.html or one that edits sources",
-  ignore: !which("npm", env),
-  async fn() {
-    await using dir = await tempDir();
+testNeeding(
+  "npm",
+  "rig build records an app's output folder, rejects a build without index.html or one that edits sources",
+  async (dir) => {
     const build = (extra: string) =>
       `node -e "const f=require('fs');f.mkdirSync('dist',{recursive:true});f.writeFileSync('dist/app.js','x');${extra}"`;
     await dir.write({
@@ -293,13 +298,12 @@ Deno.test({
     assert.deepEqual(await sources(), before);
     assert.equal(await git(dir.path, "status", "--porcelain"), "");
   },
-});
+);
 
-Deno.test({
-  name: "npm workspace members install once, at the workspace root, from its one lockfile",
-  ignore: !which("npm", env),
-  async fn() {
-    await using dir = await tempDir();
+testNeeding(
+  "npm",
+  "npm workspace members install once, at the workspace root, from its one lockfile",
+  async (dir) => {
     const source = path.join(FIXTURES, "npm-workspace");
     const copy = async (from: string, to: string) => {
       await Deno.mkdir(to, { recursive: true });
@@ -334,14 +338,12 @@ Deno.test({
     assert.equal(again.code, 0);
     assert.equal(again.stdout.concat(again.stderr).match(/install [abc]\s+up to date/g)?.length, 3);
   },
-});
+);
 
-Deno.test({
-  name:
-    "rig install PKG adds a package with the component's own manager and keeps its lockfile kind",
-  ignore: !which("pnpm", env),
-  async fn() {
-    await using dir = await tempDir();
+testNeeding(
+  "pnpm",
+  "rig install PKG adds a package with the component's own manager and keeps its lockfile kind",
+  async (dir) => {
     const app = await fixture(dir, "pnpm");
     await dir.write({
       "src/extra/package.json": JSON.stringify({ name: "extra-dep", version: "2.0.0" }),
@@ -367,4 +369,4 @@ Deno.test({
     assert.match(await Deno.readTextFile(path.join(app, "pnpm-lock.yaml")), /extra-dep/);
     await assert.rejects(() => Deno.stat(path.join(app, "package-lock.json")));
   },
-});
+);
