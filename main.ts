@@ -73,10 +73,10 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       ui.stdout.write(globalHelp(ui) + "\n");
       return parsed.help ? 0 : 2;
     }
-    const command = await findCommand(parsed.command).load();
-    mark(`command "${command.name}" loaded`);
+    const entry = findCommand(parsed.command);
     const cwd = path.resolve(io.cwd ?? Deno.cwd(), parsed.cwd ?? ".");
     if (parsed.help) {
+      const command = await entry.load();
       ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
       return 0;
     }
@@ -98,7 +98,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     };
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
-    const { findRoot } = await import("./lib/project/load_project.ts");
+    const { findRoot } = await import("./lib/project/root.ts");
     // Loaded here, not at the top: --version and --help never need it.
     const { describeReap, ProcRegistry, reapOrphans } = await import("./lib/proc_registry.ts");
     const root = findRoot(cwd);
@@ -106,10 +106,39 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     const reaped = describeReap(await reapOrphans(root, { tmp }));
     if (reaped) ui.warn(reaped);
     const registry = new ProcRegistry(root, tmp, args);
-    if (command.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
+    if (entry.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
     mark("redaction, process registry, notices");
     try {
-      return await registry.run(() => command.run(ctx, parsed.rest));
+      // A command whose answer can be remembered (lib/task/decision_memo.ts) replays it
+      // while nothing it read has changed, without loading the command at all.
+      const replayer = entry.replayer;
+      const memo = replayer && !flags.noCache && !env.RIG_NO_MEMO
+        ? await (await import("./lib/task/decision_memo.ts")).DecisionMemo.of({
+          root,
+          args,
+          cwd,
+          env,
+          mode: {
+            tty: ui.tty,
+            color: ui.color,
+            json: ui.json,
+            verbose: ui.verbose,
+            quiet: ui.quiet,
+          },
+          entry: ctx.entry,
+        })
+        : undefined;
+      if (memo) {
+        const code = await memo.replay(ui, replayer!, performance.now());
+        if (code !== undefined) return code;
+      }
+      const command = await entry.load();
+      mark(`command "${command.name}" loaded`);
+      return await registry.run(() =>
+        memo
+          ? memo.record(ui, replayer!, (remember) => command.run({ ...ctx, remember }, parsed.rest))
+          : command.run(ctx, parsed.rest)
+      );
     } finally {
       registry.close();
       stopSignals();

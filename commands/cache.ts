@@ -5,7 +5,7 @@ import { openCacheStore } from "../lib/task/cache_open.ts";
 import type { TaskRecord } from "../lib/task/cache_record.ts";
 import { cacheMaxBytes, parseDuration, parseSize } from "../lib/task/cache_limits.ts";
 import { userCacheDir } from "../lib/cache_paths.ts";
-import { findRoot } from "../lib/project/load_project.ts";
+import { findRoot } from "../lib/project/root.ts";
 import { describeExplanation, explain } from "../lib/task/task_key.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 

@@ -6,7 +6,7 @@
  * a literal dynamic import, so bundles still carry it. tests/main_test.ts checks
  * that every entry agrees with the module it loads.
  */
-import type { Command, CommandEntry } from "../lib/command.ts";
+import type { Command, CommandEntry, Replayer } from "../lib/command.ts";
 
 /** Each command's one-line summary, the same as its module's, in the order help lists them. */
 const SUMMARIES = {
@@ -27,15 +27,27 @@ function entry<N extends keyof typeof SUMMARIES>(
   name: N,
   example: string,
   load: () => Promise<Record<N, Command>>,
+  replayer?: () => Promise<Replayer>,
 ): CommandEntry {
-  return { name, summary: SUMMARIES[name], example, load: async () => (await load())[name] };
+  return {
+    name,
+    summary: SUMMARIES[name],
+    example,
+    load: async () => (await load())[name],
+    ...(replayer ? { replayer } : {}),
+  };
 }
 
 /** Every command rig has, in the order help lists them, each with its first example. */
 export const COMMANDS: CommandEntry[] = [
   entry("run", "rig run", () => import("./run.ts")),
   entry("install", "rig install", () => import("./install.ts")),
-  entry("test", "rig test", () => import("./test.ts")),
+  entry(
+    "test",
+    "rig test",
+    () => import("./test.ts"),
+    async () => (await import("../lib/testing/test_report.ts")).replayTestReport,
+  ),
   entry("build", "rig build", () => import("./build.ts")),
   entry("release", "rig release patch --dry-run", () => import("./release.ts")),
   entry("env", "rig env generate", () => import("./env.ts")),

@@ -10,12 +10,14 @@ import { componentOptions, selectComponents } from "../lib/project/selection.ts"
 import { runTestSuite, selectByChanges } from "../lib/testing/runner.ts";
 import {
   describeSummary,
+  rememberedReport,
+  type ReportView,
+  showReport,
   taskLabel,
   type TaskOutcome,
   type TestReport,
-} from "../lib/testing/plan.ts";
+} from "../lib/testing/test_report.ts";
 import { mark } from "../lib/trace.ts";
-import { formatDuration, type Ui } from "../lib/ui.ts";
 
 const OPTIONS: Options = {
   changed: {
@@ -114,15 +116,17 @@ export const test: Command = {
     if (typeof v.junit === "string") {
       await writeJunitReports(path.resolve(ctx.cwd, v.junit), report, (t) => ctx.ui.redact(t));
     }
-    if (ctx.flags.json) {
-      ctx.ui.result(jsonDocument(report, { dryRun: !!v["dry-run"], reasons }));
-    } else {
-      printReport(ctx.ui, report, {
-        explain: !!v.explain || !!v["dry-run"],
-        dryRun: !!v["dry-run"],
-        verbose: ctx.flags.verbose,
-        selection: reasons,
-      });
+    const view: ReportView = {
+      json: ctx.flags.json,
+      explain: !!v.explain,
+      dryRun: !!v["dry-run"],
+      verbose: ctx.flags.verbose,
+      selection: reasons,
+    };
+    showReport(ctx.ui, report, view);
+    // An answer of the cache alone: the next run may replay it while nothing it read changes.
+    if (report.tasks.every((o) => o.cached) && typeof v.junit !== "string") {
+      ctx.remember?.(rememberedReport(report, view, !view.dryRun));
     }
     return report.ok ? 0 : 1;
   },
@@ -156,180 +160,6 @@ function takeChangedFlag(
     } else out.push(arg);
   }
   return { argv: out, changed };
-}
-
-function checksCell(outcome: TaskOutcome): string {
-  const checks = outcome.summary.checks;
-  if (!checks.length) return "-";
-  return checks.map((c) =>
-    `${c.name} ${c.status === "passed" ? "ok" : c.status === "failed" ? "FAIL" : "skip"}`
-  ).join(", ");
-}
-
-function printReport(
-  ui: Ui,
-  report: TestReport,
-  opts: { explain: boolean; dryRun: boolean; verbose: boolean; selection?: Map<string, string[]> },
-): void {
-  const rows = report.tasks.map((o) => {
-    const s = o.summary;
-    const counts = s.counts;
-    return [
-      taskLabel(s.component, s.task),
-      counts ? String(counts.passed) : "-",
-      counts ? String(counts.failed + counts.errors) : "-",
-      counts ? String(counts.skipped) : "-",
-      s.coverage !== null ? `${s.coverage}%` : s.coverageHint ? "not measured" : "-",
-      checksCell(o),
-      opts.dryRun && !o.cached ? "-" : formatDuration(s.durationMs),
-      opts.dryRun && !o.cached ? "would run" : o.cached ? "cached" : s.ok ? "ran" : "FAILED",
-    ];
-  });
-  ui.print();
-  ui.print(
-    ui.table(
-      ["COMPONENT", "PASSED", "FAILED", "SKIPPED", "COVERAGE", "CHECKS", "TIME", "RESULT"],
-      rows,
-    ),
-  );
-  if (opts.explain) {
-    ui.print();
-    for (const o of report.tasks) {
-      const name = taskLabel(o.summary.component, o.summary.task);
-      ui.print(`${ui.style("bold", name)}${o.cached ? " (cached)" : ""}`);
-      for (const why of opts.selection?.get(o.summary.component) ?? []) {
-        ui.print(`  selected: ${why}`);
-      }
-      for (const line of o.reasons) ui.print(`  ${line}`);
-      for (const line of o.planned ?? []) ui.print(`  would run: ${line}`);
-      if (o.key) ui.print(ui.style("dim", `  key ${o.key.slice(0, 16)}`));
-    }
-  }
-  for (const o of report.tasks) {
-    if (o.cached && opts.verbose && o.log) {
-      ui.print();
-      ui.print(
-        ui.style("bold", `── ${taskLabel(o.summary.component, o.summary.task)} (cached log)`),
-      );
-      ui.print(report.mask(o.log).trimEnd());
-    }
-  }
-  for (const o of report.tasks.filter((o) => !o.summary.ok)) {
-    const s = o.summary;
-    ui.print();
-    ui.print(
-      ui.style("red", `── ${taskLabel(s.component, s.task)} failed: ${s.failure ?? "failed"}`),
-    );
-    if (s.failureOutput) ui.print(report.mask(s.failureOutput));
-    for (const check of s.checks.filter((c) => c.status === "failed")) {
-      const detail = check.detail && !check.output ? ` ${check.detail}` : "";
-      ui.print(`${ui.style("bold", `${check.name}:`)}${detail}`);
-      if (check.output) ui.print(report.mask(check.output));
-      if (check.hint) ui.print(`hint: ${check.hint}`);
-    }
-    if (o.undeclared?.length) {
-      ui.print(
-        `Variables set in your shell but hidden from the tests (tasks are hermetic): ${
-          o.undeclared.join(", ")
-        }`,
-      );
-      ui.print(
-        `hint: if the tests need one, declare it in rig.toml: [components.${s.component}] env = ["${
-          o.undeclared[0]
-        }"] (or [project] env = [...] for every component)`,
-      );
-    }
-  }
-  const skipped = report.tasks.flatMap((o) =>
-    o.summary.checks.filter((c) => c.status === "skipped").map((c) => ({ o, c }))
-  );
-  if (skipped.length) {
-    ui.print();
-    for (const { o, c } of skipped) {
-      ui.print(
-        ui.style(
-          "dim",
-          `${o.summary.component}: ${c.name} skipped (not installed); install: ${c.hint}`,
-        ),
-      );
-    }
-  }
-  const unmeasured = report.tasks.filter((o) => o.summary.coverageHint && o.summary.counts);
-  if (unmeasured.length) {
-    if (!skipped.length) ui.print();
-    for (const o of unmeasured) {
-      ui.print(
-        ui.style("dim", `${o.summary.component}: coverage not measured: ${o.summary.coverageHint}`),
-      );
-    }
-  }
-  const failed = report.tasks.filter((o) => !o.summary.ok).length;
-  const cached = report.tasks.filter((o) => o.cached).length;
-  ui.print();
-  if (opts.dryRun) {
-    ui.print(
-      `Dry run: ${report.tasks.length - cached} to run, ${cached} cached`,
-    );
-  } else if (failed) {
-    ui.print(ui.style("red", `${failed} of ${report.tasks.length} failed`));
-  } else {
-    ui.print(
-      ui.style(
-        "green",
-        `All ${report.tasks.length} passed${cached ? ` (${cached} cached)` : ""} in ${
-          formatDuration(report.durationMs)
-        }`,
-      ),
-    );
-  }
-}
-
-function jsonDocument(
-  report: TestReport,
-  opts: { dryRun: boolean; reasons?: Map<string, string[]> },
-): unknown {
-  const byComponent = new Map<string, TaskOutcome[]>();
-  for (const o of report.tasks) {
-    const list = byComponent.get(o.summary.component) ?? [];
-    list.push(o);
-    byComponent.set(o.summary.component, list);
-  }
-  return {
-    ok: report.ok,
-    dryRun: opts.dryRun,
-    durationMs: Math.round(report.durationMs),
-    components: [...byComponent].map(([name, outcomes]) => ({
-      name,
-      ok: outcomes.every((o) => o.summary.ok),
-      selectedBecause: opts.reasons?.get(name) ?? null,
-      tasks: outcomes.map((o) => ({
-        task: o.summary.task,
-        ok: o.summary.ok,
-        cached: o.cached,
-        wouldRun: opts.dryRun && !o.cached,
-        key: o.key || null,
-        passed: o.summary.counts?.passed ?? null,
-        failed: o.summary.counts?.failed ?? null,
-        skipped: o.summary.counts?.skipped ?? null,
-        errors: o.summary.counts?.errors ?? null,
-        coverage: o.summary.coverage,
-        ...(o.summary.coverageHint ? { coverageHint: o.summary.coverageHint } : {}),
-        failUnder: o.summary.failUnder ?? null,
-        checks: o.summary.checks.map((c) => ({
-          name: c.name,
-          status: c.status,
-          detail: c.detail ?? null,
-          hint: c.hint ?? null,
-          durationMs: Math.round(c.durationMs),
-        })),
-        files: o.summary.files ?? null,
-        durationMs: Math.round(o.summary.durationMs),
-        failure: o.summary.failure ? report.mask(o.summary.failure) : null,
-        reasons: o.reasons,
-        undeclaredEnv: o.undeclared ?? [],
-      })),
-    })),
-  };
 }
 
 async function writeJunitReports(

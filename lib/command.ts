@@ -29,6 +29,11 @@ export interface Context {
   confirm(question: string): Promise<boolean>;
   /** The URL of the module rig runs from: main.ts, a bundle, or a compiled binary's. */
   entry: string;
+  /**
+   * Offers the command's answer to the decision memo (lib/task/decision_memo.ts),
+   * as the data its registry entry's replayer shows. Set only for commands that have one.
+   */
+  remember?: (data: unknown) => void;
 }
 
 /** One command-line option of a command. */
@@ -92,7 +97,15 @@ export interface CommandEntry {
   /** The command's first example, for the main help page. */
   example: string;
   load(): Promise<Command>;
+  /** Loads the function that shows a remembered answer again, for commands that offer one. */
+  replayer?(): Promise<Replayer>;
 }
+
+/**
+ * Shows a remembered answer (`Context.remember`'s data) as the command showed
+ * it: `elapsedMs` is this run's time; without it, the remembered time.
+ */
+export type Replayer = (ui: Ui, data: unknown, elapsedMs?: number) => void;
 
 /** The result of parsing a command's argv. */
 export interface ParsedArgs {

@@ -71,6 +71,9 @@ const CODES = {
 /** The name of an ANSI style this Ui can apply. */
 export type Style = keyof typeof CODES;
 
+/** One of the two streams a Ui writes to. */
+export type Stream = "stdout" | "stderr";
+
 /** How a step ended. */
 export type StepOutcome = "done" | "skipped" | "failed" | "cached";
 
@@ -122,18 +125,46 @@ export class Ui {
   #frame = 0;
   #drawn = false;
   #redactions: ((text: string) => string)[] = [];
+  #taps: ((stream: Stream, text: string) => void)[] = [];
+  readonly #options: UiOptions;
 
   constructor(options: UiOptions = {}) {
+    this.#options = {
+      verbose: options.verbose,
+      quiet: options.quiet,
+      json: options.json,
+      color: options.color,
+      tty: options.tty,
+    };
     this.verbose = options.verbose ?? false;
     this.quiet = options.quiet ?? false;
     this.json = options.json ?? false;
     this.tty = options.tty ?? false;
     this.color = options.color ?? false;
-    const redacting = (writer: Writer): Writer => ({
-      write: (text) => writer.write(this.redact(text)),
+    const redacting = (stream: Stream, writer: Writer): Writer => ({
+      write: (text) => {
+        const shown = this.redact(text);
+        for (const tap of this.#taps) tap(stream, shown);
+        writer.write(shown);
+      },
     });
-    this.stdout = redacting(options.stdout ?? fileWriter(Deno.stdout));
-    this.stderr = redacting(options.stderr ?? fileWriter(Deno.stderr));
+    this.stdout = redacting("stdout", options.stdout ?? fileWriter(Deno.stdout));
+    this.stderr = redacting("stderr", options.stderr ?? fileWriter(Deno.stderr));
+  }
+
+  /** A Ui like this one (options and redactions) writing to other writers. */
+  sibling(stdout: Writer, stderr: Writer): Ui {
+    const ui = new Ui({ ...this.#options, stdout, stderr });
+    for (const redact of this.#redactions) ui.addRedaction(redact);
+    return ui;
+  }
+
+  /** Calls `tap` with everything written from now on (as shown); returns the function that stops it. */
+  tap(tap: (stream: Stream, text: string) => void): () => void {
+    this.#taps.push(tap);
+    return () => {
+      this.#taps = this.#taps.filter((t) => t !== tap);
+    };
   }
 
   /** Adds a mask every later line (and `redact`) passes through, e.g. an environment's secrets. */

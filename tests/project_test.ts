@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../lib/errors.ts";
 import { dependents, toArgv, topoOrder } from "../lib/project/project.ts";
 import { detectComponents } from "../lib/project/detect.ts";
-import { findRoot, loadProject } from "../lib/project/load_project.ts";
+import { loadProject } from "../lib/project/load_project.ts";
+import { findRoot } from "../lib/project/root.ts";
 import { tempDir, tempDirWith } from "./helpers.ts";
 
 const FASTAPI_MAIN = "from fastapi import FastAPI\n\napp = FastAPI(title='x')\n";

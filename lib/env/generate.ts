@@ -109,7 +109,11 @@ export async function generateEnvFile(
     result.added.push(key.key);
   }
   if (existing && result.added.length === 0 && result.regenerated.length === 0) {
-    await Deno.chmod(file, 0o600).catch(() => {});
+    // Secrets stay private; a file already so is left alone (a cached run writes nothing).
+    const mode = (await Deno.stat(file).catch(() => undefined))?.mode;
+    if (mode !== undefined && mode !== null && (mode & 0o777) !== 0o600) {
+      await Deno.chmod(file, 0o600).catch(() => {});
+    }
     return result;
   }
   const gitignore = path.join(project.root, ".gitignore");

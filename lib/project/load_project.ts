@@ -3,24 +3,13 @@
  * apply the overrides and check the dependency graph.
  */
 import { exists, isDir } from "../fs.ts";
+import { findRoot } from "./root.ts";
 import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import type { Project } from "./project.ts";
 import { detectComponents, inferDependencies, validateGraph } from "./detect.ts";
 import { applyConfig, readConfig } from "./rig_toml.ts";
 import { applyPythonLayout } from "./python_layout.ts";
-
-/** Finds the project root: the nearest folder with rig.toml, else the git root, else `start`. */
-export function findRoot(start: string): string {
-  const absolute = path.resolve(start);
-  let gitRoot: string | undefined;
-  for (let dir = absolute;; dir = path.dirname(dir)) {
-    if (exists(path.join(dir, "rig.toml"))) return dir;
-    if (!gitRoot && exists(path.join(dir, ".git"))) gitRoot = dir;
-    if (path.dirname(dir) === dir) break;
-  }
-  return gitRoot ?? absolute;
-}
 
 /** Loads the project that contains `start`: root, rig.toml and components. */
 export async function loadProject(start: string): Promise<Project> {

@@ -43,6 +43,7 @@ import {
 } from "./cache_record.ts";
 import { DEFAULT_MAX_BYTES } from "./cache_limits.ts";
 import { CacheEventLog } from "./cache_events.ts";
+import { declareEffect } from "./observe.ts";
 import { blobPresent, storeArtifact, writeArtifacts } from "./cache_blobs.ts";
 import {
   type CacheStats,
@@ -171,6 +172,7 @@ export class CacheStore {
         await writeFileAtomic(latest, pointer).catch(() => {});
       }
       const now = new Date(this.#now());
+      declareEffect({ kind: "touch", path: this.recordPath(key) });
       try {
         Deno.utimeSync(this.recordPath(key), now, now);
       } catch {

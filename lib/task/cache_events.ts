@@ -4,6 +4,7 @@
  */
 import * as path from "../path.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
+import { declareEffect } from "./observe.ts";
 
 /** One line of the log. */
 export interface CacheEvent {
@@ -62,6 +63,7 @@ export class CacheEventLog {
     // One small O_APPEND write per event: concurrent processes do not interleave lines.
     // Synchronous: a cache hit appends one line per task, and awaiting each costs more.
     const line = JSON.stringify(event) + "\n";
+    declareEffect({ kind: "event", file: this.file, event });
     try {
       try {
         Deno.writeTextFileSync(this.file, line, { append: true });

@@ -21,7 +21,7 @@
  * "racy" rule: the same mtime could hide a second change), or a tree of more
  * than `MAX_WATCHED` folders.
  */
-import { readDirSyncIfPresent } from "../fs.ts";
+import { readDirSyncIfPresent, statId } from "../fs.ts";
 import * as path from "../path.ts";
 import { findGitDir, gitConfigFiles, gitEnv, listGitFiles } from "../git.ts";
 import { ensureRigDir, gitListingFile } from "../cache_paths.ts";
@@ -75,17 +75,6 @@ export async function rememberedGitListing(
     await writeFileAtomic(memoFile, JSON.stringify(fresh)).catch(() => {});
   }
   return files;
-}
-
-/** A path's stat identity: size, mtime, ctime and inode; "-" when it does not exist. */
-export function statId(file: string): string {
-  try {
-    const info = Deno.statSync(file);
-    return `${info.isDirectory ? "d" : "f"}${info.size}|${info.mtime?.getTime() ?? 0}|` +
-      `${info.ctime?.getTime() ?? 0}|${info.ino ?? 0}`;
-  } catch {
-    return "-";
-  }
 }
 
 function unchanged(watched: unknown[]): boolean {

@@ -25,14 +25,12 @@ import {
 import { describeChanges, WorktreeGuard } from "./worktree_guard.ts";
 import { componentCommand } from "../project/selection.ts";
 import {
-  type CheckResult,
   type ComponentState,
   packageScripts,
   type PlannedTask,
-  type TaskOutcome,
-  type TaskSummary,
   type TestRunOptions,
 } from "./plan.ts";
+import type { CheckResult, TaskOutcome, TaskSummary } from "./test_report.ts";
 import type { TestDatabase } from "./services.ts";
 import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
 import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";

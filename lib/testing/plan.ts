@@ -11,7 +11,6 @@ import * as path from "../path.ts";
 import { exists, readTextIfPresent } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
 import { buildImportGraph, isTestFile, selectTests } from "../python/pyimports.ts";
-import type { TestCase, TestCounts } from "./junit.ts";
 import { type Component, isNode, type Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import type { Manifest } from "../task/fingerprint.ts";
@@ -19,47 +18,7 @@ import type { TaskEngine } from "../task/task.ts";
 import { hashEnv, type KeyManifest, stableJson, type TaskKeyInput } from "../task/task_key.ts";
 import { type Venv } from "../python/venv.ts";
 import { parsePyproject, tomlTable } from "../python/pyproject.ts";
-/** One quality check's outcome. */
-export interface CheckResult {
-  /** `black`, `flake8`, `mypy`, `alembic`, `tsc`, `lint` or `lint` (rig.toml override). */
-  name: string;
-  status: "passed" | "failed" | "skipped";
-  /** Why skipped, or a one-line failure summary. */
-  detail?: string;
-  /** The command that fixes a skip (e.g. `rig install --dev black`). */
-  hint?: string;
-  durationMs: number;
-  /** Masked output tail when it failed. */
-  output?: string;
-}
-
-/** What one task did; stored in the cache and replayed on a hit. */
-export interface TaskSummary {
-  component: string;
-  /** `test` (unit tests + checks) or `integration` (against a live server). */
-  task: "test" | "integration";
-  ok: boolean;
-  /** Test counts; null when only checks ran (`--lint-only`). */
-  counts: TestCounts | null;
-  /** Line coverage percentage, when measured. */
-  coverage: number | null;
-  /** Why coverage was not measured, with the install command (pytest-cov missing). */
-  coverageHint?: string;
-  failUnder?: number;
-  checks: CheckResult[];
-  durationMs: number;
-  /** JUnit cases (pytest) for `--junit`. */
-  cases?: TestCase[];
-  /** The test files run when `--changed` narrowed the run. */
-  files?: string[];
-  /** Short failure reason for the report (tests failed, coverage under N%, a check failed). */
-  failure?: string;
-  /** Masked tail of the test output when tests failed. */
-  failureOutput?: string;
-  /** True when the component has no tests (a node package without a `test` script). */
-  noTests?: boolean;
-}
-
+import type { TaskOutcome, TaskSummary } from "./test_report.ts";
 /** Python test files under the pytest test paths (component-relative, `/` separators). */
 export function pythonTestFiles(files: string[], testPaths: string[]): string[] {
   const roots = testPaths.map((p) => p.replace(/^\.\//, "").replace(/\/$/, ""));
@@ -117,11 +76,6 @@ export function packageScripts(dir: string): Record<string, string> {
   }
 }
 
-/** A one-line description of a project's test task for logs. */
-export function taskLabel(component: string, task: "test" | "integration"): string {
-  return task === "test" ? component : `${component} (integration)`;
-}
-
 /** The server a client's integration tests need: its only python-app dependency. */
 export function serverOf(project: Project, component: Component): Component | undefined {
   const deps = component.dependsOn.map((d) => project.components.find((c) => c.name === d));
@@ -152,32 +106,6 @@ export interface TestRunOptions {
   reasons?: Map<string, string[]>;
   /** Dry runs: export the server's API contract when it is not remembered (for --changed). */
   exportContract?: boolean;
-}
-
-/** One task's result in a report. */
-export interface TaskOutcome {
-  summary: TaskSummary;
-  key: string;
-  cached: boolean;
-  /** Why it ran or was cached (--explain, --dry-run). */
-  reasons: string[];
-  /** The full (masked) log, when it ran or with --verbose on a hit. */
-  log?: string;
-  /** Dry run: what would run. */
-  planned?: string[];
-  /** Undeclared variables a failed task might have needed. */
-  undeclared?: string[];
-  /** A node client's run with the server's URL: the counts of its integration files. */
-  integrationCounts?: TestCounts;
-}
-
-/** The result of `rig test`. */
-export interface TestReport {
-  ok: boolean;
-  tasks: TaskOutcome[];
-  durationMs: number;
-  /** Masks secrets of the test configuration in any text. */
-  mask: (text: string) => string;
 }
 
 export interface ComponentState {
@@ -228,23 +156,6 @@ export function emptySummary(t: PlannedTask): TaskSummary {
     durationMs: 0,
     files: t.files,
   };
-}
-
-/** A short line for a step: `12 passed, 1 skipped, 91% coverage`. */
-export function describeSummary(s: TaskSummary): string {
-  const parts: string[] = [];
-  if (s.noTests) parts.push("no tests");
-  if (s.counts) {
-    parts.push(`${s.counts.passed} passed`);
-    if (s.counts.failed) parts.push(`${s.counts.failed} failed`);
-    if (s.counts.errors) parts.push(`${s.counts.errors} errors`);
-    if (s.counts.skipped) parts.push(`${s.counts.skipped} skipped`);
-  }
-  if (s.coverage !== null) parts.push(`${s.coverage}% coverage`);
-  const failedChecks = s.checks.filter((c) => c.status === "failed").map((c) => c.name);
-  if (failedChecks.length) parts.push(`${failedChecks.join(", ")} failed`);
-  if (s.files) parts.push(`${s.files.length} test file${s.files.length === 1 ? "" : "s"}`);
-  return parts.join(", ");
 }
 
 export async function describeComponents(

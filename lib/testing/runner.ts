@@ -28,7 +28,6 @@ import {
   cacheTask,
   type ComponentState,
   describeComponents,
-  describeSummary,
   emptySummary,
   fullCommand,
   keyInputFor,
@@ -37,12 +36,16 @@ import {
   serverCodeHash,
   serverOf,
   sourceText,
+  type TestRunOptions,
+} from "./plan.ts";
+import {
+  describeSummary,
+  showCached,
   taskLabel,
   type TaskOutcome,
   type TaskSummary,
   type TestReport,
-  type TestRunOptions,
-} from "./plan.ts";
+} from "./test_report.ts";
 import type { RunningServer } from "./services.ts";
 /** The planned tasks of a suite with their keys, and what planning them needed. */
 export interface SuitePlan {
@@ -309,9 +312,7 @@ export async function runTestSuite(project: Project, opts: TestRunOptions): Prom
   const toRun = tasks.filter((t) => !t.outcome);
   const reasonsFor = new Map<PlannedTask, string[]>();
   for (const t of toRun) reasonsFor.set(t, await explainMiss(t));
-  for (const t of tasks.filter((t) => t.outcome)) {
-    ui.step(taskLabel(t.component.name, t.task)).cached(describeSummary(t.outcome!.summary));
-  }
+  for (const t of tasks.filter((t) => t.outcome)) showCached(ui, t.outcome!);
   if (!toRun.length) return finish(tasks, started, mask);
   const { runTask } = await import("./component_tests.ts");
   const { launchServer, TestDatabase } = await import("./services.ts");

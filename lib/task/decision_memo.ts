@@ -1,0 +1,321 @@
+/**
+ * The decision memo: a command's whole answer, remembered with the stat data
+ * of everything that decided it, as git's index trusts stat data. A cached
+ * `rig test` reads the project model, the configuration, the input listing,
+ * the stat cache, tool versions and the cache records: a few hundred paths.
+ * When none of them changed since the last run of the same command line (same
+ * arguments, folder, environment and output mode, same rig), the answer is
+ * the same, and the memo replays it: it stats those paths (a few µs each),
+ * repeats the run's effects (cache records marked used, hit events appended)
+ * and shows the remembered report with this run's time.
+ *
+ * An answer is remembered only when stat data can vouch for it:
+ *
+ * - the run was observed (observe.ts) and started no process or worker, used
+ *   no network and wrote nothing but declared effects;
+ * - nothing it read changed within `RACY_WINDOW_MS` before it began, by mtime
+ *   or ctime (git's "racy" rule: a second change in the same tick would keep
+ *   the times); the identity holds the ctime and inode too, so a file edited
+ *   with its mtime set back (`cp -p`, `tar`) or replaced counts as changed;
+ * - replaying it into a twin of the run's Ui printed exactly what the run
+ *   printed.
+ *
+ * Memos live in `.rig/cache/decisions/`, the newest `KEEP` of them; `rig cache
+ * clean` removes them with the rest, and `RIG_NO_MEMO=1` turns them off.
+ */
+import * as path from "../path.ts";
+import { readDirSyncIfPresent, statId } from "../fs.ts";
+import { sha256Hex } from "../hash.ts";
+import { writeFileAtomic, writeTextAtomicSync } from "../fs_atomic.ts";
+import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
+import { BufferWriter, type Stream, type Ui } from "../ui.ts";
+import type { Replayer } from "../command.ts";
+import { mark } from "../trace.ts";
+import { type CacheEvent, CacheEventLog } from "./cache_events.ts";
+import { type Effect, type Observation, observe } from "./observe.ts";
+
+const VERSION = 1;
+/** Paths changed this close before a run began are not trusted (git's racy entries). */
+const RACY_WINDOW_MS = 2000;
+/** Memos kept per project (one per command line and environment). */
+const KEEP = 32;
+
+interface Memo {
+  version: number;
+  key: string;
+  exitCode: number;
+  /** Absolute paths and their stat identity (`statId`) when the answer was remembered. */
+  watched: [string, string][];
+  /** Paths the effects write, with their identity after the last effects. */
+  touched: [string, string][];
+  effects: Effect[];
+  /** What the command's replayer shows. */
+  data: unknown;
+}
+
+/** What makes two runs the same question. */
+export interface DecisionIdentity {
+  root: string;
+  /** rig's whole argument list. */
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** How output is shown: the same answer prints differently in another mode. */
+  mode: Record<string, boolean>;
+  /** The module rig runs from (its code is watched like an input). */
+  entry: string;
+}
+
+/** One command line's memo: replay it, or record a run into it. */
+export class DecisionMemo {
+  private constructor(
+    readonly root: string,
+    readonly file: string,
+    readonly key: string,
+    readonly code: string[],
+  ) {}
+
+  /** The memo of `identity` (which may not exist yet). */
+  static async of(identity: DecisionIdentity): Promise<DecisionMemo> {
+    const env = Object.keys(identity.env).sort().map((k) => [k, identity.env[k]]);
+    const key = await sha256Hex(JSON.stringify([
+      VERSION,
+      identity.root,
+      identity.args,
+      identity.cwd,
+      env,
+      identity.mode,
+      identity.entry,
+    ]));
+    const file = path.join(projectCacheDir(identity.root), "decisions", `${key}.json`);
+    return new DecisionMemo(identity.root, file, key, rigCodeFiles(identity.entry));
+  }
+
+  /**
+   * Shows the remembered answer when nothing it depends on changed, and
+   * returns its exit code; undefined when there is none to trust.
+   */
+  async replay(ui: Ui, replayer: () => Promise<Replayer>, startedAt: number): Promise<
+    number | undefined
+  > {
+    const memo = this.#read();
+    if (!memo) return undefined;
+    for (const [file, id] of [...memo.watched, ...memo.touched]) {
+      if (statId(file) !== id) {
+        mark(`decision memo: ${file} changed`);
+        return undefined;
+      }
+    }
+    const show = await replayer();
+    perform(memo.effects);
+    show(ui, memo.data, performance.now() - startedAt);
+    mark("decision memo replayed");
+    // The effects changed the touched paths' times: the next replay expects the new ones.
+    const touched = memo.touched.map(([file]) => [file, statId(file)] as [string, string]);
+    try {
+      writeTextAtomicSync(this.file, JSON.stringify({ ...memo, touched }));
+    } catch {
+      // A read-only store: the next run answers in full.
+    }
+    return memo.exitCode;
+  }
+
+  /**
+   * Runs `work` observed. When it offers its answer (`remember`) and stat
+   * data can vouch for it, the answer is remembered for the next run.
+   */
+  async record(
+    ui: Ui,
+    replayer: () => Promise<Replayer>,
+    work: (remember: (data: unknown) => void) => Promise<number>,
+  ): Promise<number> {
+    // The memo's folder first: creating it later would change folders the work looked at.
+    const writable = await ensureRigDir(this.root)
+      .then(() => Deno.mkdir(path.dirname(this.file), { recursive: true }))
+      .then(() => true, () => false);
+    if (!writable) return await work(() => {});
+    let offered: { data: unknown } | undefined;
+    const shown = { stdout: "", stderr: "" };
+    const untap = ui.tap((stream, text) => shown[stream] += text);
+    let observed: { value: number; observation: Observation };
+    try {
+      observed = await observe(() => work((data) => offered = { data }));
+    } finally {
+      untap();
+    }
+    const { value: exitCode, observation } = observed;
+    if (offered) {
+      const why = await this.#remember(observation, exitCode, offered.data, {
+        ui,
+        shown,
+        replayer,
+      });
+      mark(why ? `decision not remembered: ${why}` : "decision remembered");
+    }
+    return exitCode;
+  }
+
+  /** Writes the memo; returns why not when the answer cannot be trusted. */
+  async #remember(
+    observation: Observation,
+    exitCode: number,
+    data: unknown,
+    run: { ui: Ui; shown: Record<Stream, string>; replayer: () => Promise<Replayer> },
+  ): Promise<string | undefined> {
+    if (observation.spoiled) return observation.spoiled;
+    const effectPaths = observation.effectPaths();
+    for (const effect of observation.effects) {
+      if (effect.kind === "event" && observation.paths.has(effect.file)) {
+        return `read ${effect.file}, which it also appends to`;
+      }
+    }
+    const out = new BufferWriter();
+    const err = new BufferWriter();
+    const twin = run.ui.sibling(out, err);
+    // As the next run reads it back: through JSON.
+    (await run.replayer())(twin, JSON.parse(JSON.stringify(data)));
+    twin.close();
+    if (out.text !== run.shown.stdout || err.text !== run.shown.stderr) {
+      return "its replay would not print the same";
+    }
+    const watched = new Map<string, string>();
+    for (const file of new Set([...observation.paths, ...this.code])) {
+      if (effectPaths.has(file)) continue;
+      // A missing path stays missing while its nearest folder is unchanged (creating a file
+      // changes its folder's mtime), and a folder costs one stat where a missing path's
+      // stat costs a thrown error.
+      let watch = file;
+      let id = statId(watch);
+      while (id === "-" && path.dirname(watch) !== watch) {
+        watch = path.dirname(watch);
+        id = statId(watch);
+      }
+      if (watched.has(watch)) continue;
+      if (id !== "-" && changedSince(id, observation.startedAt - RACY_WINDOW_MS)) {
+        return `${watch} changed just before the run`;
+      }
+      watched.set(watch, id);
+    }
+    const touched: [string, string][] = observation.effects
+      .filter((e) => e.kind === "touch")
+      .map((e) => [e.path, statId(e.path)]);
+    const memo: Memo = {
+      version: VERSION,
+      key: this.key,
+      exitCode,
+      watched: [...watched],
+      touched,
+      effects: observation.effects,
+      data,
+    };
+    try {
+      await writeFileAtomic(this.file, JSON.stringify(memo));
+    } catch (error) {
+      return `cannot write ${this.file}: ${(error as Error).message}`;
+    }
+    pruneMemos(path.dirname(this.file));
+    return undefined;
+  }
+
+  #read(): Memo | undefined {
+    try {
+      const memo = JSON.parse(Deno.readTextFileSync(this.file)) as Memo;
+      const valid = memo?.version === VERSION && memo.key === this.key &&
+        Number.isInteger(memo.exitCode) && Array.isArray(memo.watched) &&
+        Array.isArray(memo.touched) && Array.isArray(memo.effects) &&
+        [...memo.watched, ...memo.touched].every((pair) =>
+          Array.isArray(pair) && typeof pair[0] === "string" && typeof pair[1] === "string"
+        );
+      return valid ? memo : undefined;
+    } catch {
+      // None yet, or unreadable: the command answers in full.
+      return undefined;
+    }
+  }
+}
+
+/** Repeats a remembered run's writes, at the time of this run. */
+function perform(effects: Effect[]): void {
+  const now = Date.now();
+  const logs = new Map<string, CacheEventLog>();
+  for (const effect of effects) {
+    if (effect.kind === "touch") {
+      try {
+        Deno.utimeSync(effect.path, new Date(now), new Date(now));
+      } catch {
+        // Only the pruning order, as in the run itself.
+      }
+      continue;
+    }
+    let log = logs.get(effect.file);
+    if (!log) {
+      log = new CacheEventLog(effect.file, { now: () => now, debug: () => {} });
+      logs.set(effect.file, log);
+    }
+    log.append({ ...effect.event as CacheEvent, at: now });
+  }
+}
+
+/**
+ * True when the identity's mtime or ctime is at or after `since`. Deno gives
+ * the ctime in whole seconds, so it counts as the end of its second: a file
+ * whose mtime was set back (tar, `cp -p`) is trusted only once a later change
+ * must move its ctime into another second.
+ */
+function changedSince(id: string, since: number): boolean {
+  const [, mtime, ctime] = id.slice(1).split("|").map(Number);
+  return (mtime ?? 0) >= since || (ctime ?? 0) + 1000 > since;
+}
+
+/**
+ * rig's own code, watched like an input: the Deno (or compiled rig) binary,
+ * and the bundle rig runs from, or every source module when it runs from main.ts.
+ */
+export function rigCodeFiles(entry: string): string[] {
+  const files = [Deno.execPath()];
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return files;
+  }
+  if (url.protocol !== "file:") return files;
+  const file = decodeURIComponent(url.pathname);
+  files.push(file);
+  if (!file.endsWith(".ts")) return files;
+  const dir = path.dirname(file);
+  files.push(path.join(dir, "deno.json"));
+  const folders = ["lib", "commands", "templates"].map((name) => path.join(dir, name));
+  while (folders.length) {
+    const folder = folders.pop()!;
+    for (const entry of readDirSyncIfPresent(folder) ?? []) {
+      const child = path.join(folder, entry.name);
+      if (entry.isDirectory) folders.push(child);
+      else files.push(child);
+    }
+  }
+  return files;
+}
+
+/** Keeps the newest `KEEP` memos of a project. */
+function pruneMemos(dir: string): void {
+  const memos = (readDirSyncIfPresent(dir) ?? [])
+    .filter((e) => e.isFile && e.name.endsWith(".json"))
+    .map((e) => {
+      const file = path.join(dir, e.name);
+      try {
+        return { file, at: Deno.statSync(file).mtime?.getTime() ?? 0 };
+      } catch {
+        return { file, at: 0 };
+      }
+    });
+  if (memos.length <= KEEP) return;
+  memos.sort((a, b) => b.at - a.at);
+  for (const { file } of memos.slice(KEEP)) {
+    try {
+      Deno.removeSync(file);
+    } catch {
+      // Another rig pruned it.
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { DecisionMemo } from "../lib/task/decision_memo.ts";
+import { declareEffect, observe } from "../lib/task/observe.ts";
+import { CacheEventLog } from "../lib/task/cache_events.ts";
+import type { Replayer } from "../lib/command.ts";
+import { BufferWriter, Ui } from "../lib/ui.ts";
+import { tempDirWith } from "./helpers.ts";
+
+const PAST = new Date(Date.now() - 3_600_000);
+
+/**
+ * Fixtures made at once and left to settle: an answer is trusted only once
+ * what it read is older than the racy window (ctimes cannot be set back).
+ */
+const pool = await Promise.all(Array.from({ length: 14 }, async () => {
+  const dir = await tempDirWith({
+    "a.txt": "alpha\n",
+    "pkg/one.txt": "1\n",
+    "record.json": "{}",
+    "events.jsonl": "",
+  });
+  // As in a project rig has run in: its folder exists before the run.
+  Deno.mkdirSync(path.join(dir.path, ".rig/cache/decisions"), { recursive: true });
+  Deno.utimeSync(dir.path, PAST, PAST);
+  return dir;
+}));
+await new Promise((resolve) => setTimeout(resolve, 3000));
+
+/** A settled fixture of its own for one test. */
+function fixture() {
+  const dir = pool.pop();
+  if (!dir) throw new Error("the fixture pool is empty: make it larger");
+  return dir;
+}
+
+/** Shows the remembered data as the work below printed it. */
+const replayer = () =>
+  Promise.resolve<Replayer>((ui, data, elapsedMs) => {
+    const { text, ms } = data as { text: string; ms: number };
+    ui.print(`${text} in ${Math.round(elapsedMs ?? ms)}ms`);
+  });
+
+function memoOf(root: string, env: Record<string, string> = { A: "1" }) {
+  return DecisionMemo.of({
+    root,
+    args: ["test"],
+    cwd: root,
+    env,
+    mode: { tty: false },
+    entry: "file:///nonexistent/rig.js",
+  });
+}
+
+/** A decision: reads `a.txt`, lists `pkg/`, looks for `maybe.txt`; prints and offers its answer. */
+function decide(root: string, extra?: () => void) {
+  return (remember: (data: unknown) => void, ui: Ui) => {
+    const text = Deno.readTextFileSync(path.join(root, "a.txt")).trim();
+    const listed = [...Deno.readDirSync(path.join(root, "pkg"))].length;
+    let maybe = "absent";
+    try {
+      Deno.statSync(path.join(root, "maybe.txt"));
+      maybe = "present";
+    } catch {
+      // Absent is an answer too.
+    }
+    extra?.();
+    const answer = `${text}, ${listed} in pkg, maybe ${maybe}`;
+    ui.print(`${answer} in 12ms`);
+    remember({ text: answer, ms: 12 });
+    return Promise.resolve(3);
+  };
+}
+
+async function record(root: string, work = decide(root), env?: Record<string, string>) {
+  const out = new BufferWriter();
+  const ui = new Ui({ stdout: out });
+  const memo = await memoOf(root, env);
+  const code = await memo.record(ui, replayer, (remember) => work(remember, ui));
+  return { code, out: out.text, memo };
+}
+
+async function replay(root: string, env?: Record<string, string>) {
+  const out = new BufferWriter();
+  const code = await (await memoOf(root, env)).replay(
+    new Ui({ stdout: out }),
+    replayer,
+    performance.now(),
+  );
+  return { code, out: out.text };
+}
+
+Deno.test("an answer is replayed with its exit code, without the work, while nothing it read changed", async () => {
+  await using dir = fixture();
+  const first = await record(dir.path);
+  assert.equal(first.code, 3);
+  assert.equal(first.out, "alpha, 1 in pkg, maybe absent in 12ms\n");
+  const again = await replay(dir.path);
+  assert.equal(again.code, 3);
+  assert.match(again.out, /^alpha, 1 in pkg, maybe absent in \d+ms\n$/);
+  // The replay rewrote the memo; it still answers.
+  assert.equal((await replay(dir.path)).code, 3);
+});
+
+Deno.test("an edit (even one that keeps size and mtime), a file added to a listed folder or a missing file appearing is not replayed", async () => {
+  const changes: [string, (root: string) => void][] = [
+    ["same size and mtime", (root) => {
+      const file = path.join(root, "a.txt");
+      const { atime, mtime } = Deno.statSync(file);
+      Deno.writeTextFileSync(file, "omega\n");
+      Deno.utimeSync(file, atime!, mtime!);
+      assert.equal(Deno.statSync(file).mtime!.getTime(), mtime!.getTime());
+    }],
+    ["a file added to pkg/", (root) => Deno.writeTextFileSync(path.join(root, "pkg/two.txt"), "")],
+    ["maybe.txt appears", (root) => Deno.writeTextFileSync(path.join(root, "maybe.txt"), "")],
+    ["a.txt replaced", (root) => {
+      const file = path.join(root, "a.txt");
+      Deno.writeTextFileSync(`${file}.new`, "alpha\n");
+      Deno.renameSync(`${file}.new`, file);
+    }],
+  ];
+  for (const [what, change] of changes) {
+    await using dir = fixture();
+    await record(dir.path);
+    assert.equal((await replay(dir.path)).code, 3, `replayed before: ${what}`);
+    change(dir.path);
+    assert.equal((await replay(dir.path)).code, undefined, `not replayed after: ${what}`);
+  }
+});
+
+Deno.test("another environment is another question: its answer is not replayed for the first", async () => {
+  await using dir = fixture();
+  await record(dir.path, decide(dir.path), { A: "1" });
+  assert.equal((await replay(dir.path, { A: "1" })).code, 3);
+  assert.equal((await replay(dir.path, { A: "2" })).code, undefined);
+});
+
+Deno.test("work that starts a process, uses the network or writes an undeclared file is not remembered", async () => {
+  const spoilers: [string, () => void][] = [
+    ["a process", () => new Deno.Command("true").outputSync()],
+    ["a write", () => Deno.writeTextFileSync(path.join(Deno.makeTempDirSync(), "x"), "")],
+    ["the network", () => void fetch("http://127.0.0.1:9/").catch(() => {})],
+  ];
+  for (const [what, spoil] of spoilers) {
+    await using dir = fixture();
+    const { code, memo } = await record(dir.path, decide(dir.path, spoil));
+    assert.equal(code, 3, what);
+    assert.throws(() => Deno.statSync(memo.file), Deno.errors.NotFound, `no memo after ${what}`);
+  }
+});
+
+Deno.test("an answer that depends on a file changed just before the run is not remembered (git's racy rule)", async () => {
+  await using dir = fixture();
+  Deno.writeTextFileSync(path.join(dir.path, "a.txt"), "alpha\n");
+  const { memo } = await record(dir.path);
+  assert.throws(() => Deno.statSync(memo.file), Deno.errors.NotFound);
+});
+
+Deno.test("an answer whose replay would print something else is not remembered", async () => {
+  await using dir = fixture();
+  const { memo } = await record(dir.path, (remember, ui) => {
+    ui.print("something else");
+    remember({ text: "alpha", ms: 12 });
+    return Promise.resolve(0);
+  });
+  assert.throws(() => Deno.statSync(memo.file), Deno.errors.NotFound);
+});
+
+Deno.test("a replay repeats the declared effects: the record is marked used and a hit is logged at the replay's time", async () => {
+  await using dir = fixture();
+  const recordFile = path.join(dir.path, "record.json");
+  const events = path.join(dir.path, "events.jsonl");
+  const log = new CacheEventLog(events, { now: () => 1000, debug: () => {} });
+  const work = decide(dir.path, () => {
+    Deno.readTextFileSync(recordFile);
+    declareEffect({ kind: "touch", path: recordFile });
+    Deno.utimeSync(recordFile, new Date(), new Date());
+    log.append({ type: "hit", key: "k", task: "test", at: 1000 });
+  });
+  await record(dir.path, work);
+  Deno.utimeSync(recordFile, PAST, PAST);
+  // The memo expects the record as the run left it: set back, it is a change.
+  assert.equal((await replay(dir.path)).code, undefined);
+  await record(dir.path, work);
+  const before = Date.now();
+  assert.equal((await replay(dir.path)).code, 3);
+  assert.ok(Deno.statSync(recordFile).mtime!.getTime() >= before - 1000);
+  const lines = Deno.readTextFileSync(events).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2].key, "k");
+  assert.ok(lines[2].at >= before);
+  // Its own effects do not spoil the memo: the next run replays too.
+  assert.equal((await replay(dir.path)).code, 3);
+});
+
+Deno.test("an observation notes every path read, stat'ed or listed, and puts Deno's functions back, also when the work throws", async () => {
+  await using dir = fixture();
+  const readTextFileSync = Deno.readTextFileSync;
+  const Command = Deno.Command;
+  const { observation } = await observe(async () => {
+    Deno.readTextFileSync(path.join(dir.path, "a.txt"));
+    await Deno.readDir(path.join(dir.path, "pkg"))[Symbol.asyncIterator]().next();
+    await Deno.stat(path.join(dir.path, "missing")).catch(() => {});
+  });
+  assert.deepEqual(
+    [...observation.paths].sort(),
+    ["a.txt", "missing", "pkg"].map((f) => path.join(dir.path, f)),
+  );
+  assert.equal(observation.spoiled, undefined);
+  await assert.rejects(observe(() => Promise.reject(new Error("boom"))), /boom/);
+  assert.equal(Deno.readTextFileSync, readTextFileSync);
+  assert.equal(Deno.Command, Command);
+});
+
+Deno.test("a corrupt or foreign memo file is ignored: the command answers in full", async () => {
+  await using dir = fixture();
+  const { memo } = await record(dir.path);
+  for (const text of ["{not json", JSON.stringify({ version: 1, key: "other" }), "null"]) {
+    Deno.writeTextFileSync(memo.file, text);
+    assert.equal((await replay(dir.path)).code, undefined, text);
+  }
+});
