@@ -4,7 +4,8 @@
  * runs (or shows its own help): `rig --version`, `rig --help` and a typo's
  * suggestion never evaluate lib/ beyond the CLI layer. Every module is named by
  * a literal dynamic import, so bundles still carry it. tests/main_test.ts checks
- * that every entry agrees with the module it loads.
+ * that every entry agrees with the module it loads. An entry with a replayer
+ * shows a remembered answer (lib/task/decision_memo.ts) without loading its command.
  */
 import type { Command, CommandEntry, Replayer } from "../lib/command.ts";
 

@@ -115,6 +115,11 @@ export const peersSection: BenchSection = {
       { label: "Turborepo cached run (3 tasks)", argv: turboRun, cwd: root, env },
       { label: "rig test cached (main.ts)", argv: rigArgv(MAIN, ["-C", root, "test"]) },
       { label: "rig test cached (bundle)", argv: rigArgv(bundle, ["-C", root, "test"]) },
+      {
+        label: "rig test cached (bundle, RIG_NO_MEMO=1)",
+        argv: rigArgv(bundle, ["-C", root, "test"]),
+        env: benchEnv({ RIG_NO_MEMO: "1" }),
+      },
     ];
     const timings = await timeCases([
       ...cachedCases(),
@@ -127,12 +132,27 @@ export const peersSection: BenchSection = {
     for (const t of timings) {
       log(`  ${t.label.padEnd(width)}  ${ms(t.median).padStart(9)}  (${ms(t.min)})`);
     }
-    const [turboCached, rigMain, rigBundle, turboVersionRun, rigVersionMain, rigVersionBundle] =
-      timings.map((t) => t.median) as [number, number, number, number, number, number];
+    const [
+      turboCached,
+      rigMain,
+      rigBundle,
+      rigWhole,
+      turboVersionRun,
+      rigVersionMain,
+      rigVersionBundle,
+    ] = timings.map((t) => t.median) as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     log(
       `cached: rig/Turborepo = ${ratio(rigMain, turboCached)} (main.ts), ${
         ratio(rigBundle, turboCached)
-      } (bundle); goal ≤ 1.5×`,
+      } (bundle), ${ratio(rigWhole, turboCached)} (bundle, whole decision); goal ≤ 1.5×`,
     );
     log(
       `--version: rig/turbo = ${ratio(rigVersionMain, turboVersionRun)} (main.ts), ${

@@ -3,8 +3,9 @@
  * and a fully cached `rig test` goes. Deno's own floor (`deno --version`, an
  * empty script) beside rig from source (main.ts) and as the bundle (with and
  * without V8's code cache), the RIG_TRACE=1 marks of a cached run (entry,
- * imports, command loaded, project model, keys, done), and the committed
- * launcher's overhead over running the bundle directly.
+ * imports, the decision memo's replay), the same with the memo off
+ * (RIG_NO_MEMO=1: command loaded, project model, keys, done), and the
+ * committed launcher's overhead over running the bundle directly.
  */
 import * as path from "node:path";
 import type { BenchSection } from "./section.ts";
@@ -48,6 +49,11 @@ export const startupSection: BenchSection = {
         label: "cached rig test (bundle, no code cache)",
         argv: rigArgv(bundle, ["-C", root, "test"], noCodeCache),
       },
+      {
+        label: "cached rig test (bundle, RIG_NO_MEMO=1)",
+        argv: rigArgv(bundle, ["-C", root, "test"]),
+        env: benchEnv({ RIG_NO_MEMO: "1" }),
+      },
     ];
     const timings = await timeCases(cases, RUNS);
     const width = Math.max(...timings.map((t) => t.label.length));
@@ -81,6 +87,11 @@ export const startupSection: BenchSection = {
     const traced = await timeCases([
       { label: "main.ts", argv: rigArgv(MAIN, ["-C", root, "test"]), env },
       { label: "bundle", argv: rigArgv(bundle, ["-C", root, "test"]), env },
+      {
+        label: "bundle, RIG_NO_MEMO=1: the whole decision",
+        argv: rigArgv(bundle, ["-C", root, "test"]),
+        env: benchEnv({ RIG_TRACE: "1", RIG_NO_MEMO: "1" }),
+      },
     ], RUNS);
     for (const t of traced) {
       log(`where a cached rig test's time goes (${t.label}, RIG_TRACE=1, median of ${RUNS}):`);

@@ -94,8 +94,14 @@ export function traceMarks(stderr: string): { label: string; at: number }[] {
  * step from the previous mark, as printable lines.
  */
 export function traceBreakdown(stderrs: string[]): string[] {
-  const runs = stderrs.map(traceMarks).filter((m) => m.length);
-  if (!runs.length) return ["(no RIG_TRACE marks)"];
+  const all = stderrs.map(traceMarks).filter((m) => m.length);
+  if (!all.length) return ["(no RIG_TRACE marks)"];
+  // The runs that took the most common path (a first run may remember what the others replay).
+  const pathOf = (run: { label: string }[]) => run.map((m) => m.label).join("\n");
+  const counts = new Map<string, number>();
+  for (const run of all) counts.set(pathOf(run), (counts.get(pathOf(run)) ?? 0) + 1);
+  const common = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+  const runs = all.filter((run) => pathOf(run) === common);
   const labels = runs[0]!.map((m) => m.label);
   let previous = 0;
   return labels.map((label, i) => {
