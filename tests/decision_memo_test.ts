@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { DecisionMemo } from "../lib/task/decision_memo.ts";
 import { declareEffect, observe } from "../lib/task/observe.ts";
 import { CacheEventLog } from "../lib/task/cache_events.ts";
+import { signerFromKey } from "../lib/task/signing.ts";
 import type { Replayer } from "../lib/command.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";
 import { tempDirWith } from "./helpers.ts";
@@ -13,12 +14,12 @@ const PAST = new Date(Date.now() - 3_600_000);
  * Fixtures made at once and left to settle: an answer is trusted only once
  * what it read is older than the racy window (ctimes cannot be set back).
  */
-const pool = await Promise.all(Array.from({ length: 14 }, async () => {
+const pool = await Promise.all(Array.from({ length: 20 }, async () => {
   const dir = await tempDirWith({
     "a.txt": "alpha\n",
     "pkg/one.txt": "1\n",
-    "record.json": "{}",
-    "events.jsonl": "",
+    ".rig/cache/tasks/record.json": "{}",
+    ".rig/cache/events.jsonl": "",
   });
   // As in a project rig has run in: its folder exists before the run.
   Deno.mkdirSync(path.join(dir.path, ".rig/cache/decisions"), { recursive: true });
@@ -26,6 +27,10 @@ const pool = await Promise.all(Array.from({ length: 14 }, async () => {
   return dir;
 }));
 await new Promise((resolve) => setTimeout(resolve, 3000));
+// Fixtures no test took are removed with the rest.
+globalThis.addEventListener("unload", () => {
+  for (const dir of pool) Deno.removeSync(dir.path, { recursive: true });
+});
 
 /** A settled fixture of its own for one test. */
 function fixture() {
@@ -41,12 +46,15 @@ const replayer = () =>
     ui.print(`${text} in ${Math.round(elapsedMs ?? ms)}ms`);
   });
 
+/** The key the memos of these tests are signed with. */
+const KEY = "a signing key for the decision memo tests";
+
 function memoOf(root: string, env: Record<string, string> = { A: "1" }) {
   return DecisionMemo.of({
     root,
     args: ["test"],
     cwd: root,
-    env,
+    env: { RIG_CACHE_SIGNING_KEY: KEY, ...env },
     mode: { tty: false },
     entry: "file:///nonexistent/rig.js",
   });
@@ -168,8 +176,8 @@ Deno.test("an answer whose replay would print something else is not remembered",
 
 Deno.test("a replay repeats the declared effects: the record is marked used and a hit is logged at the replay's time", async () => {
   await using dir = fixture();
-  const recordFile = path.join(dir.path, "record.json");
-  const events = path.join(dir.path, "events.jsonl");
+  const recordFile = path.join(dir.path, ".rig/cache/tasks/record.json");
+  const events = path.join(dir.path, ".rig/cache/events.jsonl");
   const log = new CacheEventLog(events, { now: () => 1000, debug: () => {} });
   const work = decide(dir.path, () => {
     Deno.readTextFileSync(recordFile);
@@ -210,6 +218,45 @@ Deno.test("an observation notes every path read, stat'ed or listed, and puts Den
   await assert.rejects(observe(() => Promise.reject(new Error("boom"))), /boom/);
   assert.equal(Deno.readTextFileSync, readTextFileSync);
   assert.equal(Deno.Command, Command);
+});
+
+/** Rewrites a memo as someone with the signing key could: `change` edits its content. */
+async function rewrite(file: string, change: (memo: Record<string, unknown>) => void, key = KEY) {
+  const stored = JSON.parse(Deno.readTextFileSync(file));
+  const memo = JSON.parse(stored.memo);
+  change(memo);
+  const text = JSON.stringify(memo);
+  const signature = await signerFromKey(new TextEncoder().encode(key), "test").sign(
+    new TextEncoder().encode(text),
+  );
+  Deno.writeTextFileSync(file, JSON.stringify({ signature, memo: text }));
+}
+
+Deno.test("a memo is signed: one written without this user's key, or edited, is not replayed", async () => {
+  await using dir = fixture();
+  const { memo } = await record(dir.path);
+  assert.equal((await replay(dir.path)).code, 3);
+  await rewrite(memo.file, (m) => m.exitCode = 0, "another key");
+  assert.equal((await replay(dir.path)).code, undefined);
+  const stored = JSON.parse(Deno.readTextFileSync(memo.file));
+  stored.memo = stored.memo.replace('"exitCode":0', '"exitCode":1');
+  Deno.writeTextFileSync(memo.file, JSON.stringify(stored));
+  assert.equal((await replay(dir.path)).code, undefined);
+});
+
+Deno.test("a signed memo whose effects would write outside the project's cache records and event log is refused", async () => {
+  await using dir = fixture();
+  const { memo } = await record(dir.path);
+  const outside = path.join(dir.path, "a.txt");
+  await rewrite(memo.file, (m) => m.effects = [{ kind: "touch", path: outside }]);
+  assert.equal((await replay(dir.path)).code, undefined);
+  await rewrite(memo.file, (m) => {
+    m.effects = [{ kind: "event", file: path.join(dir.path, ".git/hooks/pre-commit"), event: {} }];
+  });
+  assert.equal((await replay(dir.path)).code, undefined);
+  // The same memo with its effects where a hit writes is replayed: the refusals were the paths.
+  await rewrite(memo.file, (m) => m.effects = []);
+  assert.equal((await replay(dir.path)).code, 3);
 });
 
 Deno.test("a corrupt or foreign memo file is ignored: the command answers in full", async () => {

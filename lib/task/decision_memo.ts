@@ -20,8 +20,10 @@
  * - replaying it into a twin of the run's Ui printed exactly what the run
  *   printed.
  *
- * Memos live in `.rig/cache/decisions/`, the newest `KEEP` of them; `rig cache
- * clean` removes them with the rest, and `RIG_NO_MEMO=1` turns them off.
+ * Memos live in `.rig/cache/decisions/`, the newest `KEEP` of them, signed like
+ * cache records (signing.ts), and their effects may only touch this project's
+ * records and event log; `rig cache clean` removes them with the rest, and
+ * `RIG_NO_MEMO=1` turns them off.
  */
 import * as path from "../path.ts";
 import { readDirSyncIfPresent, statId } from "../fs.ts";
@@ -32,9 +34,11 @@ import { BufferWriter, type Stream, type Ui } from "../ui.ts";
 import type { Replayer } from "../command.ts";
 import { mark } from "../trace.ts";
 import { type CacheEvent, CacheEventLog } from "./cache_events.ts";
+import { existingSigner, signerFromEnv } from "./signing.ts";
 import { type Effect, type Observation, observe } from "./observe.ts";
 
 const VERSION = 1;
+const encoder = new TextEncoder();
 /** Paths changed this close before a run began are not trusted (git's racy entries). */
 const RACY_WINDOW_MS = 2000;
 /** Memos kept per project (one per command line and environment). */
@@ -73,6 +77,7 @@ export class DecisionMemo {
     readonly file: string,
     readonly key: string,
     readonly code: string[],
+    readonly env: Record<string, string>,
   ) {}
 
   /** The memo of `identity` (which may not exist yet). */
@@ -88,7 +93,13 @@ export class DecisionMemo {
       identity.entry,
     ]));
     const file = path.join(projectCacheDir(identity.root), "decisions", `${key}.json`);
-    return new DecisionMemo(identity.root, file, key, rigCodeFiles(identity.entry));
+    return new DecisionMemo(
+      identity.root,
+      file,
+      key,
+      rigCodeFiles(identity.entry),
+      identity.env,
+    );
   }
 
   /**
@@ -98,7 +109,7 @@ export class DecisionMemo {
   async replay(ui: Ui, replayer: () => Promise<Replayer>, startedAt: number): Promise<
     number | undefined
   > {
-    const memo = this.#read();
+    const memo = await this.#read();
     if (!memo) return undefined;
     for (const [file, id] of [...memo.watched, ...memo.touched]) {
       if (statId(file) !== id) {
@@ -113,7 +124,7 @@ export class DecisionMemo {
     // The effects changed the touched paths' times: the next replay expects the new ones.
     const touched = memo.touched.map(([file]) => [file, statId(file)] as [string, string]);
     try {
-      writeTextAtomicSync(this.file, JSON.stringify({ ...memo, touched }));
+      writeTextAtomicSync(this.file, await this.#signed({ ...memo, touched }));
     } catch {
       // A read-only store: the next run answers in full.
     }
@@ -209,7 +220,9 @@ export class DecisionMemo {
       data,
     };
     try {
-      await writeFileAtomic(this.file, JSON.stringify(memo));
+      // The store's key signs it: someone who can write .rig/ cannot forge a passing answer.
+      await signerFromEnv(this.env, { os: Deno.build.os }).keyBytes();
+      await writeFileAtomic(this.file, await this.#signed(memo));
     } catch (error) {
       return `cannot write ${this.file}: ${(error as Error).message}`;
     }
@@ -217,20 +230,45 @@ export class DecisionMemo {
     return undefined;
   }
 
-  #read(): Memo | undefined {
+  /** The memo as stored: its JSON and the HMAC of that JSON under the cache signing key. */
+  async #signed(memo: Memo): Promise<string> {
+    const signer = existingSigner(this.env, { os: Deno.build.os });
+    if (!signer) throw new Error("no cache signing key");
+    const text = JSON.stringify(memo);
+    return JSON.stringify({ signature: await signer.sign(encoder.encode(text)), memo: text });
+  }
+
+  /** The memo when it exists, is signed with this user's key and is well formed. */
+  async #read(): Promise<Memo | undefined> {
+    let memo: Memo;
     try {
-      const memo = JSON.parse(Deno.readTextFileSync(this.file)) as Memo;
-      const valid = memo?.version === VERSION && memo.key === this.key &&
-        Number.isInteger(memo.exitCode) && Array.isArray(memo.watched) &&
-        Array.isArray(memo.touched) && Array.isArray(memo.effects) &&
-        [...memo.watched, ...memo.touched].every((pair) =>
-          Array.isArray(pair) && typeof pair[0] === "string" && typeof pair[1] === "string"
-        );
-      return valid ? memo : undefined;
+      const stored = JSON.parse(Deno.readTextFileSync(this.file));
+      const signer = existingSigner(this.env, { os: Deno.build.os });
+      if (typeof stored?.memo !== "string" || typeof stored.signature !== "string") return;
+      if (!signer || !(await signer.verify(encoder.encode(stored.memo), stored.signature))) {
+        mark(`decision memo: ${this.file} is not signed with this user's key`);
+        return undefined;
+      }
+      memo = JSON.parse(stored.memo);
     } catch {
       // None yet, or unreadable: the command answers in full.
       return undefined;
     }
+    const cache = projectCacheDir(this.root);
+    const valid = memo?.version === VERSION && memo.key === this.key &&
+      Number.isInteger(memo.exitCode) && Array.isArray(memo.watched) &&
+      Array.isArray(memo.touched) && Array.isArray(memo.effects) &&
+      [...memo.watched, ...memo.touched].every((pair) =>
+        Array.isArray(pair) && typeof pair[0] === "string" && typeof pair[1] === "string"
+      ) &&
+      // Effects write only where a hit writes: records and the event log of this project's store.
+      memo.effects.every((e) =>
+        e?.kind === "touch"
+          ? typeof e.path === "string" && path.dirname(e.path) === path.join(cache, "tasks")
+          : e?.kind === "event" && e.file === path.join(cache, "events.jsonl") &&
+            typeof e.event === "object"
+      );
+    return valid ? memo : undefined;
   }
 }
 

@@ -102,6 +102,26 @@ export function signerFromEnv(
   };
 }
 
+/**
+ * The commands' signer when its key is at hand without creating it or waiting
+ * on asynchronous file operations (the decision memo's replay, where the first
+ * of those costs a few ms); undefined when the key file does not exist yet.
+ */
+export function existingSigner(
+  env: Record<string, string | undefined>,
+  opts: { os: CacheOs },
+): Signer | undefined {
+  const configured = env.RIG_CACHE_SIGNING_KEY;
+  if (configured !== undefined && configured !== "") return signerFromEnv(env, opts);
+  const file = path.join(userCacheDir(env, opts.os), SIGNING_KEY_FILE);
+  try {
+    const text = Deno.readTextFileSync(file).trim();
+    return /^[0-9a-f]{64}$/.test(text) ? signerFromKey(encoder.encode(text), file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the key file, creating it (0600, 32 random bytes as hex) when absent. */
 export async function loadKeyFile(file: string): Promise<Uint8Array> {
   for (let attempt = 0; attempt < 3; attempt++) {
