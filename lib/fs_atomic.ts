@@ -28,26 +28,6 @@ export async function writeFileAtomic(
   }
 }
 
-/**
- * `writeFileAtomic` for text, synchronously, into an existing folder: for the
- * cache-hit path, where the first asynchronous file operation of a process
- * costs about 4 ms and this about 0.5.
- */
-export function writeTextAtomicSync(file: string, text: string): void {
-  const temp = tempSibling(file);
-  try {
-    Deno.writeTextFileSync(temp, text);
-    Deno.renameSync(temp, file);
-  } catch (error) {
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // Never written.
-    }
-    throw error;
-  }
-}
-
 /** Writes `data` as pretty JSON to `file` atomically. */
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   await writeFileAtomic(file, JSON.stringify(data, null, 2) + "\n");

@@ -28,7 +28,7 @@
 import * as path from "../path.ts";
 import { readDirSyncIfPresent, statId } from "../fs.ts";
 import { sha256Hex } from "../hash.ts";
-import { writeFileAtomic, writeTextAtomicSync } from "../fs_atomic.ts";
+import { writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
 import { BufferWriter, type Stream, type Ui } from "../ui.ts";
 import type { Replayer } from "../command.ts";
@@ -50,7 +50,7 @@ interface Memo {
   exitCode: number;
   /** Absolute paths and their stat identity (`statId`) when the answer was remembered. */
   watched: [string, string][];
-  /** Paths the effects write, with their identity after the last effects. */
+  /** Paths the effects write (cache records), with `touchedId` identities. */
   touched: [string, string][];
   effects: Effect[];
   /** What the command's replayer shows. */
@@ -111,8 +111,14 @@ export class DecisionMemo {
   > {
     const memo = await this.#read();
     if (!memo) return undefined;
-    for (const [file, id] of [...memo.watched, ...memo.touched]) {
+    for (const [file, id] of memo.watched) {
       if (statId(file) !== id) {
+        mark(`decision memo: ${file} changed`);
+        return undefined;
+      }
+    }
+    for (const [file, id] of memo.touched) {
+      if (touchedId(file) !== id) {
         mark(`decision memo: ${file} changed`);
         return undefined;
       }
@@ -121,13 +127,6 @@ export class DecisionMemo {
     perform(memo.effects);
     show(ui, memo.data, performance.now() - startedAt);
     mark("decision memo replayed");
-    // The effects changed the touched paths' times: the next replay expects the new ones.
-    const touched = memo.touched.map(([file]) => [file, statId(file)] as [string, string]);
-    try {
-      writeTextAtomicSync(this.file, await this.#signed({ ...memo, touched }));
-    } catch {
-      // A read-only store: the next run answers in full.
-    }
     return memo.exitCode;
   }
 
@@ -209,7 +208,7 @@ export class DecisionMemo {
     }
     const touched: [string, string][] = observation.effects
       .filter((e) => e.kind === "touch")
-      .map((e) => [e.path, statId(e.path)]);
+      .map((e) => [e.path, touchedId(e.path)]);
     const memo: Memo = {
       version: VERSION,
       key: this.key,
@@ -270,6 +269,19 @@ export class DecisionMemo {
       );
     return valid ? memo : undefined;
   }
+}
+
+/**
+ * The identity of a path a replay touches (a cache record, marked used): its
+ * size and inode, as its times change with every use. Records are written
+ * whole into new files (temp file and rename), so a record rewritten, pruned
+ * or deleted is a change; the replay never reads one, so it stays right.
+ */
+function touchedId(file: string): string {
+  const id = statId(file);
+  if (id === "-") return id;
+  const [size, , , ino] = id.slice(1).split("|");
+  return `${id[0]}${size}|${ino}`;
 }
 
 /** Repeats a remembered run's writes, at the time of this run. */
