@@ -13,10 +13,9 @@ import {
   GLOBAL_OPTIONS,
   type GlobalFlags,
   type Options,
+  renderGlobalHelp,
   renderHelp,
-  renderOptions,
   suggest,
-  TOP_LEVEL_OPTIONS,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
 import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
@@ -70,7 +69,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       return 0;
     }
     if (!parsed.command) {
-      ui.stdout.write(globalHelp(ui) + "\n");
+      ui.stdout.write(renderGlobalHelp(ui, COMMANDS) + "\n");
       return parsed.help ? 0 : 2;
     }
     const entry = findCommand(parsed.command);
@@ -95,6 +94,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       confirm: (question) =>
         confirm(question, flags.yes, io.interactive ?? safeIsTerminal(Deno.stdin), ui, io.readLine),
       entry: io.entry ?? import.meta.url,
+      commands: COMMANDS,
     };
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
@@ -267,29 +267,6 @@ async function projectOptions(command: Command, cwd: string): Promise<Options> {
   } catch {
     return {};
   }
-}
-
-function globalHelp(ui: Ui): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return [
-    `${
-      ui.style("bold", "rig")
-    } ${RIG_VERSION} — run, test, install and build a polyglot repository`,
-    "",
-    ui.style("bold", "Usage:"),
-    "  rig [-C DIR] [-v|-q] [--json] [--no-cache] [-y] <command> [args]",
-    "",
-    ui.style("bold", "Commands:"),
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    "",
-    ui.style("bold", "Global options:"),
-    ...renderOptions(TOP_LEVEL_OPTIONS),
-    "",
-    ui.style("bold", "Examples:"),
-    ...COMMANDS.map((c) => `  ${c.example}`),
-    "",
-    `Run "rig <command> --help" for a command's options and examples.`,
-  ].join("\n");
 }
 
 /** Warns once when the project's committed rig (./rig, .rig-tool) is older than this one. */

@@ -1,5 +1,13 @@
 import * as path from "../lib/path.ts";
-import { type Command, type Context, defineCommand, subcommandOf } from "../lib/command.ts";
+import {
+  type Command,
+  type CommandEntry,
+  type Context,
+  defineCommand,
+  renderGlobalHelp,
+  subcommandOf,
+} from "../lib/command.ts";
+import { Ui } from "../lib/ui.ts";
 import { UsageError } from "../lib/errors.ts";
 import { runningBundle } from "../lib/ship/bundle.ts";
 import {
@@ -61,11 +69,21 @@ export const self: Command = defineCommand({
     const step = ctx.ui.step(`bundle rig ${RIG_VERSION}`);
     const bundle = await runningBundle(ctx.entry, { deno: Deno.execPath(), env: ctx.env });
     step.done();
-    const result = await writeCommittedRig(ctx.cwd, { bundle, ...(binaries ? { binaries } : {}) });
+    const result = await writeCommittedRig(ctx.cwd, {
+      bundle,
+      help: launcherHelp(ctx.commands),
+      ...(binaries ? { binaries } : {}),
+    });
     report(ctx, sub, result);
     return 0;
   },
 });
+
+/** `rig --help` as this rig prints it, without and with colours, for the launcher to answer. */
+export function launcherHelp(commands: CommandEntry[]): { plain: string; color: string } {
+  const page = (color: boolean) => renderGlobalHelp(new Ui({ color }), commands) + "\n";
+  return { plain: page(false), color: page(true) };
+}
 
 function report(ctx: Context, sub: string, result: CommittedRigResult): void {
   if (ctx.flags.json) {

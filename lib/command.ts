@@ -5,6 +5,7 @@
 import { FlagError, parseFlagList } from "./flags.ts";
 import { UsageError } from "./errors.ts";
 import type { Ui } from "./ui.ts";
+import { RIG_VERSION } from "./version.ts";
 
 /** The flags every command accepts. */
 export interface GlobalFlags {
@@ -29,6 +30,8 @@ export interface Context {
   confirm(question: string): Promise<boolean>;
   /** The URL of the module rig runs from: main.ts, a bundle, or a compiled binary's. */
   entry: string;
+  /** The commands this rig dispatches through (commands/mod.ts), for pages that list them. */
+  commands: CommandEntry[];
   /**
    * Offers the command's answer to the decision memo (lib/task/decision_memo.ts),
    * as the data its registry entry's replayer shows. Set only for commands that have one.
@@ -400,4 +403,28 @@ function wrap(text: string, width: number): string[] {
     out.push(line);
   }
   return out;
+}
+
+/** `rig --help`: every command with its summary, the global options and an example each. */
+export function renderGlobalHelp(ui: Ui, commands: CommandEntry[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `${
+      ui.style("bold", "rig")
+    } ${RIG_VERSION} — run, test, install and build a polyglot repository`,
+    "",
+    ui.style("bold", "Usage:"),
+    "  rig [-C DIR] [-v|-q] [--json] [--no-cache] [-y] <command> [args]",
+    "",
+    ui.style("bold", "Commands:"),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    ui.style("bold", "Global options:"),
+    ...renderOptions(TOP_LEVEL_OPTIONS),
+    "",
+    ui.style("bold", "Examples:"),
+    ...commands.map((c) => `  ${c.example}`),
+    "",
+    `Run "rig <command> --help" for a command's options and examples.`,
+  ].join("\n");
 }

@@ -15,6 +15,16 @@ if [ "$#" = 1 ] && [ "$1" = --version ]; then
   echo "rig $RIG_VERSION"
   exit 0
 fi
+# rig --help as the committed bundle prints it (written with it by rig self install);
+# coloured when rig would colour it: stderr a terminal, NO_COLOR unset, TERM not dumb.
+if [ "$#" = 1 ] && { [ "$1" = --help ] || [ "$1" = -h ]; }; then
+  help=$tool/help.txt
+  if [ -t 2 ] && [ -z "${NO_COLOR+set}" ] && [ "${TERM:-}" != dumb ]; then help=$tool/help-color.txt; fi
+  if [ -f "$help" ]; then
+    cat "$help"
+    exit 0
+  fi
+fi
 
 # The checksum of .rig-tool/$1 as listed in .rig-tool/SHA256SUMS.
 listed_sum() {

@@ -35,6 +35,12 @@ export interface CommittedRigOptions {
   bundle: string;
   /** A folder of compiled binaries `rig-<target>[.exe]` (deno task compile's output) to add. */
   binaries?: string;
+  /**
+   * `rig --help` as the bundle prints it, without and with colours: the
+   * launcher answers it from these files, as it answers --version, without
+   * starting Deno.
+   */
+  help?: { plain: string; color: string };
 }
 
 /** What `writeCommittedRig` changed, as paths relative to the project root. */
@@ -95,6 +101,11 @@ export async function writeCommittedRig(
     sums.push([`bin/${binary.name}`, binary.sha256]);
   }
   await write(`${TOOL_DIR}/version`, `${RIG_VERSION}\n`);
+  for (const [name, text] of Object.entries(opts.help ?? {})) {
+    const file = name === "plain" ? "help.txt" : "help-color.txt";
+    await write(`${TOOL_DIR}/${file}`, text);
+    sums.push([file, await sha256Hex(text)]);
+  }
   await write(`${TOOL_DIR}/SHA256SUMS`, formatSha256Sums(sums));
   await write("rig", renderLauncher("sh"), 0o755);
   await write("rig.cmd", renderLauncher("cmd"));

@@ -57,7 +57,7 @@ async function pathWith(dir: TempDir, name: string, programs: Record<string, str
   const bin = dir.join("paths", name);
   await Deno.mkdir(bin, { recursive: true });
   // What the launcher itself uses besides shell builtins.
-  const basics = ["sha256sum", "uname", "mkdir"];
+  const basics = ["sha256sum", "uname", "mkdir", "cat"];
   for (const tool of basics) await Deno.symlink(which(tool)!, path.join(bin, tool));
   for (const [program, target] of Object.entries(programs)) {
     await Deno.symlink(target, path.join(bin, program));
@@ -144,6 +144,23 @@ testWithProcesses({
       const help = await launch(root, ["--help"], { PATH: bin });
       assert.match(help.stdout, /^rig \S+ — run, test, install and build/);
     });
+
+    await t.step(
+      "./rig --help and --version answer without Deno, as the bundle would",
+      async () => {
+        const bin = await pathWith(dir, "no-deno", {});
+        const help = await launch(root, ["--help"], { PATH: bin });
+        assert.equal(help.code, 0, help.stderr);
+        assert.equal(help.stdout, (await rigInProcess(["--help"], { cwd: root })).stdout);
+        const coloured = await Deno.readTextFile(path.join(root, ".rig-tool/help-color.txt"));
+        assert.equal(coloured.replace(/\x1b\[\d+m/g, ""), help.stdout);
+        assert.notEqual(coloured, help.stdout, "the coloured page has its styles");
+        const version = await launch(root, ["--version"], { PATH: bin });
+        assert.equal(version.stdout, `rig ${RIG_VERSION}\n`);
+        // Anything else needs Deno, which this PATH lacks.
+        assert.notEqual((await launch(root, ["info"], { PATH: bin })).code, 0);
+      },
+    );
 
     await t.step("a tampered bundle or SHA256SUMS is refused with exit 3", async () => {
       const bin = await pathWith(dir, "deno-tamper", { deno: Deno.execPath() });
