@@ -11,7 +11,7 @@ import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, type Project } from "../lib/project/project.ts";
 import { selectComponents } from "../lib/project/selection.ts";
 import { runTestSuite } from "../lib/testing/runner.ts";
-import { describeSummary } from "../lib/testing/test_report.ts";
+import { describeSummary } from "../lib/testing/report.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
 import {
   applyBump,

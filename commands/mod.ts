@@ -47,7 +47,7 @@ export const COMMANDS: CommandEntry[] = [
     "test",
     "rig test",
     () => import("./test.ts"),
-    async () => (await import("../lib/testing/test_report.ts")).replayTestReport,
+    async () => (await import("../lib/testing/report.ts")).replayTestReport,
   ),
   entry("build", "rig build", () => import("./build.ts")),
   entry("release", "rig release patch --dry-run", () => import("./release.ts")),

@@ -16,7 +16,7 @@ import {
   taskLabel,
   type TaskOutcome,
   type TestReport,
-} from "../lib/testing/test_report.ts";
+} from "../lib/testing/report.ts";
 import { mark } from "../lib/trace.ts";
 
 const OPTIONS: Options = {

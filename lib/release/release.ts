@@ -11,7 +11,7 @@ import { ensureRigDir } from "../cache_paths.ts";
 import { EnvironmentError, RigError, UsageError } from "../errors.ts";
 import { findVersionSites, planBump } from "../builder/version_bump.ts";
 import { runTestSuite } from "../testing/runner.ts";
-import { describeSummary } from "../testing/test_report.ts";
+import { describeSummary } from "../testing/report.ts";
 import type { Project } from "../project/project.ts";
 import type { Ui } from "../ui.ts";
 import { type ApiCheck, checkApi } from "./api_check.ts";

@@ -43,7 +43,7 @@ import {
 } from "./cache_record.ts";
 import { DEFAULT_MAX_BYTES } from "./cache_limits.ts";
 import { CacheEventLog } from "./cache_events.ts";
-import { declareEffect } from "./observe.ts";
+import { touch } from "./observe.ts";
 import { blobPresent, storeArtifact, writeArtifacts } from "./cache_blobs.ts";
 import {
   type CacheStats,
@@ -172,12 +172,7 @@ export class CacheStore {
         await writeFileAtomic(latest, pointer).catch(() => {});
       }
       const now = new Date(this.#now());
-      declareEffect({ kind: "touch", path: this.recordPath(key) });
-      try {
-        Deno.utimeSync(this.recordPath(key), now, now);
-      } catch {
-        // Only the pruning order: a read-only store still answers.
-      }
+      touch(this.recordPath(key), now);
       record.lastUsedAt = now.toISOString();
       this.#events.append({
         type: "hit",

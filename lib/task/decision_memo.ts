@@ -35,7 +35,7 @@ import type { Replayer } from "../command.ts";
 import { mark } from "../trace.ts";
 import { type CacheEvent, CacheEventLog } from "./cache_events.ts";
 import { existingSigner, signerFromEnv } from "./signing.ts";
-import { type Effect, type Observation, observe } from "./observe.ts";
+import { type Effect, type Observation, observe, touch } from "./observe.ts";
 
 const VERSION = 1;
 const encoder = new TextEncoder();
@@ -290,11 +290,7 @@ function perform(effects: Effect[]): void {
   const logs = new Map<string, CacheEventLog>();
   for (const effect of effects) {
     if (effect.kind === "touch") {
-      try {
-        Deno.utimeSync(effect.path, new Date(now), new Date(now));
-      } catch {
-        // Only the pruning order, as in the run itself.
-      }
+      touch(effect.path, new Date(now));
       continue;
     }
     let log = logs.get(effect.file);

@@ -136,6 +136,20 @@ export function declareEffect(effect: Effect): void {
   current?.declare(effect);
 }
 
+/**
+ * Marks a file (a cache record) used at `at`, its times being the pruning
+ * order, and declares that as an effect a replay repeats. A read-only store
+ * still answers: a failure is ignored.
+ */
+export function touch(file: string, at: Date): void {
+  declareEffect({ kind: "touch", path: file });
+  try {
+    Deno.utimeSync(file, at, at);
+  } catch {
+    // Only the pruning order.
+  }
+}
+
 /** Runs `work` while noting what it reads; one observation at a time. */
 export async function observe<T>(
   work: () => Promise<T>,

@@ -30,7 +30,7 @@ import {
   type PlannedTask,
   type TestRunOptions,
 } from "./plan.ts";
-import type { CheckResult, TaskOutcome, TaskSummary } from "./test_report.ts";
+import type { CheckResult, TaskOutcome, TaskSummary } from "./report.ts";
 import type { TestDatabase } from "./services.ts";
 import { configuredFailUnder, coverageShortfall, coverageTotal } from "./coverage.ts";
 import { nodeCounting, readNodeFileCounts, splitNodeCounts } from "./node_counts.ts";

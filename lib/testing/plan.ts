@@ -18,7 +18,7 @@ import type { TaskEngine } from "../task/task.ts";
 import { hashEnv, type KeyManifest, stableJson, type TaskKeyInput } from "../task/task_key.ts";
 import { type Venv } from "../python/venv.ts";
 import { parsePyproject, tomlTable } from "../python/pyproject.ts";
-import type { TaskOutcome, TaskSummary } from "./test_report.ts";
+import type { TaskOutcome, TaskSummary } from "./report.ts";
 /** Python test files under the pytest test paths (component-relative, `/` separators). */
 export function pythonTestFiles(files: string[], testPaths: string[]): string[] {
   const roots = testPaths.map((p) => p.replace(/^\.\//, "").replace(/\/$/, ""));

@@ -45,7 +45,7 @@ import {
   type TaskOutcome,
   type TaskSummary,
   type TestReport,
-} from "./test_report.ts";
+} from "./report.ts";
 import type { RunningServer } from "./services.ts";
 /** The planned tasks of a suite with their keys, and what planning them needed. */
 export interface SuitePlan {

@@ -153,6 +153,7 @@ testWithProcesses({
         assert.equal(help.code, 0, help.stderr);
         assert.equal(help.stdout, (await rigInProcess(["--help"], { cwd: root })).stdout);
         const coloured = await Deno.readTextFile(path.join(root, ".rig-tool/help-color.txt"));
+        // deno-lint-ignore no-control-regex
         assert.equal(coloured.replace(/\x1b\[\d+m/g, ""), help.stdout);
         assert.notEqual(coloured, help.stdout, "the coloured page has its styles");
         const version = await launch(root, ["--version"], { PATH: bin });
