@@ -105,7 +105,11 @@ export const build: Command = defineComponentCommand({
   ],
   async action(ctx, project, args) {
     const v = args.values;
-    const components = selectComponents(project, { values: v, names: args.positionals });
+    const components = selectComponents(project, {
+      values: v,
+      names: args.positionals,
+      own: OPTIONS,
+    });
     let bump: BumpDocument | undefined;
     if (typeof v.bump === "string") {
       bump = await bumpVersions(ctx, project, v.bump, {

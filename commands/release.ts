@@ -74,7 +74,7 @@ export const release: Command = defineComponentCommand({
         "Example: rig release patch --dry-run",
       );
     }
-    const components = selectComponents(project, { values: v, names });
+    const components = selectComponents(project, { values: v, names, own: OPTIONS });
     const result = await runRelease(project, {
       spec,
       components,

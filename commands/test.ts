@@ -73,7 +73,11 @@ export const test: Command = {
     const args = parseFlags("test", options, own);
     rejectMisusedOptions(options, args);
     const v = args.values;
-    let components = selectComponents(project, { values: v, names: args.positionals });
+    let components = selectComponents(project, {
+      values: v,
+      names: args.positionals,
+      own: OPTIONS,
+    });
     let changedMap: Map<string, string[]> | undefined;
     let reasons: Map<string, string[]> | undefined;
     if (changed) {

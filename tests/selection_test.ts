@@ -47,6 +47,24 @@ Deno.test("componentOptions and selectComponents follow the detected component n
   );
 });
 
+Deno.test("a component named like one of the command's options is selected by its name, never by that option", () => {
+  const project = {
+    components: [{ name: "force" }, { name: "server" }],
+  } as unknown as Parameters<typeof selectComponents>[0];
+  const own = { force: { type: "boolean" as const, description: "Ignore cached results" } };
+  const names = (cs: { name: string }[]) => cs.map((c) => c.name);
+  assert.deepEqual(Object.keys(componentOptions(project, "Test", own)), ["server"]);
+  // rig test --force: every component, run afresh; not only the one called "force".
+  assert.deepEqual(
+    names(selectComponents(project, { values: { force: true }, names: [], own })),
+    ["force", "server"],
+  );
+  assert.deepEqual(
+    names(selectComponents(project, { values: { force: true }, names: ["force"], own })),
+    ["force"],
+  );
+});
+
 Deno.test("selectChanged adds dependents only when the dependency's contract changed", async () => {
   await using dir = await tempDirWith(FILES);
   const project = await loadProject(dir.path);

@@ -34,11 +34,13 @@ export function componentOptions(
 /**
  * The components named by flags (`values[name] === true`) and positional names,
  * in project order; every component when none is named. Unknown names are a
- * UsageError with a suggestion.
+ * UsageError with a suggestion. A component named like one of the command's
+ * own options (`own`) has no flag (see componentOptions): that option's value
+ * never selects it; its name does.
  */
 export function selectComponents(
   project: Project,
-  options: { values: Record<string, unknown>; names: string[] },
+  options: { values: Record<string, unknown>; names: string[]; own?: Options },
 ): Component[] {
   const known = project.components.map((c) => c.name);
   const wanted = new Set<string>();
@@ -54,7 +56,9 @@ export function selectComponents(
     }
     wanted.add(name);
   }
-  for (const name of known) if (options.values[name] === true) wanted.add(name);
+  for (const name of known) {
+    if (!(name in (options.own ?? {})) && options.values[name] === true) wanted.add(name);
+  }
   if (wanted.size === 0) return [...project.components];
   return project.components.filter((c) => wanted.has(c.name));
 }
