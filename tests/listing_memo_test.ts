@@ -91,6 +91,19 @@ Deno.test("an added, removed or renamed file, a new folder or an edited .gitigno
   }
 });
 
+Deno.test("what other task runners and frameworks write in their own folders (.turbo, .next) does not make rig ask git again", async () => {
+  await using r = await repo({ "a.py": "a\n", ".gitignore": ".turbo/\n.next/\n" });
+  await writeFiles(r.root, { ".turbo/turbo-test.log": "old\n", "web/.next/cache/x": "" });
+  const first = await remember(r.root);
+  // turbo rewrites its logs through a temp file and a rename on every run.
+  await writeFiles(r.root, { ".turbo/turbo-test.log.tmp": "new\n", "web/.next/cache/y": "" });
+  Deno.renameSync(
+    path.join(r.root, ".turbo/turbo-test.log.tmp"),
+    path.join(r.root, ".turbo/turbo-test.log"),
+  );
+  assert.deepEqual((await list(r.root, noGit))?.sort(), first?.sort());
+});
+
 Deno.test("staging a file changes the index, and the listing follows", async () => {
   await using r = await repo({ "a.py": "a\n", ".gitignore": "secret.txt\n" });
   await writeFiles(r.root, { "secret.txt": "x\n" });

@@ -27,6 +27,15 @@ export const ALWAYS_EXCLUDED_DIRS: ReadonlySet<string> = new Set([
   "coverage",
   "htmlcov",
   ".nyc_output",
+  // Other task runners' caches and logs, beside rig in a repository that also uses them.
+  ".turbo",
+  ".nx",
+  ".pants.d",
+  // Frontend frameworks' build caches.
+  ".next",
+  ".nuxt",
+  ".svelte-kit",
+  ".parcel-cache",
 ]);
 
 /** File names that are never inputs (coverage data, OS litter). */
