@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { BenchSection } from "./section.ts";
 import { bundleRig } from "../../lib/ship/bundle.ts";
 import { addCommittedFiles, cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
-import { benchEnv, ms, timeCases, type TimedCase, timeOnce } from "./timing.ts";
+import { benchEnv, ms, settle, timeCases, type TimedCase, timeOnce } from "./timing.ts";
 
 const RUNS = 10;
 
@@ -110,6 +110,7 @@ export const peersSection: BenchSection = {
     const version = await timeOnce({ label: "turbo", argv: [turbo, "--version"], env });
     log(`turbo ${(await turboVersion(turbo, env)) ?? "?"} (${ms(version.ms)} for its first start)`);
     await timeOnce({ label: "turbo warm-up", argv: turboRun, cwd: root, env });
+    await settle();
 
     const cachedCases = (): TimedCase[] => [
       { label: "Turborepo cached run (3 tasks)", argv: turboRun, cwd: root, env },
@@ -163,6 +164,7 @@ export const peersSection: BenchSection = {
     await addCommittedFiles(root, 10_000);
     await timeOnce({ label: "rig after +10,000", argv: rigArgv(MAIN, ["-C", root, "test"]) });
     await timeOnce({ label: "turbo after +10,000", argv: turboRun, cwd: root, env });
+    await settle();
     const more = await timeCases(cachedCases(), RUNS);
     log(`with 10,000 more committed files (medians of ${RUNS}):`);
     for (const [i, t] of more.entries()) {

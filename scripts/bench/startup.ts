@@ -14,7 +14,7 @@ import { writeCommittedRig } from "../../lib/ship/committed.ts";
 import { COMMANDS } from "../../commands/mod.ts";
 import { launcherHelp } from "../../commands/self.ts";
 import { cachedReferenceProject, MAIN, rigArgv } from "./reference.ts";
-import { benchEnv, ms, timeCases, type TimedCase, traceBreakdown } from "./timing.ts";
+import { benchEnv, ms, settle, timeCases, type TimedCase, traceBreakdown } from "./timing.ts";
 
 const RUNS = 10;
 
@@ -57,6 +57,7 @@ export const startupSection: BenchSection = {
         env: benchEnv({ RIG_NO_MEMO: "1" }),
       },
     ];
+    await settle();
     const timings = await timeCases(cases, RUNS);
     const width = Math.max(...timings.map((t) => t.label.length));
     log(`medians of ${RUNS} interleaved runs (min in brackets):`);
@@ -71,9 +72,8 @@ export const startupSection: BenchSection = {
       bundle: await Deno.readTextFile(bundle),
       help: launcherHelp(COMMANDS),
     });
-    // A rig just written is "racy" for the decision memo (docs/cache.md): as on a real
-    // machine, the committed copy is older than the runs that use it.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // As on a real machine, the committed copy is older than the runs that use it.
+    await settle();
     const launcherRig = path.join(home, "rig");
     const committed = path.join(home, ".rig-tool", "rig.js");
     const launcher = await timeCases([

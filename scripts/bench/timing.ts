@@ -48,6 +48,16 @@ export async function timeOnce(c: TimedCase): Promise<{ ms: number; stderr: stri
   return { ms, stderr };
 }
 
+/**
+ * Waits out the decision memo's racy window (2 s, docs/cache.md): rig does not
+ * trust what changed just before a run, so files a bench has just written make
+ * rig decide in full. After this, cached runs are timed as a user's repeated
+ * runs see them.
+ */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 2500));
+}
+
 /** Times every case `runs` times, interleaved, after one untimed warm-up run each. */
 export async function timeCases(cases: TimedCase[], runs = 10): Promise<CaseTiming[]> {
   for (const c of cases) await timeOnce(c);
