@@ -57,7 +57,7 @@ export const startupSection: BenchSection = {
         env: benchEnv({ RIG_NO_MEMO: "1" }),
       },
     ];
-    await settle();
+    await settle(cases.filter((c) => c.label.startsWith("cached rig test")));
     const timings = await timeCases(cases, RUNS);
     const width = Math.max(...timings.map((t) => t.label.length));
     log(`medians of ${RUNS} interleaved runs (min in brackets):`);

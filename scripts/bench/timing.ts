@@ -49,13 +49,18 @@ export async function timeOnce(c: TimedCase): Promise<{ ms: number; stderr: stri
 }
 
 /**
- * Waits out the decision memo's racy window (2 s, docs/cache.md): rig does not
- * trust what changed just before a run, so files a bench has just written make
- * rig decide in full. After this, cached runs are timed as a user's repeated
- * runs see them.
+ * Waits out rig's racy windows (docs/cache.md): rig does not trust what
+ * changed just before a run, so right after a bench wrote files rig decides in
+ * full and rewrites its own memos (the git listing, then the decision). Waits,
+ * runs `warmUp` so those are written, and waits again: after this, cached runs
+ * are timed as a user's repeated runs see them.
  */
-export function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 2500));
+export async function settle(warmUp: TimedCase[] = []): Promise<void> {
+  const wait = () => new Promise((resolve) => setTimeout(resolve, 2500));
+  await wait();
+  if (!warmUp.length) return;
+  for (const c of warmUp) await timeOnce(c);
+  await wait();
 }
 
 /** Times every case `runs` times, interleaved, after one untimed warm-up run each. */
