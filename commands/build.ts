@@ -9,7 +9,6 @@ import type { DockerMode } from "../lib/builder/build_plan.ts";
 import { EnvironmentError } from "../lib/errors.ts";
 import { changedFiles, relativeToProject } from "../lib/git.ts";
 import { type Component, type Project } from "../lib/project/project.ts";
-import { selectComponents } from "../lib/project/selection.ts";
 import { runTestSuite } from "../lib/testing/runner.ts";
 import { describeSummary } from "../lib/testing/report.ts";
 import { formatBytes, formatDuration } from "../lib/ui.ts";
@@ -103,13 +102,9 @@ export const build: Command = defineComponentCommand({
     "rig build --docker --base-image localhost/python:3.11",
     "rig build --docker --push 127.0.0.1:5000",
   ],
-  async action(ctx, project, args) {
+  async action(ctx, project, args, select) {
     const v = args.values;
-    const components = selectComponents(project, {
-      values: v,
-      names: args.positionals,
-      own: OPTIONS,
-    });
+    const components = select();
     let bump: BumpDocument | undefined;
     if (typeof v.bump === "string") {
       bump = await bumpVersions(ctx, project, v.bump, {

@@ -2,7 +2,6 @@ import { type Command, type Context } from "../lib/command.ts";
 import { defineComponentCommand } from "../lib/project/component_command.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import type { Project } from "../lib/project/project.ts";
-import { selectComponents } from "../lib/project/selection.ts";
 import { isInterrupted, processRunning, readJournal } from "../lib/release/journal.ts";
 import { rollbackAndReport, runRelease } from "../lib/release/release.ts";
 
@@ -57,7 +56,7 @@ export const release: Command = defineComponentCommand({
     "rig release --rollback --yes",
     "rig release --resume",
   ],
-  async action(ctx, project, args) {
+  async action(ctx, project, args, select) {
     const v = args.values;
     if (v.resume) return await resumeRelease(ctx, project);
     const pending = await interruptedRelease(ctx, project, !!v.rollback);
@@ -74,7 +73,7 @@ export const release: Command = defineComponentCommand({
         "Example: rig release patch --dry-run",
       );
     }
-    const components = selectComponents(project, { values: v, names, own: OPTIONS });
+    const components = select(names);
     const result = await runRelease(project, {
       spec,
       components,

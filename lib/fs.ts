@@ -82,14 +82,3 @@ export function compareNames(a: string, b: string): number {
   if (x !== y) return x < y ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-/** A path's stat identity: size, mtime, ctime and inode; "-" when it does not exist. */
-export function statId(file: string): string {
-  try {
-    const info = Deno.statSync(file);
-    return `${info.isDirectory ? "d" : "f"}${info.size}|${info.mtime?.getTime() ?? 0}|` +
-      `${info.ctime?.getTime() ?? 0}|${info.ino ?? 0}`;
-  } catch {
-    return "-";
-  }
-}

@@ -3,24 +3,44 @@
  * each loads the project and takes one flag per component (`--server`,
  * `--js-client`, …) beside its own options, through this one definition.
  */
-import { type Command, defineProjectCommand, type ProjectCommandDefinition } from "../command.ts";
+import {
+  type Command,
+  type Context,
+  defineProjectCommand,
+  type ParsedArgs,
+  type ProjectCommandDefinition,
+} from "../command.ts";
 import { loadProject } from "./load_project.ts";
-import type { Project } from "./project.ts";
-import { componentOptions } from "./selection.ts";
+import type { Component, Project } from "./project.ts";
+import { componentOptions, selectComponents } from "./selection.ts";
 
 /** A component command: a project command whose project options are the component flags. */
 export interface ComponentCommandDefinition
-  extends Omit<ProjectCommandDefinition<Project>, "loadProject" | "projectOptions"> {
+  extends Omit<ProjectCommandDefinition<Project>, "loadProject" | "projectOptions" | "action"> {
   /** The verb of each component flag's help, e.g. "Build" → "Build the server component (server)". */
   verb: string;
+  /**
+   * Runs the command; `select` gives the components its flags and `names`
+   * (default: the positional arguments) name, all of them when none is named.
+   */
+  action(
+    ctx: Context,
+    project: Project,
+    args: ParsedArgs,
+    select: (names?: string[]) => Component[],
+  ): Promise<number>;
 }
 
 /** The Command of a component command (component flags as `componentOptions` makes them). */
 export function defineComponentCommand(definition: ComponentCommandDefinition): Command {
-  const { verb, ...command } = definition;
+  const { verb, action, ...command } = definition;
   return defineProjectCommand({
     ...command,
     projectOptions: (project) => componentOptions(project, verb, command.options),
     loadProject,
+    action: (ctx, project, args) =>
+      action(ctx, project, args, (names = args.positionals) =>
+        // The command's own options never select a component named like one of them.
+        selectComponents(project, { values: args.values, names, own: command.options })),
   });
 }

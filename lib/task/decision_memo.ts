@@ -26,7 +26,8 @@
  * `RIG_NO_MEMO=1` turns them off.
  */
 import * as path from "../path.ts";
-import { readDirSyncIfPresent, statId } from "../fs.ts";
+import { readDirSyncIfPresent } from "../fs.ts";
+import { changedSince, firstChanged, statId, type Watched, type WatchedMemo } from "./watched.ts";
 import { sha256Hex } from "../hash.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
@@ -44,14 +45,12 @@ const RACY_WINDOW_MS = 2000;
 /** Memos kept per project (one per command line and environment). */
 const KEEP = 32;
 
-interface Memo {
-  version: number;
+/** A command's answer and, in `watched`, what it read, as it was when remembered. */
+interface Memo extends WatchedMemo {
   key: string;
   exitCode: number;
-  /** Absolute paths and their stat identity (`statId`) when the answer was remembered. */
-  watched: [string, string][];
   /** Paths the effects write (cache records), with `touchedId` identities. */
-  touched: [string, string][];
+  touched: Watched;
   effects: Effect[];
   /** What the command's replayer shows. */
   data: unknown;
@@ -111,17 +110,10 @@ export class DecisionMemo {
   > {
     const memo = await this.#read();
     if (!memo) return undefined;
-    for (const [file, id] of memo.watched) {
-      if (statId(file) !== id) {
-        mark(`decision memo: ${file} changed`);
-        return undefined;
-      }
-    }
-    for (const [file, id] of memo.touched) {
-      if (touchedId(file) !== id) {
-        mark(`decision memo: ${file} changed`);
-        return undefined;
-      }
+    const changed = firstChanged(memo.watched) ?? firstChanged(memo.touched, touchedId);
+    if (changed !== undefined) {
+      mark(`decision memo: ${changed} changed`);
+      return undefined;
     }
     const show = await replayer();
     perform(memo.effects);
@@ -201,12 +193,12 @@ export class DecisionMemo {
         id = statId(watch);
       }
       if (watched.has(watch)) continue;
-      if (id !== "-" && changedSince(id, observation.startedAt - RACY_WINDOW_MS)) {
+      if (changedSince(id, observation.startedAt - RACY_WINDOW_MS, { ctime: true })) {
         return `${watch} changed just before the run`;
       }
       watched.set(watch, id);
     }
-    const touched: [string, string][] = observation.effects
+    const touched: Watched = observation.effects
       .filter((e) => e.kind === "touch")
       .map((e) => [e.path, touchedId(e.path)]);
     const memo: Memo = {
@@ -300,17 +292,6 @@ function perform(effects: Effect[]): void {
     }
     log.append({ ...effect.event as CacheEvent, at: now });
   }
-}
-
-/**
- * True when the identity's mtime or ctime is at or after `since`. Deno gives
- * the ctime in whole seconds, so it counts as the end of its second: a file
- * whose mtime was set back (tar, `cp -p`) is trusted only once a later change
- * must move its ctime into another second.
- */
-function changedSince(id: string, since: number): boolean {
-  const [, mtime, ctime] = id.slice(1).split("|").map(Number);
-  return (mtime ?? 0) >= since || (ctime ?? 0) + 1000 > since;
 }
 
 /**

@@ -21,7 +21,8 @@
  * "racy" rule: the same mtime could hide a second change), or a tree of more
  * than `MAX_WATCHED` folders.
  */
-import { readDirSyncIfPresent, statId } from "../fs.ts";
+import { readDirSyncIfPresent } from "../fs.ts";
+import { changedSince, firstChanged, statId, type Watched, type WatchedMemo } from "./watched.ts";
 import * as path from "../path.ts";
 import { findGitDir, gitConfigFiles, gitEnv, listGitFiles } from "../git.ts";
 import { ensureRigDir, gitListingFile } from "../cache_paths.ts";
@@ -36,14 +37,12 @@ const RACY_WINDOW_MS = 1000;
 /** More watched paths than this: the stats would cost what git costs; nothing is remembered. */
 const MAX_WATCHED = 20_000;
 
-interface Memo {
-  version: number;
+/** The listing and, in `watched`, what it depends on as it was before git ran. */
+interface Memo extends WatchedMemo {
   /** What git saw of the environment (the variables that steer it). */
   context: string;
   /** The listing, joined by NUL. */
   files: string;
-  /** Paths (absolute) and their stat identity when git ran. */
-  watched: [string, string][];
 }
 
 /**
@@ -61,7 +60,7 @@ export async function rememberedGitListing(
   const memoFile = gitListingFile(root);
   const context = gitContext(root, env);
   const memo = readMemo(memoFile);
-  if (memo && memo.context === context && unchanged(memo.watched)) {
+  if (memo && memo.context === context && firstChanged(memo.watched) === undefined) {
     return memo.files ? memo.files.split("\0") : [];
   }
   // .rig/ first: creating it later would change the root folder just observed.
@@ -77,22 +76,9 @@ export async function rememberedGitListing(
   return files;
 }
 
-function unchanged(watched: unknown[]): boolean {
-  for (const pair of watched) {
-    if (!Array.isArray(pair) || typeof pair[0] !== "string") return false;
-    if (statId(pair[0]) !== pair[1]) return false;
-  }
-  return true;
-}
-
-function racy(watched: [string, string][], observedAt: number): boolean {
-  for (const [, id] of watched) {
-    if (id === "-") continue;
-    // A later change always moves the mtime past this one (or, set back by hand, the ctime).
-    const mtime = Number(id.slice(1).split("|")[1]);
-    if (mtime >= observedAt - RACY_WINDOW_MS) return true;
-  }
-  return false;
+function racy(watched: Watched, observedAt: number): boolean {
+  // A later change always moves the mtime past this one (or, set back by hand, the ctime).
+  return watched.some(([, id]) => changedSince(id, observedAt - RACY_WINDOW_MS));
 }
 
 /** The environment variables that steer git's listing, with the root: part of the memo's identity. */
@@ -116,10 +102,10 @@ function observe(
   top: string,
   env: Record<string, string> | undefined,
   excluded: ExcludedDirs,
-): [string, string][] | undefined {
+): Watched | undefined {
   const dotGit = path.join(top, ".git");
   if (!statId(dotGit).startsWith("d")) return undefined;
-  const watched: [string, string][] = [];
+  const watched: Watched = [];
   const watch = (file: string) => watched.push([file, statId(file)]);
   for (const name of ["index", "info/exclude"]) watch(path.join(dotGit, name));
   const configs = gitConfigFiles(dotGit, env ?? {});
