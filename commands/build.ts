@@ -102,8 +102,7 @@ export const build: Command = defineComponentCommand({
     "rig build --docker --base-image localhost/python:3.11",
     "rig build --docker --push 127.0.0.1:5000",
   ],
-  async action(ctx, project, args, select) {
-    const v = args.values;
+  async action(ctx, { project, values: v, select }) {
     const components = select();
     let bump: BumpDocument | undefined;
     if (typeof v.bump === "string") {

@@ -65,17 +65,16 @@ export const install: Command = defineComponentCommand({
   ],
   // Packages may also follow "--".
   takesPassthrough: true,
-  async action(ctx, project, args) {
+  async action(ctx, { project, values: v, positionals, passthrough }) {
     const componentFlags = install.projectOptions!(project);
-    const v = args.values;
     const selected = project.components.filter((c) =>
       v[c.name] === true && c.name in componentFlags
     );
     if (typeof v.component === "string") selected.push(getComponent(project, v.component));
-    let packages = [...args.positionals, ...args.passthrough];
+    let packages = [...positionals, ...passthrough];
     // "rig install server" means the component, not a package called "server".
     const names = new Set(project.components.map((c) => c.name));
-    if (packages.length && args.passthrough.length === 0 && packages.every((p) => names.has(p))) {
+    if (packages.length && passthrough.length === 0 && packages.every((p) => names.has(p))) {
       selected.push(...packages.map((p) => getComponent(project, p)));
       packages = [];
     }

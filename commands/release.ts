@@ -56,8 +56,7 @@ export const release: Command = defineComponentCommand({
     "rig release --rollback --yes",
     "rig release --resume",
   ],
-  async action(ctx, project, args, select) {
-    const v = args.values;
+  async action(ctx, { project, values: v, positionals, select }) {
     if (v.resume) return await resumeRelease(ctx, project);
     const pending = await interruptedRelease(ctx, project, !!v.rollback);
     if (pending !== undefined) return pending;
@@ -66,7 +65,7 @@ export const release: Command = defineComponentCommand({
       ctx.ui.result({ ok: true, rollback: [] });
       return 0;
     }
-    const [spec, ...names] = args.positionals;
+    const [spec, ...names] = positionals;
     if (!spec) {
       throw new UsageError(
         "Missing the version: rig release major|minor|patch|X.Y.Z",

@@ -19,16 +19,18 @@ export interface ComponentCommandDefinition
   extends Omit<ProjectCommandDefinition<Project>, "loadProject" | "projectOptions" | "action"> {
   /** The verb of each component flag's help, e.g. "Build" → "Build the server component (server)". */
   verb: string;
+  /** Runs the command in its project with its parsed flags; returns the exit code. */
+  action(ctx: Context, run: ComponentRun): Promise<number>;
+}
+
+/** What a component command's action is given: its project, flags and arguments. */
+export interface ComponentRun extends ParsedArgs {
+  project: Project;
   /**
-   * Runs the command; `select` gives the components its flags and `names`
-   * (default: the positional arguments) name, all of them when none is named.
+   * The components its flags and `names` (default: the positional arguments)
+   * name, in project order; all of them when none is named.
    */
-  action(
-    ctx: Context,
-    project: Project,
-    args: ParsedArgs,
-    select: (names?: string[]) => Component[],
-  ): Promise<number>;
+  select(names?: string[]): Component[];
 }
 
 /** The Command of a component command (component flags as `componentOptions` makes them). */
@@ -39,8 +41,12 @@ export function defineComponentCommand(definition: ComponentCommandDefinition): 
     projectOptions: (project) => componentOptions(project, verb, command.options),
     loadProject,
     action: (ctx, project, args) =>
-      action(ctx, project, args, (names = args.positionals) =>
-        // The command's own options never select a component named like one of them.
-        selectComponents(project, { values: args.values, names, own: command.options })),
+      action(ctx, {
+        ...args,
+        project,
+        select: (names = args.positionals) =>
+          // The command's own options never select a component named like one of them.
+          selectComponents(project, { values: args.values, names, own: command.options }),
+      }),
   });
 }
