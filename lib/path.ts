@@ -307,3 +307,14 @@ export const dirname: PathApi["dirname"] = (p) => host.dirname(p);
 export const basename: PathApi["basename"] = (p, suffix) => host.basename(p, suffix);
 /** The extension of the last part, with its dot. */
 export const extname: PathApi["extname"] = (p) => host.extname(p);
+
+/**
+ * The path a `file:` URL names (`C:\\…` for a Windows drive); undefined for
+ * another scheme. Not node:url's fileURLToPath, for the reason at the top.
+ */
+export function fromFileUrl(url: string | URL): string | undefined {
+  const parsed = typeof url === "string" ? URL.parse(url) : url;
+  if (parsed?.protocol !== "file:") return undefined;
+  const pathname = decodeURIComponent(parsed.pathname);
+  return /^\/[A-Za-z]:/.test(pathname) ? pathname.slice(1).replaceAll("/", "\\") : pathname;
+}

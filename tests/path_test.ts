@@ -70,3 +70,13 @@ Deno.test("a part that is not a string is a TypeError, as in node:path", () => {
   assert.throws(() => path.posix.join("a", 1 as unknown as string), TypeError);
   assert.throws(() => path.posix.dirname(undefined as unknown as string), TypeError);
 });
+
+Deno.test("fromFileUrl gives the path a file: URL names, a Windows drive's with backslashes", () => {
+  assert.equal(path.fromFileUrl("file:///tmp/a%20b/rig.js"), "/tmp/a b/rig.js");
+  assert.equal(
+    path.fromFileUrl(new URL("file:///C:/Users/rig/main.ts")),
+    "C:\\Users\\rig\\main.ts",
+  );
+  assert.equal(path.fromFileUrl("https://example.com/rig.js"), undefined);
+  assert.equal(path.fromFileUrl("not a url"), undefined);
+});

@@ -95,7 +95,7 @@ function base64(text: string): string {
  * checkout). A compiled binary has neither, which is an EnvironmentError.
  */
 export async function runningBundle(entry: string, opts: BundleOptions): Promise<string> {
-  const file = filePath(entry);
+  const file = path.fromFileUrl(entry);
   if (file && isFile(file) && file.endsWith(".js")) {
     const text = await Deno.readTextFile(file);
     if (isBundle(text)) return text;
@@ -117,11 +117,4 @@ export async function runningBundle(entry: string, opts: BundleOptions): Promise
     "This rig cannot copy itself: it runs neither from its bundle nor from source",
     "Run rig self install with the npm or PyPI package (npx <package> self install), or from a checkout: deno task rig self install",
   );
-}
-
-// Not node:url's fileURLToPath: a bundle evaluates every node: module it names at start-up.
-function filePath(url: string): string | undefined {
-  if (!url.startsWith("file:")) return undefined;
-  const pathname = decodeURIComponent(new URL(url).pathname);
-  return /^\/[A-Za-z]:/.test(pathname) ? pathname.slice(1).replaceAll("/", "\\") : pathname;
 }

@@ -75,7 +75,7 @@ export class DecisionMemo {
     readonly root: string,
     readonly file: string,
     readonly key: string,
-    readonly code: string[],
+    readonly entry: string,
     readonly env: Record<string, string>,
   ) {}
 
@@ -92,13 +92,7 @@ export class DecisionMemo {
       identity.entry,
     ]));
     const file = path.join(projectCacheDir(identity.root), "decisions", `${key}.json`);
-    return new DecisionMemo(
-      identity.root,
-      file,
-      key,
-      rigCodeFiles(identity.entry),
-      identity.env,
-    );
+    return new DecisionMemo(identity.root, file, key, identity.entry, identity.env);
   }
 
   /**
@@ -181,7 +175,8 @@ export class DecisionMemo {
       return "its replay would not print the same";
     }
     const watched = new Map<string, string>();
-    for (const file of new Set([...observation.paths, ...this.code])) {
+    // rig's own code is watched like an input (a replay finds it in `watched`).
+    for (const file of new Set([...observation.paths, ...rigCodeFiles(this.entry)])) {
       if (effectPaths.has(file)) continue;
       // A missing path stays missing while its nearest folder is unchanged (creating a file
       // changes its folder's mtime), and a folder costs one stat where a missing path's
@@ -212,8 +207,10 @@ export class DecisionMemo {
     };
     try {
       // The store's key signs it: someone who can write .rig/ cannot forge a passing answer.
-      await signerFromEnv(this.env, { os: Deno.build.os }).keyBytes();
-      await writeFileAtomic(this.file, await this.#signed(memo));
+      const text = JSON.stringify(memo);
+      const signer = signerFromEnv(this.env, { os: Deno.build.os });
+      const signature = await signer.sign(encoder.encode(text));
+      await writeFileAtomic(this.file, JSON.stringify({ signature, memo: text }));
     } catch (error) {
       return `cannot write ${this.file}: ${(error as Error).message}`;
     }
@@ -221,15 +218,10 @@ export class DecisionMemo {
     return undefined;
   }
 
-  /** The memo as stored: its JSON and the HMAC of that JSON under the cache signing key. */
-  async #signed(memo: Memo): Promise<string> {
-    const signer = existingSigner(this.env, { os: Deno.build.os });
-    if (!signer) throw new Error("no cache signing key");
-    const text = JSON.stringify(memo);
-    return JSON.stringify({ signature: await signer.sign(encoder.encode(text)), memo: text });
-  }
-
-  /** The memo when it exists, is signed with this user's key and is well formed. */
+  /**
+   * The memo when it exists, is well formed and carries the HMAC of its JSON
+   * under this user's cache signing key (read synchronously: the replay path).
+   */
   async #read(): Promise<Memo | undefined> {
     let memo: Memo;
     try {
@@ -300,14 +292,8 @@ function perform(effects: Effect[]): void {
  */
 export function rigCodeFiles(entry: string): string[] {
   const files = [Deno.execPath()];
-  let url: URL;
-  try {
-    url = new URL(entry);
-  } catch {
-    return files;
-  }
-  if (url.protocol !== "file:") return files;
-  const file = decodeURIComponent(url.pathname);
+  const file = path.fromFileUrl(entry);
+  if (!file) return files;
   files.push(file);
   if (!file.endsWith(".ts")) return files;
   const dir = path.dirname(file);

@@ -230,9 +230,5 @@ function install(o: Observation): () => void {
 }
 
 function absolute(file: string | URL): string {
-  if (file instanceof URL) {
-    const pathname = decodeURIComponent(file.pathname);
-    return Deno.build.os === "windows" ? pathname.replace(/^\/([A-Za-z]:)/, "$1") : pathname;
-  }
-  return path.resolve(String(file));
+  return (file instanceof URL ? path.fromFileUrl(file) : undefined) ?? path.resolve(String(file));
 }
