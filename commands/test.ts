@@ -130,7 +130,7 @@ export const test: Command = {
     showReport(ctx.ui, report, view);
     // An answer of the cache alone: the next run may replay it while nothing it read changes.
     if (report.tasks.every((o) => o.cached) && typeof v.junit !== "string") {
-      ctx.remember?.(rememberedReport(report, view, !view.dryRun));
+      ctx.remember?.(rememberedReport(report, view));
     }
     return report.ok ? 0 : 1;
   },

@@ -126,16 +126,8 @@ export class Ui {
   #drawn = false;
   #redactions: ((text: string) => string)[] = [];
   #taps: ((stream: Stream, text: string) => void)[] = [];
-  readonly #options: UiOptions;
 
   constructor(options: UiOptions = {}) {
-    this.#options = {
-      verbose: options.verbose,
-      quiet: options.quiet,
-      json: options.json,
-      color: options.color,
-      tty: options.tty,
-    };
     this.verbose = options.verbose ?? false;
     this.quiet = options.quiet ?? false;
     this.json = options.json ?? false;
@@ -154,7 +146,8 @@ export class Ui {
 
   /** A Ui like this one (options and redactions) writing to other writers. */
   sibling(stdout: Writer, stderr: Writer): Ui {
-    const ui = new Ui({ ...this.#options, stdout, stderr });
+    const { verbose, quiet, json, color, tty } = this;
+    const ui = new Ui({ verbose, quiet, json, color, tty, stdout, stderr });
     for (const redact of this.#redactions) ui.addRedaction(redact);
     return ui;
   }

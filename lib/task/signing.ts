@@ -37,6 +37,12 @@ const encoder = new TextEncoder();
 
 /** The name of the key file in the user cache dir. */
 export const SIGNING_KEY_FILE = "signing-key";
+/** What the key file holds: 32 bytes as hex. */
+const KEY_TEXT = /^[0-9a-f]{64}$/;
+
+function keyFile(env: Record<string, string | undefined>, os: CacheOs): string {
+  return path.join(userCacheDir(env, os), SIGNING_KEY_FILE);
+}
 
 /** The canonical bytes a record's signature covers. */
 export function canonicalRecordBytes(record: object): Uint8Array {
@@ -91,7 +97,7 @@ export function signerFromEnv(
   if (configured !== undefined && configured !== "") {
     return signerFromKey(encoder.encode(configured), "RIG_CACHE_SIGNING_KEY");
   }
-  const file = path.join(userCacheDir(env, opts.os), SIGNING_KEY_FILE);
+  const file = keyFile(env, opts.os);
   let inner: Promise<Signer> | undefined;
   const load = () => inner ??= loadKeyFile(file).then((key) => signerFromKey(key, file));
   return {
@@ -113,10 +119,10 @@ export function existingSigner(
 ): Signer | undefined {
   const configured = env.RIG_CACHE_SIGNING_KEY;
   if (configured !== undefined && configured !== "") return signerFromEnv(env, opts);
-  const file = path.join(userCacheDir(env, opts.os), SIGNING_KEY_FILE);
+  const file = keyFile(env, opts.os);
   try {
     const text = Deno.readTextFileSync(file).trim();
-    return /^[0-9a-f]{64}$/.test(text) ? signerFromKey(encoder.encode(text), file) : undefined;
+    return KEY_TEXT.test(text) ? signerFromKey(encoder.encode(text), file) : undefined;
   } catch {
     return undefined;
   }
@@ -127,7 +133,7 @@ export async function loadKeyFile(file: string): Promise<Uint8Array> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const text = (await Deno.readTextFile(file)).trim();
-      if (!/^[0-9a-f]{64}$/.test(text)) {
+      if (!KEY_TEXT.test(text)) {
         throw new EnvironmentError(
           `Cache signing key "${file}" is damaged: expected 64 hex digits`,
           `Delete it (rig creates a new one; existing cache entries become misses) or set RIG_CACHE_SIGNING_KEY`,

@@ -132,8 +132,6 @@ interface RememberedReport {
   ok: boolean;
   tasks: TaskOutcome[];
   durationMs: number;
-  /** Whether the run showed a step line per task before the report. */
-  steps: boolean;
   view: Omit<ReportView, "selection"> & { selection?: [string, string[]][] };
 }
 
@@ -141,13 +139,11 @@ interface RememberedReport {
 export function rememberedReport(
   report: TestReport,
   view: ReportView,
-  steps: boolean,
 ): RememberedReport {
   const mask = (text: string | undefined) => text === undefined ? undefined : report.mask(text);
   return {
     ok: report.ok,
     durationMs: report.durationMs,
-    steps,
     view: { ...view, selection: view.selection ? [...view.selection] : undefined },
     tasks: report.tasks.map((o) => ({
       ...o,
@@ -165,7 +161,8 @@ export function rememberedReport(
 /** Shows a remembered report as the run that remembered it did, with this run's time. */
 export const replayTestReport: Replayer = (ui, data, elapsedMs) => {
   const remembered = data as RememberedReport;
-  if (remembered.steps) { for (const o of remembered.tasks) showCached(ui, o); }
+  // A run shows a step line per cached task before its report, except a dry run (runner.ts).
+  if (!remembered.view.dryRun) { for (const o of remembered.tasks) showCached(ui, o); }
   const { selection, ...view } = remembered.view;
   showReport(ui, {
     ok: remembered.ok,
