@@ -10,7 +10,6 @@ import {
   type Command,
   type CommandEntry,
   type Context,
-  GLOBAL_OPTIONS,
   type GlobalFlags,
   type Options,
   renderGlobalHelp,
@@ -18,7 +17,15 @@ import {
   suggest,
 } from "./lib/command.ts";
 import { RigError, UsageError } from "./lib/errors.ts";
-import { fileWriter, Ui, type Writer } from "./lib/ui.ts";
+import { fileWriter, type Ui, type Writer } from "./lib/ui.ts";
+import {
+  defaultFlags,
+  parseGlobal,
+  safeIsTerminal,
+  tempRoot,
+  uiFor,
+  withoutDenoNodeShim,
+} from "./lib/invocation.ts";
 import { RIG_VERSION } from "./lib/version.ts";
 
 /** The outside world main() talks to; tests pass their own. */
@@ -36,34 +43,26 @@ export interface MainIo {
   signal?: AbortSignal;
   /** The module rig runs from (default: this one; a bundle's or a binary's when it is one). */
   entry: string;
+  /** The caller already asked for a remembered answer and found none (the bundle's entry). */
+  askedMemo: boolean;
 }
 
 /** Runs rig with `args` and returns the exit code. */
 export async function main(args: string[], io: Partial<MainIo> = {}): Promise<number> {
   mark("imports");
   const env = withoutDenoNodeShim(io.env ?? Deno.env.toObject());
-  const tty = io.tty ?? safeIsTerminal(Deno.stderr);
-  const color = tty && !("NO_COLOR" in env) && env.TERM !== "dumb";
-  let flags: GlobalFlags = {
-    verbose: false,
-    quiet: false,
-    json: false,
-    noCache: false,
-    yes: false,
+  const terminal = {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    tty: io.tty ?? safeIsTerminal(Deno.stderr),
+    env,
   };
-  let ui = new Ui({ stdout: io.stdout, stderr: io.stderr, color, tty });
+  let flags: GlobalFlags = defaultFlags();
+  let ui = uiFor(terminal, flags);
   try {
     const parsed = parseGlobal(args);
     flags = parsed.flags;
-    ui = new Ui({
-      stdout: io.stdout,
-      stderr: io.stderr,
-      color,
-      tty: tty && !flags.json,
-      verbose: flags.verbose,
-      quiet: flags.quiet || flags.json,
-      json: flags.json,
-    });
+    ui = uiFor(terminal, flags);
     if (parsed.version) {
       ui.stdout.write(`rig ${RIG_VERSION}\n`);
       return 0;
@@ -82,6 +81,18 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     // Secrets of the caller's environment (tokens, keys) never appear in rig's output.
     const { createMasker, environmentSecrets } = await import("./lib/env/redact.ts");
     ui.addRedaction(createMasker(environmentSecrets(env)));
+    const { findRoot } = await import("./lib/project/root.ts");
+    const root = findRoot(cwd);
+    const question = { root, args, cwd, env, flags, ui, entry: io.entry ?? import.meta.url };
+    // A command whose answer can be remembered (lib/task/decision_memo.ts) replays it
+    // while nothing it read has changed, without loading the command at all.
+    const replayer = entry.replayer;
+    const answers = replayer ? await import("./lib/answer.ts") : undefined;
+    const remembering = answers?.memoAllowed(question) ?? false;
+    if (answers && remembering && !io.askedMemo) {
+      const code = await answers.rememberedAnswer(question, replayer!, performance.now());
+      if (code !== undefined) return code;
+    }
     const controller = new AbortController();
     io.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     const stopSignals = io.signal ? () => {} : listenForSignals(controller);
@@ -93,15 +104,13 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       signal: controller.signal,
       confirm: (question) =>
         confirm(question, flags.yes, io.interactive ?? safeIsTerminal(Deno.stdin), ui, io.readLine),
-      entry: io.entry ?? import.meta.url,
+      entry: question.entry,
       commands: COMMANDS,
     };
     // Children never outlive rig: reap what a rig that died here left running,
     // then record what this one starts (see lib/proc_registry.ts).
-    const { findRoot } = await import("./lib/project/root.ts");
     // Loaded here, not at the top: --version and --help never need it.
     const { describeReap, ProcRegistry, reapOrphans } = await import("./lib/proc_registry.ts");
-    const root = findRoot(cwd);
     const tmp = tempRoot(env);
     const reaped = describeReap(await reapOrphans(root, { tmp }));
     if (reaped) ui.warn(reaped);
@@ -109,29 +118,11 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     if (entry.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
     mark("redaction, process registry, notices");
     try {
-      // A command whose answer can be remembered (lib/task/decision_memo.ts) replays it
-      // while nothing it read has changed, without loading the command at all.
-      const replayer = entry.replayer;
-      const memo = replayer && !flags.noCache && !env.RIG_NO_MEMO
-        ? await (await import("./lib/task/decision_memo.ts")).DecisionMemo.of({
-          root,
-          args,
-          cwd,
-          env,
-          mode: {
-            tty: ui.tty,
-            color: ui.color,
-            json: ui.json,
-            verbose: ui.verbose,
-            quiet: ui.quiet,
-          },
-          entry: ctx.entry,
-        })
+      const memo = answers && remembering
+        ? await (await import("./lib/task/decision_memo.ts")).DecisionMemo.of(
+          answers.decisionIdentity(question),
+        )
         : undefined;
-      if (memo) {
-        const code = await memo.replay(ui, replayer!, performance.now());
-        if (code !== undefined) return code;
-      }
       const command = await entry.load();
       mark(`command "${command.name}" loaded`);
       return await registry.run(() =>
@@ -152,99 +143,6 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       ui.stderr.write(`${renderTrace()}\n`);
     }
   }
-}
-
-interface GlobalParse {
-  flags: GlobalFlags;
-  cwd?: string;
-  help: boolean;
-  version: boolean;
-  command?: string;
-  rest: string[];
-}
-
-/** Takes the global flags from anywhere before `--`; the first other word is the command. */
-function parseGlobal(args: string[]): GlobalParse {
-  const flags: GlobalFlags = {
-    verbose: false,
-    quiet: false,
-    json: false,
-    noCache: false,
-    yes: false,
-  };
-  const result: GlobalParse = { flags, help: false, version: false, rest: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") {
-      result.rest.push(...args.slice(i));
-      break;
-    }
-    const [name, inline] = arg.startsWith("--") && arg.includes("=")
-      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-      : [arg, undefined];
-    switch (name) {
-      case "-C":
-      case "--cwd": {
-        const value = inline ?? args[++i];
-        if (value === undefined || value === "") {
-          throw new UsageError(
-            `Option "${name}" needs a folder`,
-            "Example: rig -C examples/authserver info",
-          );
-        }
-        result.cwd = value;
-        continue;
-      }
-      case "-v":
-      case "--verbose":
-        flags.verbose = true;
-        continue;
-      case "-q":
-      case "--quiet":
-        flags.quiet = true;
-        continue;
-      case "--json":
-        flags.json = true;
-        continue;
-      case "--no-cache":
-        flags.noCache = true;
-        continue;
-      case "-y":
-      case "--yes":
-        flags.yes = true;
-        continue;
-      case "-h":
-      case "--help":
-        result.help = true;
-        continue;
-      case "--version":
-        if (!result.command) {
-          result.version = true;
-          continue;
-        }
-    }
-    if (!result.command && !arg.startsWith("-")) {
-      result.command = arg;
-    } else if (!result.command) {
-      const guess = suggest(name, [...globalFlagNames(), "--version"]);
-      throw new UsageError(
-        `Unknown option "${arg}"`,
-        guess ? `Did you mean "${guess}"? Run: rig --help` : "Run: rig --help",
-      );
-    } else {
-      result.rest.push(arg);
-    }
-  }
-  if (flags.verbose && flags.quiet) {
-    throw new UsageError(`Options "--verbose" and "--quiet" cannot be used together`);
-  }
-  return result;
-}
-
-function globalFlagNames(): string[] {
-  return Object.entries(GLOBAL_OPTIONS).flatMap((
-    [n, s],
-  ) => [`--${n}`, ...(s.short ? [`-${s.short}`] : [])]);
 }
 
 function findCommand(name: string): CommandEntry {
@@ -271,13 +169,8 @@ async function projectOptions(command: Command, cwd: string): Promise<Options> {
 
 /** Warns once when the project's committed rig (./rig, .rig-tool) is older than this one. */
 async function noticeOlderCommittedRig(cwd: string, env: Record<string, string>, ui: Ui) {
-  const { olderCommittedRigNotice } = await import("./lib/ship/launcher_notice.ts");
-  const { userCacheDir } = await import("./lib/cache_paths.ts");
-  const notice = await olderCommittedRigNotice(cwd, {
-    version: RIG_VERSION,
-    launcherVersion: env.RIG_LAUNCHER_VERSION,
-    stateFile: path.join(userCacheDir(env, Deno.build.os), "notices.json"),
-  });
+  const { noticeOptions, olderCommittedRigNotice } = await import("./lib/ship/launcher_notice.ts");
+  const notice = await olderCommittedRigNotice(cwd, noticeOptions(env));
   if (notice) ui.warn(notice.message, notice.hint);
 }
 
@@ -356,33 +249,7 @@ function listenForSignals(controller: AbortController): () => void {
   };
 }
 
-/**
- * Deno puts a `node` of its own (…/deno/node_compat_bin) on PATH when none is
- * installed. rig must see the machine as it is: a project's Node.js tools need
- * the real node, so that entry is removed.
- */
-export function withoutDenoNodeShim(env: Record<string, string>): Record<string, string> {
-  const key = Object.keys(env).find((k) => k.toUpperCase() === "PATH");
-  if (!key) return env;
-  const separator = Deno.build.os === "windows" ? ";" : ":";
-  const entries = env[key]!.split(separator);
-  const kept = entries.filter((entry) => !/[\\/]node_compat_bin[\\/]?$/.test(entry));
-  return kept.length === entries.length ? env : { ...env, [key]: kept.join(separator) };
-}
-
-/** The system temp folder as the environment names it (where rig's temp folders go). */
-function tempRoot(env: Record<string, string>): string {
-  if (Deno.build.os === "windows") return env.TEMP || env.TMP || "C:\\Windows\\Temp";
-  return env.TMPDIR || "/tmp";
-}
-
-function safeIsTerminal(file: { isTerminal(): boolean }): boolean {
-  try {
-    return file.isTerminal();
-  } catch {
-    return false;
-  }
-}
+export { withoutDenoNodeShim };
 
 if (import.meta.main) {
   Deno.exit(

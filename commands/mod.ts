@@ -5,9 +5,10 @@
  * suggestion never evaluate lib/ beyond the CLI layer. Every module is named by
  * a literal dynamic import, so bundles still carry it. tests/main_test.ts checks
  * that every entry agrees with the module it loads. An entry with a replayer
- * shows a remembered answer (lib/task/decision_memo.ts) without loading its command.
+ * (commands/replayers.ts) shows a remembered answer (lib/task/decision_memo.ts) without loading its command.
  */
-import type { Command, CommandEntry, Replayer } from "../lib/command.ts";
+import type { Command, CommandEntry } from "../lib/command.ts";
+import { REPLAYERS } from "./replayers.ts";
 
 /** Each command's one-line summary, the same as its module's, in the order help lists them. */
 const SUMMARIES = {
@@ -28,8 +29,8 @@ function entry<N extends keyof typeof SUMMARIES>(
   name: N,
   example: string,
   load: () => Promise<Record<N, Command>>,
-  replayer?: () => Promise<Replayer>,
 ): CommandEntry {
+  const replayer = REPLAYERS[name];
   return {
     name,
     summary: SUMMARIES[name],
@@ -43,12 +44,7 @@ function entry<N extends keyof typeof SUMMARIES>(
 export const COMMANDS: CommandEntry[] = [
   entry("run", "rig run", () => import("./run.ts")),
   entry("install", "rig install", () => import("./install.ts")),
-  entry(
-    "test",
-    "rig test",
-    () => import("./test.ts"),
-    async () => (await import("../lib/testing/report.ts")).replayTestReport,
-  ),
+  entry("test", "rig test", () => import("./test.ts")),
   entry("build", "rig build", () => import("./build.ts")),
   entry("release", "rig release patch --dry-run", () => import("./release.ts")),
   entry("env", "rig env generate", () => import("./env.ts")),

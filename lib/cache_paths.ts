@@ -28,6 +28,11 @@ export async function ensureRigDir(root: string): Promise<void> {
   }
 }
 
+/** The folder of rig's run records (what each rig started, for reaping): `<root>/.rig/run`. */
+export function runDir(root: string): string {
+  return path.join(rigDir(root), "run");
+}
+
 /** The project cache folder: `<root>/.rig/cache`. */
 export function projectCacheDir(root: string): string {
   return path.join(rigDir(root), "cache");

@@ -11,7 +11,9 @@
  * `/proc/<pid>/stat`), so a reused pid is never mistaken for ours.
  */
 import * as path from "./path.ts";
-import { rigDir } from "./cache_paths.ts";
+import { rigDir, runDir } from "./cache_paths.ts";
+
+export { runDir };
 
 /** One process group rig started. */
 export interface GroupRecord {
@@ -50,11 +52,6 @@ const IS_LINUX = Deno.build.os === "linux";
  */
 let current: ProcRegistry | undefined;
 let counter = 0;
-
-/** The folder of rig's run records: `<root>/.rig/run`. */
-export function runDir(root: string): string {
-  return path.join(rigDir(root), "run");
-}
 
 /** The start time of a process in clock ticks since boot; undefined when gone or not on Linux. */
 export function processTicks(pid: number): string | undefined {

@@ -7,9 +7,11 @@ import { TEMPLATES } from "../templates/mod.ts";
 const CLI_LAYER = new Set([
   "main.ts",
   "commands/mod.ts",
+  "commands/replayers.ts",
   "lib/command.ts",
   "lib/errors.ts",
   "lib/flags.ts",
+  "lib/invocation.ts",
   "lib/path.ts",
   "lib/trace.ts",
   "lib/ui.ts",

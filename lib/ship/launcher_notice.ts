@@ -5,6 +5,8 @@
  */
 import * as path from "../path.ts";
 import { writeJsonAtomic } from "../fs_atomic.ts";
+import { userCacheDir } from "../cache_paths.ts";
+import { RIG_VERSION } from "../version.ts";
 
 /** The committed tool folder, beside the launchers. */
 export const TOOL_DIR = ".rig-tool";
@@ -25,23 +27,23 @@ export interface NoticeOptions {
   stateFile: string;
 }
 
+/** The notice options of the running rig, in the environment `env`. */
+export function noticeOptions(env: Record<string, string | undefined>): NoticeOptions {
+  return {
+    version: RIG_VERSION,
+    launcherVersion: env.RIG_LAUNCHER_VERSION,
+    stateFile: path.join(userCacheDir(env, Deno.build.os), "notices.json"),
+  };
+}
+
 /** Looks for a committed rig above `cwd` older than the running one; says so once. */
 export async function olderCommittedRigNotice(
   cwd: string,
   opts: NoticeOptions,
 ): Promise<OlderRigNotice | undefined> {
-  const found = opts.launcherVersion
-    ? { root: cwd, version: opts.launcherVersion, what: "committed launcher (./rig)" }
-    : findCommitted(cwd);
-  if (!found || compareVersions(found.version, opts.version) >= 0) return undefined;
-  const key = `${found.root} ${found.version} ${opts.version}`;
-  let said: string[] = [];
-  try {
-    said = JSON.parse(await Deno.readTextFile(opts.stateFile)) as string[];
-  } catch {
-    // First notice ever, or an unreadable file: start afresh.
-  }
-  if (said.includes(key)) return undefined;
+  const pending = pendingNotice(cwd, opts);
+  if (!pending) return undefined;
+  const { found, key, said } = pending;
   await writeJsonAtomic(opts.stateFile, [...said.slice(-99), key]).catch(() => {});
   return {
     message: `This project's ${found.what} is rig ${found.version}, older than the rig ` +
@@ -50,15 +52,52 @@ export async function olderCommittedRigNotice(
   };
 }
 
+/**
+ * True when `olderCommittedRigNotice` has something to say (and so a run must
+ * take the path that says it); reads, never writes.
+ */
+export function noticePending(cwd: string, opts: NoticeOptions): boolean {
+  return pendingNotice(cwd, opts) !== undefined;
+}
+
+function pendingNotice(cwd: string, opts: NoticeOptions) {
+  const found = opts.launcherVersion
+    ? { root: cwd, version: opts.launcherVersion, what: "committed launcher (./rig)" }
+    : findCommitted(cwd);
+  if (!found || compareVersions(found.version, opts.version) >= 0) return undefined;
+  const key = `${found.root} ${found.version} ${opts.version}`;
+  let said: string[] = [];
+  try {
+    said = JSON.parse(Deno.readTextFileSync(opts.stateFile)) as string[];
+  } catch {
+    // First notice ever, or an unreadable file: start afresh.
+  }
+  return Array.isArray(said) && said.includes(key) ? undefined : { found, key, said };
+}
+
+/**
+ * The committed rig of the project around `cwd`: the nearest folder up to the
+ * repository's root (the folder holding `.git`) with `.rig-tool/version`.
+ * Folders are listed rather than probed, as a probe of a missing file throws,
+ * and an error costs a cached run more than a listing.
+ */
 function findCommitted(cwd: string): { root: string; version: string; what: string } | undefined {
   for (let dir = path.resolve(cwd);; dir = path.dirname(dir)) {
+    let names: Set<string>;
     try {
-      const version = Deno.readTextFileSync(path.join(dir, TOOL_DIR, "version")).trim();
-      if (version) return { root: dir, version, what: `committed rig (${TOOL_DIR})` };
+      names = new Set([...Deno.readDirSync(dir)].map((entry) => entry.name));
     } catch {
-      // Not here: look further up.
+      return undefined;
     }
-    if (path.dirname(dir) === dir) return undefined;
+    if (names.has(TOOL_DIR)) {
+      try {
+        const version = Deno.readTextFileSync(path.join(dir, TOOL_DIR, "version")).trim();
+        if (version) return { root: dir, version, what: `committed rig (${TOOL_DIR})` };
+      } catch {
+        // A tool folder without a version: look further up.
+      }
+    }
+    if (names.has(".git") || path.dirname(dir) === dir) return undefined;
   }
 }
 

@@ -19,7 +19,7 @@
 import * as path from "../path.ts";
 import { EnvironmentError } from "../errors.ts";
 import { type CacheOs, userCacheDir } from "../cache_paths.ts";
-import { stableJson } from "./task_key.ts";
+import { stableJson } from "../stable_json.ts";
 
 /** Signs and verifies byte strings with one HMAC-SHA256 key. */
 export interface Signer {

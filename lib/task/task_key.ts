@@ -8,6 +8,9 @@
  */
 import { sha256Hex } from "../hash.ts";
 import type { Manifest } from "./fingerprint.ts";
+import { stableJson } from "../stable_json.ts";
+
+export { stableJson };
 
 /** Bumped whenever what goes into a key changes meaning; old entries then never match. */
 export const CACHE_FORMAT_VERSION = 1;
@@ -48,27 +51,6 @@ export interface KeyManifest {
   /** Env var name → SHA-256 of its value, or null when unset. */
   env: Record<string, string | null>;
   dependencies: Record<string, string>;
-}
-
-/** Serialises JSON with object keys sorted at every level (undefined members dropped). */
-export function stableJson(value: unknown): string {
-  if (value === null || typeof value !== "object") {
-    return JSON.stringify(value) ?? "null";
-  }
-  // Dates (TOML dates too) serialise as JSON.stringify would, not as empty objects.
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === "function") return stableJson(withJson.toJSON());
-  if (Array.isArray(value)) {
-    return `[${value.map((v) => (v === undefined ? "null" : stableJson(v))).join(",")}]`;
-  }
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  const parts: string[] = [];
-  for (const key of keys) {
-    const member = (value as Record<string, unknown>)[key];
-    if (member === undefined || typeof member === "function") continue;
-    parts.push(`${JSON.stringify(key)}:${stableJson(member)}`);
-  }
-  return `{${parts.join(",")}}`;
 }
 
 /**

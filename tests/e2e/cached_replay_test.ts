@@ -10,7 +10,7 @@ if (!hasNode) console.log("ignoring the cached replay test: node is not installe
 const settle = () => new Promise((resolve) => setTimeout(resolve, 2500));
 
 /** This run's trace marks: in one process the trace keeps the marks of earlier runs too. */
-const ownTrace = (stderr: string) => stderr.slice(stderr.lastIndexOf("notices\n"));
+const ownTrace = (stderr: string) => stderr.slice(stderr.lastIndexOf("  imports\n"));
 
 /** The output with durations taken out, to compare two runs of one answer. */
 const timeless = (text: string) => text.replace(/\d+(\.\d+)?(ms|s)\b/g, "T");
