@@ -318,3 +318,14 @@ export function fromFileUrl(url: string | URL): string | undefined {
   const pathname = decodeURIComponent(parsed.pathname);
   return /^\/[A-Za-z]:/.test(pathname) ? pathname.slice(1).replaceAll("/", "\\") : pathname;
 }
+
+/**
+ * The `file:` URL of an absolute path (`file:///C:/…` for a Windows drive),
+ * each part percent-encoded as a URL needs: what `import()` takes.
+ */
+export function toFileUrl(file: string): string {
+  const drive = /^[A-Za-z]:[\\/]/.test(file);
+  const parts = (drive ? file.replaceAll("\\", "/") : file).split("/");
+  const encoded = parts.map((part, i) => drive && i === 0 ? part : encodeURIComponent(part));
+  return `file://${drive ? "/" : ""}${encoded.join("/")}`;
+}

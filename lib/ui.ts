@@ -59,6 +59,32 @@ export class BufferWriter implements Writer {
   }
 }
 
+/**
+ * Writers that hold what is written to either stream, in order, until
+ * `flush`: output shown whole or not at all (a remembered answer that fails
+ * halfway is answered again in full), in one write per run of one stream.
+ */
+export class HeldOutput {
+  #chunks: [Stream, string][] = [];
+
+  /** The writer of one stream. */
+  writer(stream: Stream): Writer {
+    return {
+      write: (text) => {
+        const last = this.#chunks.at(-1);
+        if (last && last[0] === stream) last[1] += text;
+        else this.#chunks.push([stream, text]);
+      },
+    };
+  }
+
+  /** Writes everything held, in order, and forgets it. */
+  flush(to: Record<Stream, Writer>): void {
+    for (const [stream, text] of this.#chunks) to[stream].write(text);
+    this.#chunks = [];
+  }
+}
+
 const CODES = {
   bold: [1, 22],
   dim: [2, 22],

@@ -1,9 +1,11 @@
 /**
  * rig as one JavaScript file: `deno bundle` of main.ts with the npm packages
- * and templates inlined, and the hash worker embedded as a data: URL, so the
- * file needs nothing beside it. Minified: half the bytes for Deno to check
- * against its code cache and for V8 to load, 3–4 ms of every run. Used by `deno task bundle` and by `rig init`
- * when rig runs from source.
+ * and templates inlined, and the hash worker embedded as a data: URL, so it
+ * needs nothing beside it; packed (gzip, base64) into the last line of a
+ * small entry module (lib/ship/bundle_entry.ts) that answers `--version` and
+ * remembered answers without evaluating the rest. Minified: fewer bytes for
+ * Deno to check against its code cache and for V8 to load. Used by
+ * `deno task bundle` and by `rig self install` when rig runs from source.
  */
 import * as path from "../path.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
@@ -12,6 +14,7 @@ import { writeFileAtomic } from "../fs_atomic.ts";
 import { sha256Hex } from "../hash.ts";
 import { runChecked } from "../proc.ts";
 import { RIG_VERSION } from "../version.ts";
+import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./bundle_entry.ts";
 
 /** The first line of every bundle: how `isBundle` recognises one, and what it is. */
 export const BUNDLE_HEADER =
@@ -50,16 +53,47 @@ export async function bundleRig(
       );
     const main = path.join(scratch, "rig.js");
     const worker = path.join(scratch, "hash_worker.js");
+    const entry = path.join(scratch, "entry.js");
     await bundle(path.join(sourceRoot, "main.ts"), main);
     await bundle(path.join(sourceRoot, "lib", "task", "hash_worker.ts"), worker);
-    const text = embedWorker(await Deno.readTextFile(main), await Deno.readTextFile(worker));
+    await bundle(path.join(sourceRoot, "lib", "ship", "bundle_entry.ts"), entry);
+    const rig = embedWorker(await Deno.readTextFile(main), await Deno.readTextFile(worker));
+    const text = `${BUNDLE_HEADER}\n${await packInto(await Deno.readTextFile(entry), rig)}`;
     await Deno.mkdir(path.dirname(out), { recursive: true });
-    await writeFileAtomic(out, `${BUNDLE_HEADER}\n${text}`);
-    const bytes = new TextEncoder().encode(`${BUNDLE_HEADER}\n${text}`);
+    await writeFileAtomic(out, text);
+    const bytes = new TextEncoder().encode(text);
     return { file: out, bytes: bytes.length, sha256: await sha256Hex(bytes) };
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * The bundle's entry (lib/ship/bundle_entry.ts) with `rig` packed into its
+ * last line, gzipped and in base64, and the size and checksum of `rig` in
+ * place of the entry's placeholders.
+ */
+export async function packInto(entry: string, rig: string): Promise<string> {
+  const code = new TextEncoder().encode(rig);
+  let filled = entry;
+  for (
+    const [placeholder, value] of [
+      [PACKED_SHA256, await sha256Hex(code)],
+      [PACKED_BYTES, String(code.length)],
+    ]
+  ) {
+    const quoted = JSON.stringify(placeholder!);
+    if (!filled.includes(quoted)) {
+      throw new RigError(
+        `Cannot pack rig into its bundle: the entry has no ${quoted}`,
+        "lib/ship/bundle_entry.ts must keep its PACKED_SHA256 and PACKED_BYTES placeholders",
+      );
+    }
+    filled = filled.replaceAll(quoted, JSON.stringify(value));
+  }
+  const stream = new Blob([code]).stream().pipeThrough(new CompressionStream("gzip"));
+  const packed = new Uint8Array(await new Response(stream).arrayBuffer());
+  return `${filled.trimEnd()}\n${PACKED_PREFIX}${base64(packed)}\n`;
 }
 
 /** Replaces the worker's module URL with a data: URL of the bundled worker. */
@@ -80,8 +114,8 @@ export function isBundle(text: string): boolean {
   return text.startsWith("// rig ") && text.split("\n", 1)[0]!.includes(" bundle: ");
 }
 
-function base64(text: string): string {
-  const bytes = new TextEncoder().encode(text);
+function base64(data: string | Uint8Array): string {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));

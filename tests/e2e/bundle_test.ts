@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { bundleRig, embedWorker, isBundle } from "../../lib/ship/bundle.ts";
+import { PACKED_PREFIX } from "../../lib/ship/bundle_entry.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
 import {
   baseEnv,
@@ -19,9 +20,12 @@ import {
   testWithProcesses,
 } from "../helpers.ts";
 
-function runBundle(bundle: string, args: string[], cwd: string) {
-  return runProgram(rigCommand(args, bundle), { cwd, env: baseEnv() });
+function runBundle(bundle: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return runProgram(rigCommand(args, bundle), { cwd, env: { ...baseEnv(), ...env } });
 }
+
+/** Files older than rig's racy window (docs/cache.md), so a run's answer can be remembered. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 2500));
 
 Deno.test("the bundle embeds the hash worker once and refuses a bundle it cannot patch", () => {
   const worker = "self.onmessage = () => {};";
@@ -76,6 +80,61 @@ testWithProcesses({
       const second = await runBundle(bundle, ["--json", "test"], root);
       const doc = JSON.parse(second.stdout) as { components: { tasks: { cached: boolean }[] }[] };
       assert.ok(doc.components.every((c) => c.tasks.every((x) => x.cached)), second.stdout);
+    });
+
+    await t.step("a remembered rig test is answered by the bundle's entry alone", async () => {
+      const env = { RIG_TRACE: "1" };
+      let trace = "";
+      for (let i = 0; i < 4 && !trace.includes("decision memo replayed"); i++) {
+        await settle();
+        const run = await runBundle(bundle, ["test"], root, env);
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /All 5 passed \(5 cached\)/);
+        trace = run.stderr;
+      }
+      assert.match(trace, /decision memo replayed/);
+      // Neither rig whole nor the test command was loaded for it.
+      assert.doesNotMatch(trace, /unpacked bundle found|bundle unpacked|command "test" loaded/);
+    });
+
+    await t.step("rig whole is the last line, unpacked once and again when damaged", async () => {
+      const lines = (await Deno.readTextFile(bundle)).trimEnd().split("\n");
+      assert.ok(lines.at(-1)!.startsWith(PACKED_PREFIX), "the packed rig is the last line");
+      const cache = dir.join("user-cache");
+      const env = { RIG_CACHE_DIR: cache, RIG_TRACE: "1" };
+      const info = () => runBundle(bundle, ["info"], root, env);
+      const first = await info();
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /bundle unpacked/);
+      const unpacked = [...Deno.readDirSync(path.join(cache, "bundles"))].map((e) => e.name);
+      assert.equal(unpacked.length, 1, unpacked.join(", "));
+      assert.match(unpacked[0]!, /^rig-[0-9a-f]{64}\.js$/);
+      const again = await info();
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /unpacked bundle found/);
+      assert.equal(again.stdout, first.stdout);
+      // A copy cut short (a full disk, a crash) is unpacked anew.
+      const file = path.join(cache, "bundles", unpacked[0]!);
+      const whole = await Deno.readFile(file);
+      await Deno.writeFile(file, whole.subarray(0, 1000));
+      const repaired = await info();
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.match(repaired.stderr, /bundle unpacked/);
+      assert.deepEqual(await Deno.readFile(file), whole);
+    });
+
+    await t.step("a bundle whose packed rig is damaged is refused with the fix", async () => {
+      const text = await Deno.readTextFile(bundle);
+      const at = text.lastIndexOf(PACKED_PREFIX) + PACKED_PREFIX.length + 2000;
+      const flipped = text[at] === "A" ? "B" : "A";
+      const damaged = dir.join("damaged", "rig.js");
+      await Deno.mkdir(path.dirname(damaged), { recursive: true });
+      await Deno.writeTextFile(damaged, text.slice(0, at) + flipped + text.slice(at + 1));
+      const out = await runBundle(damaged, ["info"], root, { RIG_CACHE_DIR: dir.join("fresh") });
+      assert.equal(out.code, 3, out.stderr);
+      assert.match(out.stderr, /rig\.js is damaged: the rig packed in it (does not match|cannot)/);
+      assert.match(out.stderr, /rig self update/);
+      assert.equal(out.stdout, "");
     });
 
     await t.step("build makes the wheel, sdist and npm tarball", async () => {
