@@ -78,6 +78,11 @@ export class HeldOutput {
     };
   }
 
+  /** What is held: each run of writes to one stream as one chunk, in order. */
+  get chunks(): [Stream, string][] {
+    return this.#chunks.map(([stream, text]) => [stream, text]);
+  }
+
   /** Writes everything held, in order, and forgets it. */
   flush(to: Record<Stream, Writer>): void {
     for (const [stream, text] of this.#chunks) to[stream].write(text);

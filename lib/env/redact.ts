@@ -32,11 +32,14 @@ export const MIN_FRAGMENT = 6;
 
 /** Masks the password part of every URL in text: `postgresql://user:****@host/db`. */
 export function maskUrlPassword(text: string): string {
+  // Most text has no URL: the regex's scan costs more than this look.
+  if (!text.includes("://")) return text;
   return text.replace(URL_PASSWORD, `$1${MASK}@`);
 }
 
 /** The password parts of the URLs in a value (for masking them elsewhere). */
 export function urlPasswords(value: string): string[] {
+  if (!value.includes("://")) return [];
   return [...value.matchAll(URL_PASSWORD)].map((m) => m[2]!);
 }
 

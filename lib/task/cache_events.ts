@@ -58,22 +58,25 @@ export class CacheEventLog {
     this.#debug = opts.debug;
   }
 
-  /** Appends one event; failures are only debug lines (the log is statistics). */
-  append(event: CacheEvent): void {
-    // One small O_APPEND write per event: concurrent processes do not interleave lines.
-    // Synchronous: a cache hit appends one line per task, and awaiting each costs more.
-    const line = JSON.stringify(event) + "\n";
-    declareEffect({ kind: "event", file: this.file, event });
+  /** Appends events in one write; failures are only debug lines (the log is statistics). */
+  append(...events: CacheEvent[]): void {
+    // One small O_APPEND write: concurrent processes do not interleave lines.
+    // Synchronous: a cache hit appends a line per task, and awaiting each costs more.
+    if (!events.length) return;
+    const lines = events.map((event) => JSON.stringify(event) + "\n").join("");
+    for (const event of events) declareEffect({ kind: "event", file: this.file, event });
     try {
       try {
-        Deno.writeTextFileSync(this.file, line, { append: true });
+        Deno.writeTextFileSync(this.file, lines, { append: true });
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
         Deno.mkdirSync(path.dirname(this.file), { recursive: true });
-        Deno.writeTextFileSync(this.file, line, { append: true });
+        Deno.writeTextFileSync(this.file, lines, { append: true });
       }
     } catch (error) {
-      this.#debug(`Cannot record cache ${event.type}: ${(error as Error).message}`);
+      this.#debug(
+        `Cannot record cache ${events.map((e) => e.type).join(", ")}: ${(error as Error).message}`,
+      );
     }
   }
 

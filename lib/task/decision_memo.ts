@@ -31,7 +31,7 @@ import { changedSince, firstChanged, statId, type Watched, type WatchedMemo } fr
 import { sha256Hex } from "../hash.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { ensureRigDir, projectCacheDir } from "../cache_paths.ts";
-import { BufferWriter, type Stream, type Ui } from "../ui.ts";
+import { formatDuration, HeldOutput, type Stream, type Ui } from "../ui.ts";
 import type { Replayer } from "../command.ts";
 import { mark } from "../trace.ts";
 import { type CacheEvent, CacheEventLog } from "./cache_events.ts";
@@ -44,6 +44,18 @@ const encoder = new TextEncoder();
 const RACY_WINDOW_MS = 2000;
 /** Memos kept per project (one per command line and environment). */
 const KEEP = 32;
+/** Run times a replay is rendered at to find where it shows its time (no real run takes days). */
+const PROBE_TIMES = [987654321, 876543219] as const;
+
+/**
+ * A remembered answer as text: each chunk of one stream, and where its run's
+ * time goes (between the two parts) when it shows one.
+ */
+export type TextChunk = [stream: Stream, text: string] | [
+  stream: Stream,
+  before: string,
+  after: string,
+];
 
 /** A command's answer and, in `watched`, what it read, as it was when remembered. */
 interface Memo extends WatchedMemo {
@@ -54,6 +66,8 @@ interface Memo extends WatchedMemo {
   effects: Effect[];
   /** What the command's replayer shows. */
   data: unknown;
+  /** What the replayer shows as text, when only the run's time varies in it (no replayer needed). */
+  text?: TextChunk[];
 }
 
 /** What makes two runs the same question. */
@@ -109,9 +123,17 @@ export class DecisionMemo {
       mark(`decision memo: ${changed} changed`);
       return undefined;
     }
-    const show = await replayer();
-    perform(memo.effects);
-    show(ui, memo.data, performance.now() - startedAt);
+    if (memo.text) {
+      perform(memo.effects);
+      const time = formatDuration(performance.now() - startedAt);
+      for (const [stream, before, after] of memo.text) {
+        ui[stream].write(after === undefined ? before : before + time + after);
+      }
+    } else {
+      const show = await replayer();
+      perform(memo.effects);
+      show(ui, memo.data, performance.now() - startedAt);
+    }
     mark("decision memo replayed");
     return memo.exitCode;
   }
@@ -165,13 +187,11 @@ export class DecisionMemo {
         return `read ${effect.file}, which it also appends to`;
       }
     }
-    const out = new BufferWriter();
-    const err = new BufferWriter();
-    const twin = run.ui.sibling(out, err);
-    // As the next run reads it back: through JSON.
-    (await run.replayer())(twin, JSON.parse(JSON.stringify(data)));
-    twin.close();
-    if (out.text !== run.shown.stdout || err.text !== run.shown.stderr) {
+    const replayer = await run.replayer();
+    const shown = (elapsedMs?: number) => replayed(run.ui, replayer, data, elapsedMs);
+    const same = shown();
+    const text = (stream: Stream) => same.filter((c) => c[0] === stream).map((c) => c[1]).join("");
+    if (text("stdout") !== run.shown.stdout || text("stderr") !== run.shown.stderr) {
       return "its replay would not print the same";
     }
     const watched = new Map<string, string>();
@@ -205,6 +225,8 @@ export class DecisionMemo {
       effects: observation.effects,
       data,
     };
+    const template = textTemplate(PROBE_TIMES.map((ms) => ({ ms, chunks: shown(ms) })));
+    if (template) memo.text = template;
     try {
       // The store's key signs it: someone who can write .rig/ cannot forge a passing answer.
       const text = JSON.stringify(memo);
@@ -241,6 +263,7 @@ export class DecisionMemo {
     const valid = memo?.version === VERSION && memo.key === this.key &&
       Number.isInteger(memo.exitCode) && Array.isArray(memo.watched) &&
       Array.isArray(memo.touched) && Array.isArray(memo.effects) &&
+      (memo.text === undefined || Array.isArray(memo.text) && memo.text.every(isTextChunk)) &&
       [...memo.watched, ...memo.touched].every((pair) =>
         Array.isArray(pair) && typeof pair[0] === "string" && typeof pair[1] === "string"
       ) &&
@@ -253,6 +276,55 @@ export class DecisionMemo {
       );
     return valid ? memo : undefined;
   }
+}
+
+/** The chunks a replay writes, shown in a twin of `ui` (as the next run reads it: through JSON). */
+function replayed(
+  ui: Ui,
+  replayer: Replayer,
+  data: unknown,
+  elapsedMs?: number,
+): [Stream, string][] {
+  const held = new HeldOutput();
+  const twin = ui.sibling(held.writer("stdout"), held.writer("stderr"));
+  replayer(twin, JSON.parse(JSON.stringify(data)), elapsedMs);
+  twin.close();
+  return held.chunks;
+}
+
+/**
+ * The text of a replay with a slot for the run's time, from the replay shown
+ * at two times: when the two differ only in that time, printed at most once
+ * per chunk; undefined otherwise (the replayer shows it).
+ */
+export function textTemplate(
+  probes: { ms: number; chunks: [Stream, string][] }[],
+): TextChunk[] | undefined {
+  const [a, b] = probes;
+  if (!a || !b || a.chunks.length !== b.chunks.length) return undefined;
+  const [timeA, timeB] = [formatDuration(a.ms), formatDuration(b.ms)];
+  const template: TextChunk[] = [];
+  for (let i = 0; i < a.chunks.length; i++) {
+    const [stream, textA] = a.chunks[i]!;
+    const [streamB, textB] = b.chunks[i]!;
+    if (stream !== streamB) return undefined;
+    const partsA = textA.split(timeA);
+    const partsB = textB.split(timeB);
+    if (partsA.length === 1 && textA === textB) template.push([stream, textA]);
+    else if (
+      partsA.length === 2 && partsB.length === 2 && partsA[0] === partsB[0] &&
+      partsA[1] === partsB[1]
+    ) {
+      template.push([stream, partsA[0]!, partsA[1]!]);
+    } else return undefined;
+  }
+  return template;
+}
+
+function isTextChunk(chunk: unknown): boolean {
+  return Array.isArray(chunk) && (chunk[0] === "stdout" || chunk[0] === "stderr") &&
+    (chunk.length === 2 || chunk.length === 3) &&
+    chunk.slice(1).every((p) => typeof p === "string");
 }
 
 /**
@@ -268,21 +340,20 @@ function touchedId(file: string): string {
   return `${id[0]}${size}|${ino}`;
 }
 
-/** Repeats a remembered run's writes, at the time of this run. */
+/** Repeats a remembered run's writes, at the time of this run: one append per event log. */
 function perform(effects: Effect[]): void {
   const now = Date.now();
-  const logs = new Map<string, CacheEventLog>();
+  const events = new Map<string, CacheEvent[]>();
   for (const effect of effects) {
-    if (effect.kind === "touch") {
-      touch(effect.path, new Date(now));
-      continue;
+    if (effect.kind === "touch") touch(effect.path, new Date(now));
+    else {
+      const list = events.get(effect.file) ?? [];
+      list.push({ ...effect.event as CacheEvent, at: now });
+      events.set(effect.file, list);
     }
-    let log = logs.get(effect.file);
-    if (!log) {
-      log = new CacheEventLog(effect.file, { now: () => now, debug: () => {} });
-      logs.set(effect.file, log);
-    }
-    log.append({ ...effect.event as CacheEvent, at: now });
+  }
+  for (const [file, list] of events) {
+    new CacheEventLog(file, { now: () => now, debug: () => {} }).append(...list);
   }
 }
 
