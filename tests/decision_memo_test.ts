@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { DecisionMemo } from "../lib/task/decision_memo.ts";
+import { DecisionMemo, textTemplate } from "../lib/task/decision_memo.ts";
+import { decisionIdentity, memoAllowed, type Question, rememberedAnswer } from "../lib/answer.ts";
+import { noticeOptions, olderCommittedRigNotice } from "../lib/ship/launcher_notice.ts";
 import { declareEffect, observe } from "../lib/task/observe.ts";
 import { CacheEventLog } from "../lib/task/cache_events.ts";
 import { signerFromKey } from "../lib/task/signing.ts";
 import type { Replayer } from "../lib/command.ts";
-import { BufferWriter, Ui } from "../lib/ui.ts";
+import { BufferWriter, formatDuration, type Stream, Ui } from "../lib/ui.ts";
 import { tempDirWith } from "./helpers.ts";
 
 const PAST = new Date(Date.now() - 3_600_000);
@@ -14,12 +16,15 @@ const PAST = new Date(Date.now() - 3_600_000);
  * Fixtures made at once and left to settle: an answer is trusted only once
  * what it read is older than the racy window (ctimes cannot be set back).
  */
-const pool = await Promise.all(Array.from({ length: 20 }, async () => {
+const pool = await Promise.all(Array.from({ length: 24 }, async () => {
   const dir = await tempDirWith({
     "a.txt": "alpha\n",
     "pkg/one.txt": "1\n",
     ".rig/cache/tasks/record.json": "{}",
     ".rig/cache/events.jsonl": "",
+    // A repository with an older committed rig: a notice the first run says.
+    ".git/HEAD": "ref: refs/heads/main\n",
+    ".rig-tool/version": "0.0.1\n",
   });
   // As in a project rig has run in: its folder exists before the run.
   Deno.mkdirSync(path.join(dir.path, ".rig/cache/decisions"), { recursive: true });
@@ -270,4 +275,93 @@ Deno.test("a corrupt or foreign memo file is ignored: the command answers in ful
     Deno.writeTextFileSync(memo.file, text);
     assert.equal((await replay(dir.path)).code, undefined, text);
   }
+});
+
+/** Shows its time as every rig report does (formatDuration), so its text can be kept. */
+const timedReplayer = () =>
+  Promise.resolve<Replayer>((ui, data, elapsedMs) => {
+    const { text, ms } = data as { text: string; ms: number };
+    ui.print(`${text} in ${formatDuration(elapsedMs ?? ms)}`);
+    ui.warn("a note on stderr");
+  });
+
+Deno.test("an answer that shows only its time as it varies is kept as text and replayed without its replayer", async () => {
+  await using dir = fixture();
+  const out = new BufferWriter();
+  const err = new BufferWriter();
+  const ui = new Ui({ stdout: out, stderr: err });
+  const memo = await memoOf(dir.path);
+  await memo.record(ui, timedReplayer, (remember) => {
+    Deno.readTextFileSync(path.join(dir.path, "a.txt"));
+    ui.print("alpha in 12ms");
+    ui.warn("a note on stderr");
+    remember({ text: "alpha", ms: 12 });
+    return Promise.resolve(0);
+  });
+  const again = { out: new BufferWriter(), err: new BufferWriter() };
+  const unused = () => Promise.reject(new Error("the replayer was loaded"));
+  const code = await (await memoOf(dir.path)).replay(
+    new Ui({ stdout: again.out, stderr: again.err }),
+    unused,
+    performance.now(),
+  );
+  assert.equal(code, 0);
+  assert.match(again.out.text, /^alpha in \d+ms\n$/);
+  assert.equal(again.err.text, err.text);
+});
+
+Deno.test("a replay's text template is made only when the two probe runs differ in their time alone", () => {
+  const at = (ms: number, extra = ""): { ms: number; chunks: [Stream, string][] } => ({
+    ms,
+    chunks: [["stderr", "✓ cached\n"], ["stdout", `All passed in ${formatDuration(ms)}${extra}\n`]],
+  });
+  assert.deepEqual(textTemplate([at(987654321), at(876543219)]), [
+    ["stderr", "✓ cached\n"],
+    ["stdout", "All passed in ", "\n"],
+  ]);
+  assert.equal(textTemplate([at(987654321, " 1"), at(876543219, " 2")]), undefined);
+  const twice = (ms: number) => ({
+    ms,
+    chunks: [["stdout", `${formatDuration(ms)} and ${formatDuration(ms)}\n`]] as [Stream, string][],
+  });
+  assert.equal(textTemplate([twice(987654321), twice(876543219)]), undefined);
+});
+
+Deno.test("a remembered answer is asked for only when nothing must happen first: no run record to reap, no notice pending, memos not turned off", async () => {
+  await using dir = fixture();
+  await using cache = await tempDirWith({});
+  const env = { RIG_CACHE_SIGNING_KEY: KEY, RIG_CACHE_DIR: cache.path };
+  const question = (extra: Partial<Question> = {}): Question => ({
+    root: dir.path,
+    args: ["test"],
+    cwd: dir.path,
+    env,
+    flags: { verbose: false, quiet: false, json: false, noCache: false, yes: false },
+    ui: new Ui({ stdout: new BufferWriter() }),
+    entry: "file:///nonexistent/rig.js",
+    ...extra,
+  });
+  const recorded = question();
+  await (await DecisionMemo.of(decisionIdentity(recorded))).record(
+    recorded.ui,
+    replayer,
+    (remember) => decide(dir.path)(remember, recorded.ui),
+  );
+  const ask = (q = question()) => rememberedAnswer(q, replayer, performance.now());
+  // The project's committed rig (.rig-tool/version) is older: its notice is said first.
+  assert.equal(await ask(), undefined, "a notice is pending");
+  assert.ok(await olderCommittedRigNotice(dir.path, noticeOptions(env)), "said once");
+  assert.equal(await ask(), 3, "once said, answered");
+
+  const runRecord = path.join(dir.path, ".rig/run/123-1.json");
+  Deno.mkdirSync(path.dirname(runRecord), { recursive: true });
+  Deno.writeTextFileSync(runRecord, "{}");
+  assert.equal(await ask(), undefined, "a run record is left to reap");
+  Deno.removeSync(runRecord);
+  assert.equal(await ask(), 3);
+
+  const flags = { ...question().flags, noCache: true };
+  assert.equal(await ask(question({ flags })), undefined, "--no-cache");
+  assert.equal(memoAllowed({ flags: question().flags, env: { RIG_NO_MEMO: "1" } }), false);
+  assert.equal(await ask(question({ env: { ...env, RIG_NO_MEMO: "1" } })), undefined);
 });

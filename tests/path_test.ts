@@ -80,3 +80,13 @@ Deno.test("fromFileUrl gives the path a file: URL names, a Windows drive's with 
   assert.equal(path.fromFileUrl("https://example.com/rig.js"), undefined);
   assert.equal(path.fromFileUrl("not a url"), undefined);
 });
+
+Deno.test("toFileUrl makes the file: URL import() takes, and fromFileUrl reads it back", () => {
+  assert.equal(path.toFileUrl("/home/a b/rig#1.js"), "file:///home/a%20b/rig%231.js");
+  assert.equal(path.toFileUrl("C:\\Users\\é\\rig.js"), "file:///C:/Users/%C3%A9/rig.js");
+  for (const file of ["/tmp/x y/%20.js", "/é/ü?.js", "/a/b"]) {
+    assert.equal(path.fromFileUrl(path.toFileUrl(file)), file);
+    assert.equal(new URL(path.toFileUrl(file)).href, path.toFileUrl(file));
+  }
+  assert.equal(path.fromFileUrl(path.toFileUrl("C:\\Users\\x\\rig.js")), "C:\\Users\\x\\rig.js");
+});

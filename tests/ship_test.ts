@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { formatSha256Sums, parseSha256Sums, writeSha256Sums } from "../lib/ship/checksums.ts";
-import { compareVersions } from "../lib/ship/launcher_notice.ts";
+import {
+  compareVersions,
+  noticePending,
+  olderCommittedRigNotice,
+} from "../lib/ship/launcher_notice.ts";
 import { readZip, writeZip } from "../lib/archive.ts";
 import { tempDir, tempDirWith } from "./helpers.ts";
 
@@ -53,4 +57,24 @@ Deno.test("writeZip output is read back by readZip and by Python's zipfile, byte
   }).output();
   assert.ok(py.success, new TextDecoder().decode(py.stderr));
   assert.equal(new TextDecoder().decode(py.stdout), "0o755 3000\n");
+});
+
+Deno.test("the older-rig notice finds the committed rig up to the repository's root, not above it", async () => {
+  await using dir = await tempDirWith({
+    "outer/.rig-tool/version": "0.0.1\n",
+    "outer/repo/.git/HEAD": "ref: refs/heads/main\n",
+    "outer/repo/app/src/.keep": "",
+    "inner/.rig-tool/version": "0.0.2\n",
+    "inner/app/src/.keep": "",
+  });
+  const opts = { version: "9.0.0", stateFile: dir.join("state", "notices.json") };
+  assert.equal(noticePending(dir.join("outer/repo/app/src"), opts), false, "above .git");
+  assert.equal(noticePending(dir.join("inner/app/src"), opts), true);
+  const notice = await olderCommittedRigNotice(dir.join("inner/app/src"), opts);
+  assert.match(
+    notice!.message,
+    /committed rig \(\.rig-tool\) is rig 0\.0\.2, older than the rig running \(9\.0\.0\)/,
+  );
+  assert.equal(noticePending(dir.join("inner/app/src"), opts), false, "said once");
+  assert.equal(await olderCommittedRigNotice(dir.join("inner"), opts), undefined);
 });

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { BufferWriter, fileWriter, formatBytes, formatDuration, stripAnsi, Ui } from "../lib/ui.ts";
+import {
+  BufferWriter,
+  fileWriter,
+  formatBytes,
+  formatDuration,
+  HeldOutput,
+  stripAnsi,
+  Ui,
+} from "../lib/ui.ts";
 
 function makeUi(options: ConstructorParameters<typeof Ui>[0] = {}) {
   const stdout = new BufferWriter();
@@ -99,4 +107,19 @@ Deno.test("a closed output pipe silences rig instead of aborting its cleanup", (
     },
   });
   assert.throws(() => failing.write("x"), Deno.errors.PermissionDenied);
+});
+
+Deno.test("held output keeps both streams in order, one chunk per run of a stream, until flushed", () => {
+  const held = new HeldOutput();
+  const [out, err] = [held.writer("stdout"), held.writer("stderr")];
+  out.write("a");
+  out.write("b");
+  err.write("c");
+  out.write("d");
+  assert.deepEqual(held.chunks, [["stdout", "ab"], ["stderr", "c"], ["stdout", "d"]]);
+  const order: string[] = [];
+  const to = (name: string) => ({ write: (text: string) => order.push(`${name}:${text}`) });
+  held.flush({ stdout: to("out"), stderr: to("err") });
+  assert.deepEqual(order, ["out:ab", "err:c", "out:d"]);
+  assert.deepEqual(held.chunks, [], "flushed output is forgotten");
 });
