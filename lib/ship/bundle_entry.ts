@@ -19,7 +19,13 @@ import { mark, renderTrace } from "../trace.ts";
 import * as path from "../path.ts";
 import { EnvironmentError, RigError } from "../errors.ts";
 import { fileWriter, HeldOutput, type Stream, type Writer } from "../ui.ts";
-import { parseGlobal, safeIsTerminal, uiFor, withoutDenoNodeShim } from "../invocation.ts";
+import {
+  defaultFlags,
+  parseGlobal,
+  safeIsTerminal,
+  uiFor,
+  withoutDenoNodeShim,
+} from "../invocation.ts";
 import { userCacheDir } from "../cache_paths.ts";
 import { memoAllowed, rememberedAnswer } from "../answer.ts";
 import { findRoot } from "../project/root.ts";
@@ -66,13 +72,7 @@ export async function runBundle(args: string[], entry: string): Promise<number> 
     file = await unpackedRig(entry, env);
   } catch (error) {
     if (!(error instanceof RigError)) throw error;
-    const ui = uiFor({ ...streams, tty: safeIsTerminal(Deno.stderr), env }, {
-      verbose: false,
-      quiet: false,
-      json: false,
-      noCache: false,
-      yes: false,
-    });
+    const ui = uiFor({ ...streams, tty: safeIsTerminal(Deno.stderr), env }, defaultFlags());
     ui.error(error.message, error.hint);
     ui.close();
     return error.exitCode;
@@ -146,7 +146,13 @@ async function unpackedRig(entry: string, env: Record<string, string>): Promise<
     // A read-only user cache: a copy of this run's own.
     const copy = await Deno.makeTempFile({ prefix: "rig-", suffix: ".js" });
     await Deno.writeFile(copy, code);
-    addEventListener("unload", () => Deno.removeSync(copy));
+    addEventListener("unload", () => {
+      try {
+        Deno.removeSync(copy);
+      } catch {
+        // Already gone.
+      }
+    });
     return copy;
   }
 }
