@@ -64,6 +64,7 @@ export async function rememberedAnswer(
     mark("no remembered answer: a notice is pending");
     return undefined;
   }
+  mark("nothing to reap, no notice pending");
   const memo = await DecisionMemo.of(decisionIdentity(question));
   return await memo.replay(question.ui, replayer, startedAt);
 }

@@ -118,11 +118,13 @@ export class DecisionMemo {
   > {
     const memo = await this.#read();
     if (!memo) return undefined;
+    mark("decision memo read and verified");
     const changed = firstChanged(memo.watched) ?? firstChanged(memo.touched, touchedId);
     if (changed !== undefined) {
       mark(`decision memo: ${changed} changed`);
       return undefined;
     }
+    mark(`${memo.watched.length + memo.touched.length} watched paths unchanged`);
     if (memo.text) {
       perform(memo.effects);
       const time = formatDuration(performance.now() - startedAt);

@@ -123,6 +123,23 @@ testWithProcesses({
       assert.deepEqual(await Deno.readFile(file), whole);
     });
 
+    await t.step(
+      "with a user cache it cannot write, the bundle runs from a temp copy it removes",
+      async () => {
+        const blocked = dir.join("not-a-folder");
+        await Deno.writeTextFile(blocked, "a file where the user cache would be\n");
+        const tmp = dir.join("tmp");
+        await Deno.mkdir(tmp);
+        const out = await runBundle(bundle, ["--json", "info"], root, {
+          RIG_CACHE_DIR: path.join(blocked, "rig"),
+          TMPDIR: tmp,
+        });
+        assert.equal(out.code, 0, out.stderr);
+        assert.ok(JSON.parse(out.stdout).components, out.stdout);
+        assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "the copy is removed");
+      },
+    );
+
     await t.step("a bundle whose packed rig is damaged is refused with the fix", async () => {
       const text = await Deno.readTextFile(bundle);
       const at = text.lastIndexOf(PACKED_PREFIX) + PACKED_PREFIX.length + 2000;
