@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../fs_atomic.ts";
 import { sha256Hex } from "../hash.ts";
 import { runChecked } from "../proc.ts";
 import { RIG_VERSION } from "../version.ts";
-import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./bundle_entry.ts";
+import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./packed.ts";
 
 /** The first line of every bundle: how `isBundle` recognises one, and what it is. */
 export const BUNDLE_HEADER =
@@ -86,7 +86,7 @@ export async function packInto(entry: string, rig: string): Promise<string> {
     if (!filled.includes(quoted)) {
       throw new RigError(
         `Cannot pack rig into its bundle: the entry has no ${quoted}`,
-        "lib/ship/bundle_entry.ts must keep its PACKED_SHA256 and PACKED_BYTES placeholders",
+        "lib/ship/bundle_entry.ts must use PACKED_SHA256 and PACKED_BYTES of lib/ship/packed.ts",
       );
     }
     filled = filled.replaceAll(quoted, JSON.stringify(value));

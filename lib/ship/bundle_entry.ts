@@ -33,12 +33,8 @@ import { sha256Hex } from "../hash.ts";
 import { writeFileAtomic } from "../fs_atomic.ts";
 import { RIG_VERSION } from "../version.ts";
 import { REPLAYERS } from "../../commands/replayers.ts";
+import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./packed.ts";
 
-/** How the last line of a bundle starts: rig whole follows, gzipped, in base64. */
-export const PACKED_PREFIX = "// rig packed: ";
-/** Placeholders lib/ship/bundle.ts replaces with the packed rig's checksum and size. */
-export const PACKED_SHA256 = "__RIG_PACKED_SHA256__";
-export const PACKED_BYTES = "__RIG_PACKED_BYTES__";
 /** Unpacked rigs kept in the user cache (other versions, other checkouts). */
 const KEEP = 4;
 

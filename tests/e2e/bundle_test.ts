@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { bundleRig, embedWorker, isBundle } from "../../lib/ship/bundle.ts";
-import { PACKED_PREFIX } from "../../lib/ship/bundle_entry.ts";
+import { PACKED_PREFIX } from "../../lib/ship/packed.ts";
 import { RIG_VERSION } from "../../lib/version.ts";
 import {
   baseEnv,
