@@ -325,6 +325,12 @@ Deno.test("a replay's text template is made only when the two probe runs differ 
     chunks: [["stdout", `${formatDuration(ms)} and ${formatDuration(ms)}\n`]] as [Stream, string][],
   });
   assert.equal(textTemplate([twice(987654321), twice(876543219)]), undefined);
+  // Output aligned to the time's width varies in more than the time.
+  const padded = (ms: number) => ({
+    ms,
+    chunks: [["stdout", `took ${formatDuration(ms).padEnd(10)}|\n`]] as [Stream, string][],
+  });
+  assert.equal(textTemplate([padded(987654321), padded(7654321)]), undefined);
 });
 
 Deno.test("a remembered answer is asked for only when nothing must happen first: no run record to reap, no notice pending, memos not turned off", async () => {

@@ -44,8 +44,12 @@ const encoder = new TextEncoder();
 const RACY_WINDOW_MS = 2000;
 /** Memos kept per project (one per command line and environment). */
 const KEEP = 32;
-/** Run times a replay is rendered at to find where it shows its time (no real run takes days). */
-const PROBE_TIMES = [987654321, 876543219] as const;
+/**
+ * Run times a replay is rendered at to find where it shows its time: unlike
+ * real ones (no run takes days), and of other widths ("16460m54s", "2m08s"),
+ * so output aligned to the time's width is seen to vary in more than the time.
+ */
+const PROBE_TIMES = [987654321, 7654321] as const;
 
 /**
  * A remembered answer as text: each chunk of one stream, and where its run's
