@@ -1,7 +1,7 @@
 /**
  * The commands whose answer can be remembered (lib/task/decision_memo.ts),
  * each with the function that shows a remembered answer again. Its own module:
- * the bundle's entry (lib/ship/bundle_entry.ts) replays with it and without
+ * the bundle's entry (bundle_main.ts) replays with it and without
  * the registry of commands.
  */
 import type { Replayer } from "../lib/command.ts";

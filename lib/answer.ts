@@ -1,7 +1,7 @@
 /**
  * A remembered answer (lib/task/decision_memo.ts) asked for first, before the
  * rest of a run starts: main.ts asks here, and so does the bundle's entry
- * (lib/ship/bundle_entry.ts), which then never loads the rest of rig. What
+ * (bundle_main.ts), which then never loads the rest of rig. What
  * the full path does first must then have nothing to do: no run records left
  * to reap (`.rig/run/`), and no notice about an older committed rig pending.
  */

@@ -1,7 +1,7 @@
 /**
  * What one command line asks before any command loads: the global flags, the
  * output mode they make, and the environment as rig sees it. Shared by main.ts
- * and the bundle's entry (lib/ship/bundle_entry.ts), which answers a
+ * and the bundle's entry (bundle_main.ts), which answers a
  * remembered question without loading the rest of rig.
  */
 import { GLOBAL_OPTIONS, type GlobalFlags, suggest } from "./command.ts";

@@ -5,7 +5,7 @@
  */
 
 /**
- * One list per process: the bundle's entry (lib/ship/bundle_entry.ts) and the
+ * One list per process: the bundle's entry (bundle_main.ts) and the
  * rig it unpacks are two module graphs, each with a copy of this module.
  */
 const shared = globalThis as unknown as Record<symbol, { label: string; at: number }[]>;

@@ -2,7 +2,7 @@
  * rig as one JavaScript file: `deno bundle` of main.ts with the npm packages
  * and templates inlined, and the hash worker embedded as a data: URL, so it
  * needs nothing beside it; packed (gzip, base64) into the last line of a
- * small entry module (lib/ship/bundle_entry.ts) that answers `--version` and
+ * small entry module (bundle_main.ts) that answers `--version` and
  * remembered answers without evaluating the rest. Minified: fewer bytes for
  * Deno to check against its code cache and for V8 to load. Used by
  * `deno task bundle` and by `rig self install` when rig runs from source.
@@ -56,7 +56,7 @@ export async function bundleRig(
     const entry = path.join(scratch, "entry.js");
     await bundle(path.join(sourceRoot, "main.ts"), main);
     await bundle(path.join(sourceRoot, "lib", "task", "hash_worker.ts"), worker);
-    await bundle(path.join(sourceRoot, "lib", "ship", "bundle_entry.ts"), entry);
+    await bundle(path.join(sourceRoot, "bundle_main.ts"), entry);
     const rig = embedWorker(await Deno.readTextFile(main), await Deno.readTextFile(worker));
     const text = `${BUNDLE_HEADER}\n${await packInto(await Deno.readTextFile(entry), rig)}`;
     await Deno.mkdir(path.dirname(out), { recursive: true });
@@ -69,7 +69,7 @@ export async function bundleRig(
 }
 
 /**
- * The bundle's entry (lib/ship/bundle_entry.ts) with `rig` packed into its
+ * The bundle's entry (bundle_main.ts) with `rig` packed into its
  * last line, gzipped and in base64, and the size and checksum of `rig` in
  * place of the entry's placeholders.
  */
@@ -86,7 +86,7 @@ export async function packInto(entry: string, rig: string): Promise<string> {
     if (!filled.includes(quoted)) {
       throw new RigError(
         `Cannot pack rig into its bundle: the entry has no ${quoted}`,
-        "lib/ship/bundle_entry.ts must use PACKED_SHA256 and PACKED_BYTES of lib/ship/packed.ts",
+        "bundle_main.ts must use PACKED_SHA256 and PACKED_BYTES of lib/ship/packed.ts",
       );
     }
     filled = filled.replaceAll(quoted, JSON.stringify(value));

@@ -1,6 +1,6 @@
 /**
  * How rig whole is packed into its bundle (lib/ship/bundle.ts writes it,
- * lib/ship/bundle_entry.ts reads it): the last line of the bundle, and the
+ * bundle_main.ts reads it): the last line of the bundle, and the
  * placeholders in the entry that the packed rig's checksum and size replace.
  */
 

@@ -1,6 +1,6 @@
 /**
- * The entry of rig's bundle (rig.js). Deno evaluates the whole of a module
- * before it runs, and rig whole is ~300 KB of minified JavaScript: about 6 ms
+ * The entry point of rig's bundle (rig.js), as main.ts is rig's. Deno evaluates the whole of a module
+ * before it runs, and rig whole is ~540 KB of minified JavaScript: about 6 ms
  * of every run before rig does anything. So the bundle is this small module,
  * with rig whole packed into its last line (`// rig packed: <gzip, base64>`,
  * see lib/ship/bundle.ts), and it answers what it can by itself:
@@ -15,25 +15,25 @@
  * there, where Deno keeps its code cache like any module's.
  */
 // First import: its evaluation is the "entry" mark of RIG_TRACE=1.
-import { mark, renderTrace } from "../trace.ts";
-import * as path from "../path.ts";
-import { EnvironmentError, RigError } from "../errors.ts";
-import { fileWriter, HeldOutput, type Stream, type Writer } from "../ui.ts";
+import { mark, renderTrace } from "./lib/trace.ts";
+import * as path from "./lib/path.ts";
+import { EnvironmentError, RigError } from "./lib/errors.ts";
+import { fileWriter, HeldOutput, type Stream, type Writer } from "./lib/ui.ts";
 import {
   defaultFlags,
   parseGlobal,
   safeIsTerminal,
   uiFor,
   withoutDenoNodeShim,
-} from "../invocation.ts";
-import { userCacheDir } from "../cache_paths.ts";
-import { memoAllowed, rememberedAnswer } from "../answer.ts";
-import { findRoot } from "../project/root.ts";
-import { sha256Hex } from "../hash.ts";
-import { writeFileAtomic } from "../fs_atomic.ts";
-import { RIG_VERSION } from "../version.ts";
-import { REPLAYERS } from "../../commands/replayers.ts";
-import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./packed.ts";
+} from "./lib/invocation.ts";
+import { userCacheDir } from "./lib/cache_paths.ts";
+import { memoAllowed, rememberedAnswer } from "./lib/answer.ts";
+import { findRoot } from "./lib/project/root.ts";
+import { sha256Hex } from "./lib/hash.ts";
+import { writeFileAtomic } from "./lib/fs_atomic.ts";
+import { RIG_VERSION } from "./lib/version.ts";
+import { REPLAYERS } from "./commands/replayers.ts";
+import { PACKED_BYTES, PACKED_PREFIX, PACKED_SHA256 } from "./lib/ship/packed.ts";
 
 /** Unpacked rigs kept in the user cache (other versions, other checkouts). */
 const KEEP = 4;
@@ -44,19 +44,26 @@ interface Streams {
   stderr: Writer;
 }
 
-/**
- * Runs rig from the bundle `entry` (its file URL) with `args`; returns the exit code.
- */
-export async function runBundle(args: string[], entry: string): Promise<number> {
+/** Where the bundle runs. */
+interface BundleRun {
+  /** The bundle's file URL (import.meta.url). */
+  entry: string;
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** Runs rig from the bundle with `args`; returns the exit code. */
+async function runBundle(args: string[], run: BundleRun): Promise<number> {
+  const { entry, cwd } = run;
   // Off the module's top-level frame: the first error thrown while that frame is on the
   // stack makes V8 look through the whole file for it (milliseconds).
   await Promise.resolve();
   mark("bundle entry");
   const streams = { stdout: fileWriter(Deno.stdout), stderr: fileWriter(Deno.stderr) };
-  const env = withoutDenoNodeShim(Deno.env.toObject());
+  const env = withoutDenoNodeShim(run.env);
   let asked = false;
   try {
-    const early = await earlyAnswer(args, entry, env, streams);
+    const early = await earlyAnswer(args, { entry, env, cwd }, streams);
     if (early.code !== undefined) return early.code;
     asked = early.asked;
   } catch (error) {
@@ -74,7 +81,7 @@ export async function runBundle(args: string[], entry: string): Promise<number> 
     return error.exitCode;
   }
   const rig = await import(path.toFileUrl(file));
-  return await rig.main(args, { ...streams, entry, askedMemo: asked });
+  return await rig.main(args, { ...streams, env, cwd, entry, askedMemo: asked });
 }
 
 /**
@@ -83,8 +90,7 @@ export async function runBundle(args: string[], entry: string): Promise<number> 
  */
 async function earlyAnswer(
   args: string[],
-  entry: string,
-  env: Record<string, string>,
+  { entry, env, cwd: start }: BundleRun,
   streams: Streams,
 ): Promise<{ code?: number; asked: boolean }> {
   const parsed = parseGlobal(args);
@@ -104,7 +110,7 @@ async function earlyAnswer(
   }, flags);
   const { createMasker, environmentSecrets } = await import("../env/redact.ts");
   ui.addRedaction(createMasker(environmentSecrets(env)));
-  const cwd = path.resolve(Deno.cwd(), parsed.cwd ?? ".");
+  const cwd = path.resolve(start, parsed.cwd ?? ".");
   const question = { root: findRoot(cwd), args, cwd, env, flags, ui, entry };
   const code = await rememberedAnswer(question, replayer, performance.now());
   if (code === undefined) return { asked: true };
@@ -202,4 +208,6 @@ function prune(dir: string, current: string): void {
   }
 }
 
-if (import.meta.main) Deno.exit(await runBundle(Deno.args, import.meta.url));
+Deno.exit(
+  await runBundle(Deno.args, { entry: import.meta.url, env: Deno.env.toObject(), cwd: Deno.cwd() }),
+);
