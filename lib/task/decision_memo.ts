@@ -266,6 +266,7 @@ export class DecisionMemo {
       return undefined;
     }
     const cache = projectCacheDir(this.root);
+    const [records, events] = [path.join(cache, "tasks"), path.join(cache, "events.jsonl")];
     const valid = memo?.version === VERSION && memo.key === this.key &&
       Number.isInteger(memo.exitCode) && Array.isArray(memo.watched) &&
       Array.isArray(memo.touched) && Array.isArray(memo.effects) &&
@@ -276,8 +277,8 @@ export class DecisionMemo {
       // Effects write only where a hit writes: records and the event log of this project's store.
       memo.effects.every((e) =>
         e?.kind === "touch"
-          ? typeof e.path === "string" && path.dirname(e.path) === path.join(cache, "tasks")
-          : e?.kind === "event" && e.file === path.join(cache, "events.jsonl") &&
+          ? typeof e.path === "string" && path.dirname(e.path) === records
+          : e?.kind === "event" && e.file === events &&
             typeof e.event === "object"
       );
     return valid ? memo : undefined;
