@@ -10,6 +10,38 @@ interface InfoDependency {
 interface InfoModule {
   specifier: string;
   dependencies?: InfoDependency[];
+  /** Why the module cannot be loaded (a missing file). */
+  error?: string;
+}
+
+interface ModuleInfo {
+  roots: string[];
+  modules: InfoModule[];
+  redirects: Record<string, string>;
+}
+
+/** `deno info --json` of `entry`: every module it can reach, dynamic imports too. */
+async function moduleInfo(root: string, entry: string): Promise<ModuleInfo> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", path.join(root, entry)],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as ModuleInfo;
+}
+
+/**
+ * The modules `entry` names, statically or by a literal `import()`, that
+ * cannot be loaded, with why: `deno check` passes a dynamic import of a
+ * missing file, which fails only when that path runs.
+ */
+export async function unloadableImports(root: string, entry: string): Promise<string[]> {
+  const info = await moduleInfo(root, entry);
+  return info.modules.filter((m) => m.error).map((m) =>
+    `${displayName(root, m.specifier)}: ${m.error}`
+  );
 }
 
 /**
@@ -19,18 +51,7 @@ interface InfoModule {
  * built-ins as `node:name`.
  */
 export async function staticImports(root: string, entry: string): Promise<Set<string>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", path.join(root, entry)],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    roots: string[];
-    modules: InfoModule[];
-    redirects: Record<string, string>;
-  };
+  const info = await moduleInfo(root, entry);
   const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
   const names = new Set<string>();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "./helpers.ts";
-import { staticImports } from "./module_graph.ts";
+import { staticImports, unloadableImports } from "./module_graph.ts";
 import { TEMPLATES } from "../templates/mod.ts";
 
 /** What `rig --version` and `rig --help` may evaluate: the CLI layer and nothing of lib/'s work. */
@@ -54,4 +54,10 @@ Deno.test("a cached rig test evaluates no install, build, database, server or np
     ["npm:semver", "npm:@renovatebot/pep440", "npm:dotenv"].includes(m)
   );
   assert.deepEqual(offPath, [], `commands/test.ts statically imports ${offPath.join(", ")}`);
+});
+
+Deno.test("every module rig and its bundle's entry import, also by import(), exists", async () => {
+  for (const entry of ["main.ts", "bundle_main.ts"]) {
+    assert.deepEqual(await unloadableImports(REPO_ROOT, entry), [], entry);
+  }
 });
