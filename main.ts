@@ -16,7 +16,7 @@ import {
   renderHelp,
   suggest,
 } from "./lib/command.ts";
-import { RigError, UsageError } from "./lib/errors.ts";
+import { EnvironmentError, RigError, UsageError } from "./lib/errors.ts";
 import { fileWriter, type Ui, type Writer } from "./lib/ui.ts";
 import {
   defaultFlags,
@@ -77,6 +77,13 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       const command = await entry.load();
       ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
       return 0;
+    }
+    // Before anything could write there (.rig/): a missing folder is a mistake, not a new project.
+    if (!isFolder(cwd)) {
+      throw new EnvironmentError(
+        `Cannot use "${cwd}" as the project folder: it does not exist or is not a folder`,
+        "Pass an existing folder with -C DIR",
+      );
     }
     // Secrets of the caller's environment (tokens, keys) never appear in rig's output.
     const { createMasker, environmentSecrets } = await import("./lib/env/redact.ts");
@@ -172,6 +179,14 @@ async function noticeOlderCommittedRig(cwd: string, env: Record<string, string>,
   const { noticeOptions, olderCommittedRigNotice } = await import("./lib/ship/launcher_notice.ts");
   const notice = await olderCommittedRigNotice(cwd, noticeOptions(env));
   if (notice) ui.warn(notice.message, notice.hint);
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** Prints an error and returns its exit code; the only place errors become output. */

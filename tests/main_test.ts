@@ -90,6 +90,18 @@ Deno.test("-C pointing at a missing folder is an environment error", async () =>
   assert.match(result.stderr, /hint: /);
 });
 
+Deno.test("-C pointing at a missing folder stops every command before it writes anything", async () => {
+  await using dir = await tempDirWith({ "a-file": "" });
+  for (const where of [dir.join("missing", "deeper"), dir.join("a-file")]) {
+    for (const args of [["test"], ["build"], ["env", "show"], ["cache", "stats"]]) {
+      const result = await rigInProcess(["-C", where, ...args]);
+      assert.equal(result.code, 3, `${args.join(" ")} in ${where}: ${result.stderr}`);
+      assert.match(result.stderr, /Cannot use ".*" as the project folder/);
+    }
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["a-file"], "nothing made");
+});
+
 Deno.test("-C without a folder is a usage error", async () => {
   const result = await rigInProcess(["info", "-C"]);
   assert.equal(result.code, 2);
