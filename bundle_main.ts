@@ -108,8 +108,7 @@ async function earlyAnswer(
     tty: safeIsTerminal(Deno.stderr),
     env,
   }, flags);
-  const { createMasker, environmentSecrets } = await import("./lib/env/redact.ts");
-  ui.addRedaction(createMasker(environmentSecrets(env)));
+  ui.addRedaction((await import("./lib/env/redact.ts")).environmentMasker(env));
   const cwd = path.resolve(start, parsed.cwd ?? ".");
   const question = { root: findRoot(cwd), args, cwd, env, flags, ui, entry };
   const code = await rememberedAnswer(question, replayer, performance.now());

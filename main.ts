@@ -16,7 +16,7 @@ import {
   renderHelp,
   suggest,
 } from "./lib/command.ts";
-import { EnvironmentError, RigError, UsageError } from "./lib/errors.ts";
+import { RigError, UsageError } from "./lib/errors.ts";
 import { fileWriter, type Ui, type Writer } from "./lib/ui.ts";
 import {
   defaultFlags,
@@ -78,17 +78,10 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
       ui.stdout.write(renderHelp(command, ui, await projectOptions(command, cwd)) + "\n");
       return 0;
     }
-    // Before anything could write there (.rig/): a missing folder is a mistake, not a new project.
-    if (!isFolder(cwd)) {
-      throw new EnvironmentError(
-        `Cannot use "${cwd}" as the project folder: it does not exist or is not a folder`,
-        "Pass an existing folder with -C DIR",
-      );
-    }
+    const { findRoot, requireProjectFolder } = await import("./lib/project/root.ts");
+    requireProjectFolder(cwd);
     // Secrets of the caller's environment (tokens, keys) never appear in rig's output.
-    const { createMasker, environmentSecrets } = await import("./lib/env/redact.ts");
-    ui.addRedaction(createMasker(environmentSecrets(env)));
-    const { findRoot } = await import("./lib/project/root.ts");
+    ui.addRedaction((await import("./lib/env/redact.ts")).environmentMasker(env));
     const root = findRoot(cwd);
     const question = { root, args, cwd, env, flags, ui, entry: io.entry ?? import.meta.url };
     // A command whose answer can be remembered (lib/task/decision_memo.ts) replays it
@@ -125,11 +118,7 @@ export async function main(args: string[], io: Partial<MainIo> = {}): Promise<nu
     if (entry.name !== "self") await noticeOlderCommittedRig(cwd, env, ui);
     mark("redaction, process registry, notices");
     try {
-      const memo = answers && remembering
-        ? await (await import("./lib/task/decision_memo.ts")).DecisionMemo.of(
-          answers.decisionIdentity(question),
-        )
-        : undefined;
+      const memo = answers && remembering ? await answers.memoFor(question) : undefined;
       const command = await entry.load();
       mark(`command "${command.name}" loaded`);
       return await registry.run(() =>
@@ -179,14 +168,6 @@ async function noticeOlderCommittedRig(cwd: string, env: Record<string, string>,
   const { noticeOptions, olderCommittedRigNotice } = await import("./lib/ship/launcher_notice.ts");
   const notice = await olderCommittedRigNotice(cwd, noticeOptions(env));
   if (notice) ui.warn(notice.message, notice.hint);
-}
-
-function isFolder(dir: string): boolean {
-  try {
-    return Deno.statSync(dir).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** Prints an error and returns its exit code; the only place errors become output. */
@@ -263,8 +244,6 @@ function listenForSignals(controller: AbortController): () => void {
     for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
   };
 }
-
-export { withoutDenoNodeShim };
 
 if (import.meta.main) {
   Deno.exit(

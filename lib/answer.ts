@@ -41,6 +41,11 @@ export function decisionIdentity(question: Question): DecisionIdentity {
   };
 }
 
+/** The memo that answers `question`, or records the run that answers it. */
+export function memoFor(question: Question): Promise<DecisionMemo> {
+  return DecisionMemo.of(decisionIdentity(question));
+}
+
 /** False when the caller turned remembered answers off (--no-cache, RIG_NO_MEMO). */
 export function memoAllowed(question: Pick<Question, "flags" | "env">): boolean {
   return !question.flags.noCache && !question.env.RIG_NO_MEMO;
@@ -65,7 +70,7 @@ export async function rememberedAnswer(
     return undefined;
   }
   mark("nothing to reap, no notice pending");
-  const memo = await DecisionMemo.of(decisionIdentity(question));
+  const memo = await memoFor(question);
   return await memo.replay(question.ui, replayer, startedAt);
 }
 

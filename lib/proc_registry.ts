@@ -13,8 +13,6 @@
 import * as path from "./path.ts";
 import { rigDir, runDir } from "./cache_paths.ts";
 
-export { runDir };
-
 /** One process group rig started. */
 export interface GroupRecord {
   pid: number;

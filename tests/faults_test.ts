@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { describeReap, reapOrphans, runDir } from "../lib/proc_registry.ts";
+import { describeReap, reapOrphans } from "../lib/proc_registry.ts";
+import { runDir } from "../lib/cache_paths.ts";
 import {
   copyReferenceProject,
   gitRepository,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { main, report, withoutDenoNodeShim } from "../main.ts";
+import { main, report } from "../main.ts";
+import { withoutDenoNodeShim } from "../lib/invocation.ts";
 import { COMMANDS } from "../commands/mod.ts";
 import { EnvironmentError, ProcessError, RigError, UsageError } from "../lib/errors.ts";
 import { BufferWriter, Ui } from "../lib/ui.ts";

@@ -218,6 +218,13 @@ export function environmentSecrets(env: Record<string, string | undefined>): str
   return out;
 }
 
+/** The mask of the secrets of a process environment (`environmentSecrets`), for a Ui. */
+export function environmentMasker(
+  env: Record<string, string | undefined>,
+): (text: string) => string {
+  return createMasker(environmentSecrets(env));
+}
+
 /** Returns a function that masks every given secret (see Redactor for what is masked). */
 export function createMasker(secrets: Iterable<string>): (text: string) => string {
   const redactor = new Redactor(secrets);

@@ -2,10 +2,9 @@
  * Loading a project: find its root, read rig.toml, detect the components,
  * apply the overrides and check the dependency graph.
  */
-import { exists, isDir } from "../fs.ts";
-import { findRoot } from "./root.ts";
+import { exists } from "../fs.ts";
+import { findRoot, requireProjectFolder } from "./root.ts";
 import * as path from "../path.ts";
-import { EnvironmentError } from "../errors.ts";
 import type { Project } from "./project.ts";
 import { detectComponents, inferDependencies, validateGraph } from "./detect.ts";
 import { applyConfig, readConfig } from "./rig_toml.ts";
@@ -13,12 +12,7 @@ import { applyPythonLayout } from "./python_layout.ts";
 
 /** Loads the project that contains `start`: root, rig.toml and components. */
 export async function loadProject(start: string): Promise<Project> {
-  if (!isDir(start)) {
-    throw new EnvironmentError(
-      `Cannot use "${start}" as the project folder: it does not exist`,
-      "Pass an existing folder with -C DIR",
-    );
-  }
+  requireProjectFolder(start);
   const root = findRoot(start);
   const configFile = path.join(root, "rig.toml");
   const config = exists(configFile) ? await readConfig(configFile) : undefined;
